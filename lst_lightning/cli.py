@@ -1,0 +1,62 @@
+"""Console entry points that need no Hydra: ``lst-synth`` and ``lst-prepare``.
+
+Heavy imports stay inside the functions so ``--help`` answers at once.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lst_lightning.errors import exit_on_user_error
+
+
+def _synth_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lst-synth", description=(
+        "Write a synthetic LST archive in the real on-disk formats (yearly NetCDF or daily GeoTIFF, "
+        "DEM GeoTIFF, monthly NDVI GeoTIFF) plus truth.json and per-frame oracle LST."))
+    p.add_argument("out_dir", type=Path, help="directory to write (lst/, dem.tif, ndvi.tif, oracle/, truth.json)")
+    p.add_argument("--years", type=int, nargs="+", default=[2020], help="years to generate (default: 2020)")
+    p.add_argument("--day-step", type=int, default=1, help="keep every n-th day of each year (default: 1)")
+    p.add_argument("--dem", type=Path, default=None,
+                   help="use this DEM GeoTIFF as terrain (e.g. ../shared/data/israel_dem_1km.tif); "
+                        "default: procedural Israel-like terrain")
+    p.add_argument("--shape", type=int, nargs=2, default=[603, 409], metavar=("H", "W"),
+                   help="procedural grid size (default: 603 409, the Israel grid)")
+    p.add_argument("--form", choices=["netcdf", "geotiff"], default="netcdf", help="LST file form")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--noise-k", type=float, default=None, help="sensor noise std in K (default: calibrated)")
+    p.add_argument("--cloud-fraction", type=float, default=None, help="mean cloudy (gap-filled) fraction")
+    return p
+
+
+@exit_on_user_error
+def synth_main(argv: list[str] | None = None) -> None:
+    args = _synth_parser().parse_args(argv)
+    from lst_lightning.data.synthetic import generate_archive
+
+    options = {k: v for k, v in (("noise_k", args.noise_k), ("cloud_fraction", args.cloud_fraction)) if v is not None}
+    truth = generate_archive(args.out_dir, years=tuple(args.years), day_step=args.day_step, dem=args.dem,
+                             shape=tuple(args.shape), seed=args.seed, form=args.form, **options)
+    print(f"synthetic archive written to {args.out_dir} ({truth['n_frames']} frames)")
+
+
+def _prepare_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lst-prepare", description=(
+        "Turn an LST archive + DEM into the memory-mapped training cache (window means, validity, "
+        "terrain features). Reuses an existing cache with the same input fingerprint."))
+    p.add_argument("lst_dir", type=Path, help="directory of yearly NetCDFs or daily GeoTIFFs")
+    p.add_argument("--dem", type=Path, required=True, help="DEM GeoTIFF on the LST grid")
+    p.add_argument("--ndvi", type=Path, default=None, help="optional NDVI GeoTIFF (1 or 12 bands) on the grid")
+    p.add_argument("--oracle-dir", type=Path, default=None, help="synthetic archives: per-frame oracle LST")
+    p.add_argument("--k", type=int, default=9, help="window size in pixels (odd, >= 3; default 9)")
+    p.add_argument("--cache-root", type=Path, default=Path("data/cache"), help="where caches live")
+    return p
+
+
+@exit_on_user_error
+def prepare_main(argv: list[str] | None = None) -> None:
+    args = _prepare_parser().parse_args(argv)
+    from lst_lightning.data.cache import prepare_cache
+
+    prepare_cache(args.lst_dir, dem=args.dem, ndvi=args.ndvi, oracle_dir=args.oracle_dir, k=args.k,
+                  cache_root=args.cache_root)
