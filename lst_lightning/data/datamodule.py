@@ -1,0 +1,157 @@
+"""LSTDataModule: streams batches of (frame, row, col) samples gathered from the memmap cache."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import lightning.pytorch as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from lst_lightning.data.cache import Cache
+from lst_lightning.data.features import FeatureLayout
+from lst_lightning.data.sampling import FeatureGatherer, count_samples, draw_samples, eval_indices
+from lst_lightning.data.splits import PARTS, SplitPlan, check_guarantees, make_split
+
+
+def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+
+
+def _shard() -> tuple[int, int]:
+    """(index, count) of this reader among all DDP ranks x DataLoader workers."""
+    rank, world = 0, 1
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    info = get_worker_info()
+    workers, worker = (info.num_workers, info.id) if info else (1, 0)
+    return rank * workers + worker, world * workers
+
+
+class TrainStream(IterableDataset):
+    """``batches`` random batches per epoch, split over ranks and workers, fresh draws each epoch."""
+
+    def __init__(self, gatherer: FeatureGatherer, plan: SplitPlan, batch_size: int, batches: int,
+                 seed: int, observed_only: bool = False):
+        self.gatherer, self.plan, self.batch_size, self.batches = gatherer, plan, batch_size, batches
+        self.seed, self.observed_only, self.epoch = seed, observed_only, 0
+
+    def __len__(self) -> int:
+        return math.ceil(self.batches / _shard()[1])
+
+    def __iter__(self):
+        shard, shards = _shard()
+        info = get_worker_info()
+        # worker processes get a new base seed from torch every epoch; the main process counts
+        epoch_key = info.seed if info else self.epoch
+        self.epoch += 1
+        rng = np.random.default_rng([self.seed, epoch_key % (2 ** 63), shard])
+        part = self.plan["train"]
+        for _ in range(shard, self.batches, shards):
+            f, r, c = draw_samples(self.gatherer, self.plan, part, self.batch_size, rng, self.observed_only)
+            yield _to_torch(self.gatherer.gather(f, r, c))
+
+
+class EvalStream(IterableDataset):
+    """A fixed index list in batches; each sample is visited exactly once across ranks/workers."""
+
+    def __init__(self, gatherer: FeatureGatherer, index: tuple[np.ndarray, np.ndarray, np.ndarray], batch_size: int):
+        self.gatherer, self.index, self.batch_size = gatherer, index, batch_size
+
+    def n_batches(self) -> int:
+        return math.ceil(self.index[0].size / self.batch_size)
+
+    def __len__(self) -> int:
+        shard, shards = _shard()
+        return len(range(shard, self.n_batches(), shards))
+
+    def __iter__(self):
+        shard, shards = _shard()
+        f, r, c = self.index
+        for b in range(shard, self.n_batches(), shards):
+            s = slice(b * self.batch_size, (b + 1) * self.batch_size)
+            yield _to_torch(self.gatherer.gather(f[s], r[s], c[s]))
+
+
+@dataclass
+class SplitSummary:
+    kind: str
+    leaky: bool
+    frames: dict[str, int]
+    pixels: dict[str, int]
+    samples: dict[str, int]
+    estimated: dict[str, bool]
+    eval_samples: dict[str, int]
+
+    def as_metrics(self) -> dict[str, float]:
+        out = {}
+        for p in PARTS:
+            out[f"split/{p}_samples"] = float(self.samples[p])
+            out[f"split/{p}_frames"] = float(self.frames[p])
+            out[f"split/{p}_pixels"] = float(self.pixels[p])
+        return out
+
+
+class LSTDataModule(L.LightningDataModule):
+    def __init__(self, cache: Cache, layout: FeatureLayout, split: dict, bands=("night", "day"),
+                 batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 200_000,
+                 eval_samples: int = 100_000, num_workers: int = 0, pin_memory: bool = False,
+                 train_observed_only: bool = False, scaler_samples: int = 50_000, seed: int = 0):
+        super().__init__()
+        self.cache, self.layout, self.split_cfg, self.bands = cache, layout, dict(split), tuple(bands)
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.samples_per_epoch, self.eval_samples = int(samples_per_epoch), int(eval_samples)
+        self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
+        self.train_observed_only, self.scaler_samples, self.seed = train_observed_only, scaler_samples, seed
+        self.plan: SplitPlan | None = None
+        self.summary: SplitSummary | None = None
+        self._eval: dict[str, tuple] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.plan is not None:
+            return
+        self.gatherer = FeatureGatherer(self.cache, self.layout)
+        cfg = self.split_cfg
+        self.plan = make_split(self.cache.meta["frames"], self.cache.grid.shape, self.cache.k,
+                               kind=cfg.get("kind", "space_days"), days=cfg.get("days"), space=cfg.get("space"),
+                               bands=self.bands, fractions=tuple(cfg.get("fractions", (0.15, 0.15))),
+                               seed=int(cfg.get("seed", self.seed)))
+        check_guarantees(self.plan, self.cache.meta["frames"], self.cache.k)
+        for part in ("val", "test"):
+            self._eval[part] = eval_indices(self.gatherer, self.plan, self.plan[part], self.eval_samples,
+                                            seed=self.seed + (1 if part == "val" else 2))
+        counts = {p: count_samples(self.gatherer, self.plan, self.plan[p]) for p in PARTS}
+        self.summary = SplitSummary(
+            kind=self.plan.kind, leaky=self.plan.leaky,
+            frames={p: int(self.plan[p].frames.size) for p in PARTS},
+            pixels={p: int(self.plan[p].pixels.size) for p in PARTS},
+            samples={p: counts[p][0] for p in PARTS}, estimated={p: counts[p][1] for p in PARTS},
+            eval_samples={p: int(self._eval[p][0].size) for p in ("val", "test")})
+
+    def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Features of a seeded random set of TRAINING samples, to fit the scaler on."""
+        self.setup()
+        rng = np.random.default_rng([self.seed, 7])
+        f, r, c = draw_samples(self.gatherer, self.plan, self.plan["train"], self.scaler_samples, rng)
+        batch = self.gatherer.gather(f, r, c)
+        return batch["scalars"], batch["patch"]
+
+    def _loader(self, dataset: IterableDataset) -> DataLoader:
+        return DataLoader(dataset, batch_size=None, num_workers=self.num_workers, pin_memory=self.pin_memory,
+                          persistent_workers=False)
+
+    def train_dataloader(self) -> DataLoader:
+        batches = max(1, self.samples_per_epoch // self.batch_size)
+        return self._loader(TrainStream(self.gatherer, self.plan, self.batch_size, batches, self.seed,
+                                        self.train_observed_only))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(EvalStream(self.gatherer, self._eval["val"], self.eval_batch_size))
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(EvalStream(self.gatherer, self._eval["test"], self.eval_batch_size))
+
+    def eval_index(self, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.setup()
+        return self._eval[part]

@@ -1,0 +1,163 @@
+"""Index samplers over (frame, row, col) and the batched feature gather from the memmap cache.
+
+Samples are never materialised: a batch is a set of indices, and its features are gathered for
+the whole batch at once (no per-sample ``__getitem__`` + collate). Training draws random samples
+(rejecting invalid windows); evaluation uses a fixed, seeded list visited exactly once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lst_lightning.data.cache import Cache
+from lst_lightning.data.features import FeatureLayout
+from lst_lightning.data.formats import FRAME_BANDS, LST_SCALE, QA_OBSERVED
+from lst_lightning.data.splits import SplitPart, SplitPlan, sample_bucket
+from lst_lightning.errors import LSTError
+
+# rows: band index in FRAME_BANDS; columns: QA code -> observed?
+_OBSERVED_TABLE = np.stack([QA_OBSERVED[b] for b in FRAME_BANDS])
+COUNT_FRAMES_MAX = 2000  # beyond this many frames, sample counts are estimated from a subset
+
+
+class FeatureGatherer:
+    """Turns index arrays into feature arrays (numpy) following a FeatureLayout."""
+
+    def __init__(self, cache: Cache, layout: FeatureLayout):
+        if layout.k != cache.k:
+            raise LSTError(f"features k={layout.k} differs from the cache's k={cache.k}")
+        if "ndvi" in layout.groups and not cache.has("ndvi"):
+            raise LSTError("features: group 'ndvi' needs an NDVI raster (data.ndvi) in the cache")
+        self.cache, self.layout = cache, layout
+        frames = cache.meta["frames"]
+        doy = np.array([f["doy"] for f in frames], dtype=np.float64)
+        hour = np.array([f["hour"] for f in frames], dtype=np.float64)
+        self.frame_table = {
+            "doy_sin": np.sin(2 * np.pi * doy / 365.25), "doy_cos": np.cos(2 * np.pi * doy / 365.25),
+            "tod_sin": np.sin(2 * np.pi * hour / 24), "tod_cos": np.cos(2 * np.pi * hour / 24),
+        }
+        self.frame_table = {k: v.astype(np.float32) for k, v in self.frame_table.items()}
+        self.band_index = np.array([FRAME_BANDS.index(f["band"]) for f in frames], dtype=np.int64)
+        self.month = np.array([int(f["date"][5:7]) - 1 for f in frames], dtype=np.int64)
+        grid = cache.grid
+        self.lat, self.lon = grid.lat.astype(np.float32), grid.lon.astype(np.float32)
+        self.height, self.width = grid.shape
+        r = layout.k // 2
+        dr, dc = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1), indexing="ij")
+        self.patch_offsets = (dr * self.width + dc).ravel()  # flat offsets of a window, row-major
+
+    def valid(self, f: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return np.isfinite(self.cache.array("window_mean")[f, r, c])
+
+    def observed(self, f: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return _OBSERVED_TABLE[self.band_index[f], self.cache.array("qa")[f, r, c]]
+
+    def gather(self, f: np.ndarray, r: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
+        cache, layout, n = self.cache, self.layout, len(f)
+        mean = np.asarray(cache.array("window_mean")[f, r, c], dtype=np.float32)
+        centre = cache.array("lst")[f, r, c].astype(np.float32) * np.float32(LST_SCALE)
+        pix = r * self.width + c
+        terrain = cache.array("terrain").reshape(self.height * self.width, -1)[pix]
+        columns = {
+            "lst_mean": mean, "elev_mean": terrain[:, 0],
+            "lat": self.lat[r], "lon": self.lon[c],
+            **{name: table[f] for name, table in self.frame_table.items()},
+        }
+        if "terrain" in layout.groups:
+            extra = cache.array("terrain_extra").reshape(self.height * self.width, -1)[pix]
+            columns.update(slope=extra[:, 0], aspect_sin=extra[:, 1], aspect_cos=extra[:, 2], tpi=extra[:, 3])
+        scalars = np.empty((n, layout.n_scalars), dtype=np.float32)
+        for j, name in enumerate(layout.scalar_names):
+            scalars[:, j] = columns[name]
+        k = layout.k
+        patch = np.empty((n, layout.n_channels, k, k), dtype=np.float32)
+        for ch, name in enumerate(layout.patch_channels):
+            if name == "elev_diff":
+                patch[:, ch] = terrain[:, 1:].reshape(n, k, k)
+            else:  # ndvi: the frame's month (or the static layer), k x k around the centre
+                ndvi = cache.array("ndvi")
+                layer = self.month[f] if ndvi.shape[0] == 12 else np.zeros(n, dtype=np.int64)
+                flat = ndvi.reshape(ndvi.shape[0], -1)
+                patch[:, ch] = flat[layer[:, None], pix[:, None] + self.patch_offsets].reshape(n, k, k)
+        oracle = (np.asarray(cache.array("oracle_target")[f, r, c], dtype=np.float32)
+                  if cache.has("oracle_target") else np.full(n, np.nan, dtype=np.float32))
+        return {"scalars": scalars, "patch": patch, "target": centre - mean, "oracle": oracle,
+                "observed": self.observed(f, r, c), "frame": f, "row": r, "col": c}
+
+
+def draw_samples(gatherer: FeatureGatherer, plan: SplitPlan, part: SplitPart, n: int,
+                 rng: np.random.Generator, observed_only: bool = False,
+                 max_rounds: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exactly ``n`` random valid samples of a part (with replacement), by rejection.
+    ``observed_only`` keeps only centres really observed (QA), not gap-filled."""
+    out_f, out_p, have, rate = [], [], 0, 0.5
+    width = gatherer.width
+    n_pixels = gatherer.height * width
+    for _ in range(max_rounds):
+        want = int((n - have) / max(rate, 0.01) * 1.2) + 16
+        f = part.frames[rng.integers(0, part.frames.size, want)]
+        p = part.pixels[rng.integers(0, part.pixels.size, want)]
+        ok = gatherer.valid(f, p // width, p % width)
+        if part.bucket is not None:
+            ok &= sample_bucket(f, p, n_pixels, plan.seed, plan.fractions) == part.bucket
+        if observed_only:
+            ok &= gatherer.observed(f, p // width, p % width)
+        rate = max(ok.mean(), 1e-3)
+        out_f.append(f[ok]), out_p.append(p[ok])
+        have += int(ok.sum())
+        if have >= n:
+            f, p = np.concatenate(out_f)[:n], np.concatenate(out_p)[:n]
+            return f, p // width, p % width
+    raise LSTError(f"split part '{part.name}' has (almost) no valid samples: "
+                   f"{have} found after {max_rounds} rounds of rejection sampling")
+
+
+def _frame_candidates(gatherer: FeatureGatherer, plan: SplitPlan, part: SplitPart, frame: int) -> np.ndarray:
+    """Flat pixel indices of the valid samples of ``part`` in one frame."""
+    ok = np.isfinite(gatherer.cache.array("window_mean")[frame]).ravel()[part.pixels]
+    pix = part.pixels[ok]
+    if part.bucket is not None:
+        n_pixels = gatherer.height * gatherer.width
+        fr = np.full(pix.size, frame, dtype=np.int64)
+        pix = pix[sample_bucket(fr, pix, n_pixels, plan.seed, plan.fractions) == part.bucket]
+    return pix
+
+
+def count_samples(gatherer: FeatureGatherer, plan: SplitPlan, part: SplitPart) -> tuple[int, bool]:
+    """(number of valid samples in a part, whether it is an estimate from a subset of frames)."""
+    frames = part.frames
+    estimate = frames.size > COUNT_FRAMES_MAX
+    subset = frames[np.linspace(0, frames.size - 1, COUNT_FRAMES_MAX).astype(int)] if estimate else frames
+    total = sum(_frame_candidates(gatherer, plan, part, int(f)).size for f in subset)
+    return int(round(total * frames.size / subset.size)), estimate
+
+
+def eval_indices(gatherer: FeatureGatherer, plan: SplitPlan, part: SplitPart, max_samples: int,
+                 seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A fixed evaluation set: every valid sample of the part when there are at most
+    ``max_samples``, else exactly ``max_samples`` drawn without replacement, spread over frames in
+    proportion to their valid samples. Sorted by (frame, pixel) for cache-friendly reads."""
+    rng = np.random.default_rng(seed)
+    counts = np.array([_frame_candidates(gatherer, plan, part, int(f)).size for f in part.frames])
+    total = int(counts.sum())
+    if total == 0:
+        raise LSTError(f"split part '{part.name}' has no valid sample")
+    quota = counts if total <= max_samples else _proportional(counts, max_samples)
+    fs, ps = [], []
+    for f, q in zip(part.frames, quota):
+        if q == 0:
+            continue
+        pix = _frame_candidates(gatherer, plan, part, int(f))
+        if q < pix.size:
+            pix = np.sort(rng.choice(pix, size=int(q), replace=False))
+        fs.append(np.full(pix.size, f, dtype=np.int64)), ps.append(pix)
+    f, p = np.concatenate(fs), np.concatenate(ps)
+    return f, p // gatherer.width, p % gatherer.width
+
+
+def _proportional(counts: np.ndarray, total: int) -> np.ndarray:
+    """Integer quotas summing to ``total``, proportional to counts (largest remainder)."""
+    exact = counts * (total / counts.sum())
+    quota = np.floor(exact).astype(np.int64)
+    remainder = total - int(quota.sum())
+    quota[np.argsort(-(exact - quota), kind="stable")[:remainder]] += 1
+    return np.minimum(quota, counts)

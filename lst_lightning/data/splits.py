@@ -1,0 +1,220 @@
+"""Which (frame, row, col) samples belong to train / val / test.
+
+* ``random``     every sample drawn at random into a part. Leaky (neighbouring windows overlap,
+                 the same date is in every part): kept only to reproduce the original project.
+* ``days``       whole dates held out (random dates, contiguous blocks of days, months, or years);
+                 day and night frames of one date always stay together.
+* ``space``      pixels held out in square blocks; a pixel is a sample of a part only if its whole
+                 k x k window (plus an optional buffer) lies in that part's blocks, so no training
+                 window overlaps a validation or test window.
+* ``space_days`` test = test blocks x test dates, val likewise, train = train blocks x train dates;
+                 the mixed combinations are used by none. The default.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lst_lightning.data.windows import box_sum
+from lst_lightning.errors import LSTError
+
+PARTS = ("train", "val", "test")
+KINDS = ("random", "days", "space", "space_days")
+DAY_MODES = ("random", "blocks", "months", "years")
+
+
+@dataclass
+class SplitPart:
+    """One part: its frames, its usable pixels (flat indices into H*W), and for the leaky random
+    split the hash bucket a sample must fall in."""
+
+    name: str
+    frames: np.ndarray
+    pixel_mask: np.ndarray
+    bucket: int | None = None
+    pixels: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.pixels = np.flatnonzero(self.pixel_mask.ravel())
+
+
+@dataclass
+class SplitPlan:
+    kind: str
+    parts: dict[str, SplitPart]
+    fractions: tuple[float, float, float]
+    seed: int
+
+    @property
+    def leaky(self) -> bool:
+        return self.kind == "random"
+
+    def __getitem__(self, name: str) -> SplitPart:
+        return self.parts[name]
+
+
+def make_split(frames_meta: list[dict], shape: tuple[int, int], k: int, *, kind: str = "space_days",
+               days: dict | None = None, space: dict | None = None, bands=("night", "day"),
+               fractions: tuple[float, float] = (0.15, 0.15), seed: int = 0) -> SplitPlan:
+    """Plan a split over the usable frames (``n_windows > 0`` and a selected band).
+
+    ``fractions`` = (val, test) for the random split; ``days``/``space`` carry their own.
+    """
+    if kind not in KINDS:
+        raise LSTError(f"split.kind: unknown {kind!r}; choose from {list(KINDS)}")
+    days, space = dict(days or {}), dict(space or {})
+    usable = np.array([i for i, f in enumerate(frames_meta) if f["n_windows"] > 0 and f["band"] in bands])
+    if usable.size == 0:
+        raise LSTError(f"no usable frame (with a valid window, bands {list(bands)}) in the cache")
+    rng = np.random.default_rng(seed)
+    frame_parts = _split_dates(frames_meta, usable, days, rng) if kind in ("days", "space_days") \
+        else {p: usable for p in PARTS}
+    masks = _split_space(shape, k, space, rng) if kind in ("space", "space_days") \
+        else {p: _interior(shape, k) for p in PARTS}
+    buckets = {p: i for i, p in enumerate(PARTS)} if kind == "random" else {p: None for p in PARTS}
+    if kind == "random":
+        val, test = (float(x) for x in fractions)
+        _check_fractions(val, test, "split.fractions")
+        fr = (1 - val - test, val, test)
+    else:
+        fr = (0.0, 0.0, 0.0)
+    plan = SplitPlan(kind, {p: SplitPart(p, frame_parts[p], masks[p], buckets[p]) for p in PARTS}, fr, seed)
+    for part in plan.parts.values():
+        if part.frames.size == 0 or part.pixels.size == 0:
+            raise LSTError(f"split {kind}: part '{part.name}' is empty ({part.frames.size} frames, "
+                           f"{part.pixels.size} pixels); adjust the split fractions/blocks or add data")
+    return plan
+
+
+def _check_fractions(val: float, test: float, where: str) -> None:
+    if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
+        raise LSTError(f"{where}: val and test fractions must be in (0, 1) and sum below 1, got {val}, {test}")
+
+
+# ---------------------------------------------------------------- dates
+
+def _date_units(dates: list[dt.date], mode: str, block_days: int) -> list:
+    if mode == "random":
+        return dates
+    if mode == "blocks":
+        if block_days < 1:
+            raise LSTError(f"split.days.block_days must be >= 1, got {block_days}")
+        return [d.toordinal() // block_days for d in dates]
+    if mode == "months":
+        return [(d.year, d.month) for d in dates]
+    return [d.year for d in dates]
+
+
+def _split_dates(frames_meta: list[dict], usable: np.ndarray, cfg: dict, rng) -> dict[str, np.ndarray]:
+    mode = cfg.get("mode", "random")
+    if mode not in DAY_MODES:
+        raise LSTError(f"split.days.mode: unknown {mode!r}; choose from {list(DAY_MODES)}")
+    dates = [dt.date.fromisoformat(frames_meta[i]["date"]) for i in usable]
+    units = _date_units(dates, mode, int(cfg.get("block_days", 30)))
+    unique = sorted(set(units))
+    if mode == "years" and cfg.get("test_years"):
+        assign = _assign_years(unique, cfg)
+    else:
+        val, test = float(cfg.get("val_fraction", 0.15)), float(cfg.get("test_fraction", 0.15))
+        _check_fractions(val, test, "split.days")
+        assign = _assign_units(unique, val, test, rng)
+    part_of = np.array([assign[u] for u in units])
+    return {p: usable[part_of == i] for i, p in enumerate(PARTS)}
+
+
+def _assign_years(years: list[int], cfg: dict) -> dict:
+    test = {int(y) for y in cfg.get("test_years") or []}
+    val = {int(y) for y in cfg.get("val_years") or []}
+    missing = sorted((test | val) - set(years))
+    if missing:
+        raise LSTError(f"split.days: years {missing} are not in the data (years present: {years})")
+    if test & val:
+        raise LSTError(f"split.days: years {sorted(test & val)} are both val_years and test_years")
+    return {y: 2 if y in test else 1 if y in val else 0 for y in years}
+
+
+def _assign_units(units: list, val: float, test: float, rng) -> dict:
+    """Shuffle units and cut by fraction; every part gets at least one unit when possible."""
+    n = len(units)
+    order = rng.permutation(n)
+    n_test = max(1, int(round(test * n))) if n >= 3 else 0
+    n_val = max(1, int(round(val * n))) if n >= 3 else 0
+    part = np.zeros(n, dtype=int)
+    part[order[:n_test]] = 2
+    part[order[n_test:n_test + n_val]] = 1
+    return {u: int(part[i]) for i, u in enumerate(units)}
+
+
+# ---------------------------------------------------------------- space
+
+def _interior(shape: tuple[int, int], k: int) -> np.ndarray:
+    r = k // 2
+    mask = np.zeros(shape, dtype=bool)
+    mask[r:shape[0] - r, r:shape[1] - r] = True
+    return mask
+
+
+def block_labels(shape: tuple[int, int], block_px: int, val: float, test: float, rng) -> np.ndarray:
+    """Part index (0 train, 1 val, 2 test) of every pixel, constant over block_px squares."""
+    if block_px < 1:
+        raise LSTError(f"split.space.block_px must be >= 1, got {block_px}")
+    nb_r, nb_c = -(-shape[0] // block_px), -(-shape[1] // block_px)
+    assign = _assign_units(list(range(nb_r * nb_c)), val, test, rng)
+    blocks = np.array([assign[i] for i in range(nb_r * nb_c)]).reshape(nb_r, nb_c)
+    return np.repeat(np.repeat(blocks, block_px, 0), block_px, 1)[:shape[0], :shape[1]]
+
+
+def _split_space(shape: tuple[int, int], k: int, cfg: dict, rng) -> dict[str, np.ndarray]:
+    val, test = float(cfg.get("val_fraction", 0.15)), float(cfg.get("test_fraction", 0.15))
+    _check_fractions(val, test, "split.space")
+    buffer_px = int(cfg.get("buffer_px", 0))
+    if buffer_px < 0:
+        raise LSTError(f"split.space.buffer_px must be >= 0, got {buffer_px}")
+    labels = block_labels(shape, int(cfg.get("block_px", 32)), val, test, rng)
+    # A pixel is usable for its part when every pixel within k//2 + buffer lies in the same part:
+    # then its window sits inside its own part's blocks and cannot overlap another part's window.
+    reach = 2 * (k // 2 + buffer_px) + 1
+    return {p: _fully_inside(labels == i, reach) for i, p in enumerate(PARTS)}
+
+
+def _fully_inside(region: np.ndarray, reach: int) -> np.ndarray:
+    inside = np.zeros(region.shape, dtype=bool)
+    if min(region.shape) < reach:
+        return inside
+    r = reach // 2
+    inside[r:region.shape[0] - r, r:region.shape[1] - r] = box_sum(region, reach) == reach * reach
+    return inside
+
+
+# ---------------------------------------------------------------- guarantees and counts
+
+def sample_bucket(frame: np.ndarray, flat_pixel: np.ndarray, n_pixels: int, seed: int,
+                  fractions: tuple[float, float, float]) -> np.ndarray:
+    """Leaky random split: a fixed pseudo-random part for each (frame, pixel), by hashing."""
+    x = (frame.astype(np.uint64) * np.uint64(n_pixels) + flat_pixel.astype(np.uint64)) ^ np.uint64(seed * 0x9E3779B9 + 1)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    u = (x >> np.uint64(11)).astype(np.float64) / float(2 ** 53)
+    return np.searchsorted(np.cumsum(fractions)[:-1], u, side="right")
+
+
+def check_guarantees(plan: SplitPlan, frames_meta: list[dict], k: int) -> None:
+    """Raise if a date is in two parts or two parts' windows could overlap (never for `random`)."""
+    if plan.leaky:
+        return
+    if plan.kind in ("days", "space_days"):
+        dates = {p: {frames_meta[i]["date"] for i in plan[p].frames} for p in PARTS}
+        for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+            shared = dates[a] & dates[b]
+            if shared:
+                raise AssertionError(f"split {plan.kind}: dates {sorted(shared)[:3]} are in both {a} and {b}")
+    if plan.kind in ("space", "space_days"):
+        # the footprint of a part = union of its samples' windows; footprints must be disjoint
+        feet = [box_sum(np.pad(plan[p].pixel_mask, k // 2), k) > 0 for p in PARTS]
+        for i in range(3):
+            for j in range(i + 1, 3):
+                if np.any(feet[i] & feet[j]):
+                    raise AssertionError(f"split {plan.kind}: windows of {PARTS[i]} and {PARTS[j]} overlap")
