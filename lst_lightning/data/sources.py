@@ -1,0 +1,68 @@
+"""From the ``data`` config to a prepared cache: generate the synthetic archive if needed, then
+prepare (or reuse) the memmap cache."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from lst_lightning.data.cache import Cache, build_lock, prepare_cache
+from lst_lightning.errors import LSTError
+
+SYNTH_DONE = "truth.json"
+
+
+def resolve_cache(data: dict, progress: bool = True) -> Cache:
+    """Return the cache for a ``data`` config (plain dict)."""
+    source = data.get("source")
+    if source == "synthetic":
+        archive = synthetic_archive(data["synthetic"], Path(data["archive_dir"]), progress)
+        lst_dir, dem, ndvi, oracle = archive / "lst", archive / "dem.tif", archive / "ndvi.tif", archive / "oracle"
+    elif source == "files":
+        lst_dir, dem = _required(data, "lst_dir"), _required(data, "dem")
+        ndvi = Path(data["ndvi"]) if data.get("ndvi") else None
+        oracle = Path(data["oracle_dir"]) if data.get("oracle_dir") else None
+    else:
+        raise LSTError(f"data.source must be 'synthetic' or 'files', got {source!r}")
+    return prepare_cache(lst_dir, dem=dem, ndvi=ndvi, oracle_dir=oracle, k=data.get("k", 9),
+                         cache_root=data["cache_root"], hours=data.get("hours"), progress=progress)
+
+
+def _required(data: dict, key: str) -> Path:
+    value = data.get(key)
+    if value in (None, "", "???"):
+        raise LSTError(f"data.{key} is not set: give it on the command line, e.g. data.{key}=/path/to/...")
+    return Path(value)
+
+
+def synthetic_archive(params: dict, root: Path, progress: bool = True) -> Path:
+    """Generate (once) the synthetic archive for these parameters; a folder per distinct setting."""
+    from lst_lightning.data.synthetic import generate_archive
+
+    params = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in params.items()}
+    if params.get("dem"):
+        dem = Path(params["dem"])
+        if not dem.is_file():
+            raise LSTError(f"data.synthetic.dem: file {dem} does not exist")
+        params["dem_sha256"] = hashlib.sha256(dem.read_bytes()).hexdigest()
+    key = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    out = root / f"synth-{key}"
+    root.mkdir(parents=True, exist_ok=True)
+    with build_lock(root / f".{out.name}.lock", print):
+        if (out / SYNTH_DONE).is_file():
+            return out
+        tmp = root / f".tmp-{out.name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        options = {k: v for k, v in params.items() if v is not None and k not in ("dem_sha256",)}
+        options["years"] = tuple(options.get("years", (2020,)))
+        options["shape"] = tuple(options.get("shape", (603, 409)))
+        try:
+            print(f"generating the synthetic archive {out} (first use only)")
+            generate_archive(tmp, progress=progress, **options)
+            os.rename(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return out

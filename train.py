@@ -1,0 +1,18 @@
+"""Train and evaluate a model: python train.py model=cnn split=days  (see conf/train.yaml)."""
+import os
+from pathlib import Path
+
+import hydra
+
+os.environ.setdefault("LST_ROOT", str(Path(__file__).resolve().parent))
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg) -> float | None:
+    from lst_lightning.training import main_entry
+
+    return main_entry(cfg)
+
+
+if __name__ == "__main__":
+    main()
