@@ -6,11 +6,14 @@ leaves a file that looks complete.
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from lst_lightning.errors import LSTError
 from lst_lightning.grid import Grid
 
 NETCDF_VARIABLE = "__xarray_dataarray_variable__"
@@ -20,16 +23,29 @@ GEOTIFF_LST_NODATA = -32768
 
 @contextmanager
 def atomic_path(path: Path):
-    """Yield a temporary sibling path; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary sibling path; rename it onto ``path`` only if the block succeeds.
+
+    On any failure (or interrupt) neither a temporary file nor a new ``path`` remains; an
+    existing ``path`` is left untouched. Operating-system errors (no space, no permission, a
+    file where a directory should be) become an LSTError naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    # unique per process and thread, dot-prefixed so archive scans skip it
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
     try:
-        yield tmp
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield tmp
+            os.replace(tmp, path)
+        except OSError as err:
+            raise LSTError(f"cannot write {path}: {err.strerror or err}") from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp)
+            elif tmp.exists() or tmp.is_symlink():
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 def write_lst_netcdf(path: Path, grid: Grid, doys: np.ndarray, data: np.ndarray) -> None:
@@ -38,7 +54,13 @@ def write_lst_netcdf(path: Path, grid: Grid, doys: np.ndarray, data: np.ndarray)
     import netCDF4
 
     data = np.asarray(data)
-    assert data.ndim == 4 and data.shape[1] == 4 and data.shape[2:] == grid.shape, data.shape
+    doys = np.asarray(doys)
+    if data.ndim != 4 or data.shape[1] != 4 or data.shape[2:] != grid.shape:
+        raise ValueError(f"write_lst_netcdf: data shape {data.shape}; expected (time, 4, {grid.shape[0]}, "
+                         f"{grid.shape[1]})")
+    if doys.shape != (data.shape[0],):
+        raise ValueError(f"write_lst_netcdf: {doys.size} days of year for {data.shape[0]} time steps")
+    _check_range(data, 0, 65535, "write_lst_netcdf", path)
     out = data.astype(np.uint16, copy=True)
     lst = out[:, :3]
     lst[lst == 0] = NETCDF_FILL  # QA band keeps its real 0 code
@@ -64,6 +86,19 @@ def write_lst_netcdf(path: Path, grid: Grid, doys: np.ndarray, data: np.ndarray)
             var[:] = out
 
 
+def _check_range(data: np.ndarray, lo: int, hi: int, what: str, path: Path) -> None:
+    """Raw values must be finite integers in lo..hi, else the cast would silently corrupt them."""
+    if data.size == 0:
+        return
+    if data.dtype.kind == "f" and not np.all(np.isfinite(data)):
+        raise LSTError(f"{what} {path}: data holds NaN/inf; raw 0.02 K integers expected (0 = missing)")
+    if data.dtype.kind not in "iuf" and data.dtype.kind != "b":
+        raise ValueError(f"{what} {path}: non-numeric data type {data.dtype}")
+    dmin, dmax = data.min(), data.max()
+    if dmin < lo or dmax > hi:
+        raise LSTError(f"{what} {path}: raw values {dmin}..{dmax} do not fit the {lo}..{hi} range of the format")
+
+
 def _geo_tags(grid: Grid, nodata: float | None) -> list[tuple]:
     """GeoTIFF tags for a WGS84 lat/lon grid, pixel-is-area, as GDAL writes them."""
     tags = [
@@ -81,7 +116,9 @@ def write_geotiff(path: Path, grid: Grid, array: np.ndarray, nodata: float | Non
     import tifffile
 
     array = np.asarray(array)
-    assert array.shape[-2:] == grid.shape, (array.shape, grid.shape)
+    if array.ndim not in (2, 3) or array.shape[-2:] != grid.shape:
+        raise ValueError(f"write_geotiff {path}: array shape {array.shape} does not end in the grid shape "
+                         f"{grid.shape}")
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, array, compression="lzw", photometric="minisblack",
                          planarconfig="separate" if array.ndim == 3 else None,
@@ -91,6 +128,11 @@ def write_geotiff(path: Path, grid: Grid, array: np.ndarray, nodata: float | Non
 def write_lst_geotiff_day(path: Path, grid: Grid, data: np.ndarray) -> None:
     """One day in the public Zenodo form: (4, y, x) int16, LST in 0.02 K, QA in band 4."""
     data = np.asarray(data)
+    if data.shape != (4, *grid.shape):
+        raise ValueError(f"write_lst_geotiff_day: data shape {data.shape}; expected (4, {grid.shape[0]}, "
+                         f"{grid.shape[1]})")
+    # int16 holds raw values up to 32767 (655 K); a larger value would wrap to a negative number
+    _check_range(data, 0, np.iinfo(np.int16).max, "write_lst_geotiff_day", path)
     out = data.astype(np.int32)
     lst = out[:3]
     lst[lst == 0] = GEOTIFF_LST_NODATA
