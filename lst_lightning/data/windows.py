@@ -1,20 +1,33 @@
 """k x k window statistics with cumulative-sum box filters (never a per-window loop).
 
 A window is *valid* when all k*k pixels are valid and it lies entirely inside the grid; its
-centre is then a usable sample. Edge pixels (closer than k//2 to the border) are never valid.
+centre is then a usable sample. Edge pixels (closer than k//2 to the border) are never valid,
+and on a grid smaller than k in either direction no window is valid.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from lst_lightning.errors import LSTError
 
 
 def check_k(k: int) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 3 or k % 2 == 0:
+    """The window size as an int; LSTError naming ``data.k`` unless it is an odd integer >= 3."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 3 or k % 2 == 0:
         raise LSTError(f"data.k (window size) must be an odd integer >= 3, got {k!r}")
     return int(k)
+
+
+def check_k_fits(k: int, shape: tuple[int, int], what: str = "the LST grid") -> None:
+    """LSTError naming ``data.k`` when a k x k window does not fit the grid at all."""
+    if k > min(shape):
+        raise LSTError(f"data.k={k}: a {k}x{k} window does not fit {what} ({shape[0]}x{shape[1]} pixels)")
+
+
+def _fits(shape: tuple[int, ...], k: int) -> bool:
+    return shape[-2] >= k and shape[-1] >= k
 
 
 def box_sum(values: np.ndarray, k: int) -> np.ndarray:
@@ -22,9 +35,14 @@ def box_sum(values: np.ndarray, k: int) -> np.ndarray:
 
     Returns an array of the interior shape (..., H-k+1, W-k+1): entry [i, j] is the window whose
     top-left pixel is (i, j), i.e. centred on (i + k//2, j + k//2). Integer input stays exact.
+    A grid smaller than k in either direction gives an empty interior.
     """
+    values = np.asarray(values)
     acc = np.int64 if values.dtype.kind in "iub" else np.float64
-    c = np.zeros(values.shape[:-2] + (values.shape[-2] + 1, values.shape[-1] + 1), dtype=acc)
+    h, w = values.shape[-2:]
+    if not _fits(values.shape, k):
+        return np.zeros(values.shape[:-2] + (max(h - k + 1, 0), max(w - k + 1, 0)), dtype=acc)
+    c = np.zeros(values.shape[:-2] + (h + 1, w + 1), dtype=acc)
     np.cumsum(values, axis=-2, dtype=acc, out=c[..., 1:, 1:])
     np.cumsum(c[..., 1:, 1:], axis=-1, out=c[..., 1:, 1:])
     return c[..., k:, k:] - c[..., :-k, k:] - c[..., k:, :-k] + c[..., :-k, :-k]
@@ -34,9 +52,13 @@ def pad_interior(interior: np.ndarray, k: int, fill=np.nan) -> np.ndarray:
     """Place an interior-shaped array (see box_sum) back on the full grid, ``fill`` at the edges."""
     r = k // 2
     shape = interior.shape[:-2] + (interior.shape[-2] + 2 * r, interior.shape[-1] + 2 * r)
-    out = np.full(shape, fill, dtype=np.result_type(interior.dtype, np.asarray(fill).dtype))
+    out = np.full(shape, fill, dtype=np.result_type(interior.dtype, fill))  # python fill: keeps float32
     out[..., r:shape[-2] - r, r:shape[-1] - r] = interior
     return out
+
+
+def _all_invalid(shape: tuple[int, ...]) -> np.ndarray:
+    return np.full(shape, np.nan, dtype=np.float32)
 
 
 def window_mean_raw(raw: np.ndarray, k: int, scale: float) -> np.ndarray:
@@ -44,9 +66,11 @@ def window_mean_raw(raw: np.ndarray, k: int, scale: float) -> np.ndarray:
 
     Float32 with NaN where the window is not fully valid. Sums are exact int64 arithmetic.
     """
-    valid = raw != 0
+    raw = np.asarray(raw)
+    if not _fits(raw.shape, k):
+        return _all_invalid(raw.shape)
     sums = box_sum(raw, k)
-    counts = box_sum(valid, k)
+    counts = box_sum(raw != 0, k)
     mean = (sums * (scale / (k * k))).astype(np.float32)
     mean[counts != k * k] = np.nan
     return pad_interior(mean, k)
@@ -54,19 +78,30 @@ def window_mean_raw(raw: np.ndarray, k: int, scale: float) -> np.ndarray:
 
 def window_mean(values: np.ndarray, k: int) -> np.ndarray:
     """Window mean of float frames (..., H, W) with NaN = missing; NaN where not fully valid."""
+    values = np.asarray(values)
+    if not _fits(values.shape, k):
+        return _all_invalid(values.shape)
     valid = np.isfinite(values)
-    sums = box_sum(np.where(valid, values, 0.0), k)
+    sums = box_sum(np.where(valid, values, 0), k)
     counts = box_sum(valid, k)
     mean = (sums / (k * k)).astype(np.float32)
     mean[counts != k * k] = np.nan
     return pad_interior(mean, k)
 
 
-def window_patches(values: np.ndarray, k: int) -> np.ndarray:
-    """(H, W) -> (H, W, k*k) window values around each pixel (row-major), NaN at the edges."""
+def window_patches(values: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) -> (H, W, k*k) window values around each pixel (row-major), NaN at the edges.
+
+    ``out`` (float32, (H, W, k*k)) is filled in place when given, to spare a copy."""
     r = k // 2
     h, w = values.shape
-    out = np.full((h, w, k * k), np.nan, dtype=np.float32)
-    view = sliding_window_view(values.astype(np.float32), (k, k))
-    out[r:h - r, r:w - r] = view.reshape(h - 2 * r, w - 2 * r, k * k)
+    if out is None:
+        out = np.empty((h, w, k * k), dtype=np.float32)
+    out[:r], out[h - r:], out[:, :r], out[:, w - r:] = np.nan, np.nan, np.nan, np.nan
+    if _fits(values.shape, k):
+        for i in range(k):  # one shifted copy per window position: no (H, W, k*k) temporary
+            for j in range(k):
+                out[r:h - r, r:w - r, i * k + j] = values[i:h - 2 * r + i, j:w - 2 * r + j]
+    else:
+        out[:] = np.nan
     return out

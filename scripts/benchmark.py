@@ -1,0 +1,296 @@
+#!/usr/bin/env python
+"""Throughput figures of the data pipeline, one JSON line per figure on stdout, then a short table.
+
+    python scripts/benchmark.py                          # every stage, Israel-sized frames
+    python scripts/benchmark.py --stages window_mean naive_window_loop
+    python scripts/benchmark.py --stages prepare --frames 400 --out logs/bench.jsonl
+
+Each JSON line has: name, value, unit, machine (platform, cpu count, ...), sizes (what was measured).
+Stages are plain functions registered in STAGES with ``@stage("name")``; each takes the parsed
+arguments and returns a list of ``figure(...)`` dicts. Add new ones (batch gather, training
+throughput) the same way. Runs single-threaded on one core unless ``--all-cores``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+if "--all-cores" not in sys.argv:  # before numpy is imported: one BLAS/OpenMP thread
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ[var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DEM = REPO.parent / "shared" / "data" / "israel_dem_1km.tif"
+ISRAEL_SHAPE = (603, 409)
+LST_SCALE = 0.02
+
+STAGES: dict[str, Callable[[argparse.Namespace], list[dict]]] = {}
+
+
+def stage(name: str):
+    def register(fn):
+        STAGES[name] = fn
+        return fn
+    return register
+
+
+def figure(name: str, value: float, unit: str, **sizes) -> dict:
+    return {"name": name, "value": float(value), "unit": unit, "sizes": sizes}
+
+
+def machine() -> dict:
+    try:
+        cores_allowed = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores_allowed = os.cpu_count()
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "cores_used": cores_allowed, "python": platform.python_version(),
+            "numpy": np.__version__}
+
+
+def pin_one_core() -> None:
+    """Run on a single core (the first one this process may use)."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+# ---------------------------------------------------------------- synthetic inputs
+
+def synthetic_frames(n: int, shape: tuple[int, int], seed: int = 0, missing: float = 0.01) -> np.ndarray:
+    """uint16 LST frames in 0.02 K (smooth field + noise, some missing pixels = 0)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 300 + 8 * np.sin(yy / 40.0) * np.cos(xx / 30.0)
+    out = np.empty((n, h, w), dtype=np.uint16)
+    for i in range(n):
+        kelvin = base + rng.normal(0, 1.0, shape) + 5 * np.sin(i / 10.0)
+        raw = np.rint(kelvin / LST_SCALE).astype(np.uint16)
+        raw[rng.random(shape) < missing] = 0
+        out[i] = raw
+    return out
+
+
+def synthetic_dem(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (400 + 300 * np.sin(yy / 50.0) * np.cos(xx / 35.0) + rng.normal(0, 30, shape)).astype(np.float32)
+
+
+def best_time(fn, repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+# ---------------------------------------------------------------- stages
+
+@stage("window_mean")
+def bench_window_mean(args) -> list[dict]:
+    """Cumulative-sum box filter (window mean + validity) on blocks of 16 frames, as the cache does."""
+    from lst_lightning.data.windows import window_mean_raw
+
+    n = min(args.frames, 64)
+    frames = synthetic_frames(n, args.shape)
+    block = 16
+
+    def run():
+        for i in range(0, n, block):
+            window_mean_raw(frames[i:i + block], args.k, LST_SCALE)
+
+    seconds = best_time(run, args.repeat)
+    per_frame = frames[0].size
+    return [figure("window_mean", n * per_frame / seconds, "window-samples/s", frames=n, shape=list(args.shape),
+                   k=args.k, block_frames=block, seconds=round(seconds, 4),
+                   ms_per_frame=round(1e3 * seconds / n, 3))]
+
+
+@stage("naive_window_loop")
+def bench_naive_window_loop(args) -> list[dict]:
+    """The original project's way: a Python loop over windows building 83 features per sample
+    (window-mean LST, window-mean elevation, 81 elevation differences), for contrast."""
+    k, r = args.k, args.k // 2
+    region = (60, 60)
+    lst = synthetic_frames(1, (region[0] + 2 * r, region[1] + 2 * r))[0]
+    dem = synthetic_dem(lst.shape)
+
+    def run():
+        rows = []
+        for i in range(r, lst.shape[0] - r):
+            for j in range(r, lst.shape[1] - r):
+                win = lst[i - r:i + r + 1, j - r:j + r + 1]
+                if (win == 0).any():
+                    continue
+                elev = dem[i - r:i + r + 1, j - r:j + r + 1].astype(np.float64)
+                em = elev.mean()
+                rows.append([win.mean() * LST_SCALE, em, *(elev - em).ravel()])
+        return rows
+
+    seconds = best_time(run, max(1, args.repeat // 2))
+    n = region[0] * region[1]
+    return [figure("naive_window_loop", n / seconds, "window-samples/s", windows=n, k=k,
+                   features_per_sample=2 + k * k, seconds=round(seconds, 4))]
+
+
+@stage("prepare")
+def bench_prepare(args) -> list[dict]:
+    """End-to-end prepare_cache on a generated archive of --frames frames (yearly NetCDF written with
+    write_lst_netcdf), in a child process so that its peak RSS is its own."""
+    from lst_lightning.data.writers import write_geotiff, write_lst_netcdf
+    from lst_lightning.grid import Grid
+
+    n_dates = max(1, args.frames // 2)
+    with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
+        tmp = Path(tmp)
+        if args.shape == ISRAEL_SHAPE and SHARED_DEM.is_file():
+            from lst_lightning.data.readers import read_dem
+
+            dem, grid = read_dem(SHARED_DEM)
+            dem_path, dem_kind = SHARED_DEM, "israel_dem_1km.tif"
+        else:
+            grid = Grid.from_corner(34.2, 33.3, 0.0083, 0.0083, args.shape)
+            dem_path, dem_kind = tmp / "dem.tif", "synthetic"
+            write_geotiff(dem_path, grid, synthetic_dem(args.shape))
+        t0 = time.perf_counter()
+        per_year = 365
+        for y0 in range(0, n_dates, per_year):
+            nd = min(per_year, n_dates - y0)
+            frames = synthetic_frames(2 * nd, args.shape, seed=y0)
+            data = np.zeros((nd, 4, *args.shape), dtype=np.uint16)
+            data[:, 0], data[:, 1] = frames[0::2], frames[1::2]
+            data[:, 2] = (frames[0::2].astype(np.uint32) + frames[1::2]) // 2
+            data[:, 3] = 3
+            write_lst_netcdf(tmp / "lst" / f"LST_{2000 + y0 // per_year}_NetCDF.nc", grid,
+                             np.arange(1, nd + 1), data)
+            del frames, data
+        write_seconds = time.perf_counter() - t0
+        archive_bytes = sum(p.stat().st_size for p in (tmp / "lst").iterdir())
+        child = subprocess.run([sys.executable, __file__, "--_prepare-child", str(tmp / "lst"), str(dem_path),
+                                str(tmp / "cache"), str(args.k)] + (["--all-cores"] if args.all_cores else []),
+                               capture_output=True, text=True, env=os.environ)
+        if child.returncode != 0:
+            raise RuntimeError(f"prepare child failed:\n{child.stderr}")
+        res = json.loads(child.stdout.strip().splitlines()[-1])
+    t = 2 * n_dates
+    samples = t * args.shape[0] * args.shape[1]
+    sizes = dict(frames=t, shape=list(args.shape), k=args.k, dem=dem_kind,
+                 archive_mb=round(archive_bytes / 2**20, 1), cache_mb=round(res["cache_bytes"] / 2**20, 1),
+                 write_archive_seconds=round(write_seconds, 2))
+    return [
+        figure("prepare", samples / res["wall_seconds"], "window-samples/s",
+               seconds=round(res["wall_seconds"], 3), valid_windows=res["valid"], **sizes),
+        figure("prepare_build_only", samples / res["build_seconds"], "window-samples/s",
+               seconds=round(res["build_seconds"], 3), note="excludes input checks and fingerprint hashing",
+               **sizes),
+        figure("prepare_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes),
+        figure("prepare_reuse", res["reuse_seconds"], "s", note="second call: fingerprint + open", **sizes),
+    ]
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident memory in KiB. On Linux VmHWM of /proc/self/status: getrusage's
+    ru_maxrss of a child started by subprocess starts at the parent's peak (kept across fork+exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _prepare_child(lst_dir: str, dem: str, root: str, k: str) -> None:
+    from lst_lightning.data.cache import prepare_cache
+
+    t0 = time.perf_counter()
+    cache = prepare_cache(lst_dir, dem=dem, cache_root=root, k=int(k), progress=False, quiet=True)
+    wall = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    prepare_cache(lst_dir, dem=dem, cache_root=root, k=int(k), progress=False, quiet=True)
+    reuse = time.perf_counter() - t1
+    print(json.dumps({
+        "wall_seconds": wall, "build_seconds": cache.meta["build_seconds"], "reuse_seconds": reuse,
+        "valid": cache.meta["n_windows_total"], "maxrss_kb": peak_rss_kb(),
+        "cache_bytes": sum(p.stat().st_size for p in cache.path.iterdir()),
+    }))
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=list(STAGES),
+                   help=f"stages to run (default: all: {', '.join(STAGES)})")
+    p.add_argument("--frames", type=int, default=200,
+                   help="frames for 'prepare' (window_mean uses at most 64 of them; default 200)")
+    p.add_argument("--shape", type=int, nargs=2, default=list(ISRAEL_SHAPE), metavar=("H", "W"),
+                   help="frame size (default: 603 409, the Israel grid)")
+    p.add_argument("--k", type=int, default=9, help="window size (default 9)")
+    p.add_argument("--repeat", type=int, default=5, help="timed repetitions; the best one counts")
+    p.add_argument("--out", type=Path, default=None, help="also append the JSON lines to this file")
+    p.add_argument("--all-cores", action="store_true", help="do not restrict to one thread on one core")
+    args = p.parse_args(argv)
+    args.shape = tuple(args.shape)
+    return args
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--_prepare-child":
+        if "--all-cores" not in argv:
+            pin_one_core()
+        _prepare_child(*argv[1:5])
+        return
+    args = parse_args(argv)
+    if not args.all_cores:
+        pin_one_core()
+    info = machine()
+    results = []
+    for name in args.stages:
+        for fig in STAGES[name](args):
+            fig["machine"] = info
+            line = json.dumps(fig)
+            print(line, flush=True)
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                with open(args.out, "a") as fh:
+                    fh.write(line + "\n")
+            results.append(fig)
+    print(table(results, info))
+
+
+def table(results: list[dict], info: dict) -> str:
+    lines = [f"# {info['processor']}, {info['cores_used']} of {info['cpu_count']} cores, "
+             f"numpy {info['numpy']}", f"{'figure':<22} {'value':>14}  unit"]
+    for fig in results:
+        value = fig["value"]
+        text = f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+        lines.append(f"{fig['name']:<22} {text:>14}  {fig['unit']}")
+    by = {f["name"]: f["value"] for f in results}
+    if "window_mean" in by and "naive_window_loop" in by:
+        lines.append(f"box filter vs per-window loop: {by['window_mean'] / by['naive_window_loop']:,.0f}x")
+    if "window_mean" in by:
+        lines.append(f"target >= 3,000,000 window-samples/s on one core: "
+                     f"{'met' if by['window_mean'] >= 3e6 else 'NOT met'}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
