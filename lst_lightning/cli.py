@@ -7,11 +7,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lst_lightning.errors import exit_on_user_error
+from lst_lightning.errors import EXIT_USER_ERROR, exit_on_user_error
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line error format (``error: ...``, exit 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _synth_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lst-synth", description=(
+    p = _Parser(prog="lst-synth", description=(
         "Write a synthetic LST archive in the real on-disk formats (yearly NetCDF or daily GeoTIFF, "
         "DEM GeoTIFF, monthly NDVI GeoTIFF) plus truth.json and per-frame oracle LST."))
     p.add_argument("out_dir", type=Path, help="directory to write (lst/, dem.tif, ndvi.tif, oracle/, truth.json)")
@@ -41,7 +48,7 @@ def synth_main(argv: list[str] | None = None) -> None:
 
 
 def _prepare_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lst-prepare", description=(
+    p = _Parser(prog="lst-prepare", description=(
         "Turn an LST archive + DEM into the memory-mapped training cache (window means, validity, "
         "terrain features). Reuses an existing cache with the same input fingerprint."))
     p.add_argument("lst_dir", type=Path, help="directory of yearly NetCDFs or daily GeoTIFFs")
