@@ -32,6 +32,8 @@ def _synth_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", choices=["netcdf", "geotiff"], default="netcdf", help="LST file form")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise-k", type=float, default=None, help="sensor noise std in K (default: calibrated)")
+    p.add_argument("--hidden-k", type=float, default=None,
+                   help="std (K) of the persistent component no input reveals (default: calibrated)")
     p.add_argument("--cloud-fraction", type=float, default=None, help="mean cloudy (gap-filled) fraction")
     return p
 
@@ -41,7 +43,8 @@ def synth_main(argv: list[str] | None = None) -> None:
     args = _synth_parser().parse_args(argv)
     from lst_lightning.data.synthetic import generate_archive
 
-    options = {k: v for k, v in (("noise_k", args.noise_k), ("cloud_fraction", args.cloud_fraction)) if v is not None}
+    options = {k: v for k, v in (("noise_k", args.noise_k), ("hidden_k", args.hidden_k),
+                                                   ("cloud_fraction", args.cloud_fraction)) if v is not None}
     truth = generate_archive(args.out_dir, years=tuple(args.years), day_step=args.day_step, dem=args.dem,
                              shape=tuple(args.shape), seed=args.seed, form=args.form, **options)
     print(f"synthetic archive written to {args.out_dir} ({truth['n_frames']} frames)")
