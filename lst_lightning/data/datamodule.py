@@ -116,7 +116,7 @@ class LSTDataModule(L.LightningDataModule):
         self.plan = make_split(self.cache.meta["frames"], self.cache.grid.shape, self.cache.k,
                                kind=cfg.get("kind", "space_days"), days=cfg.get("days"), space=cfg.get("space"),
                                bands=self.bands, fractions=tuple(cfg.get("fractions", (0.15, 0.15))),
-                               seed=int(cfg.get("seed", self.seed)))
+                               seed=int(cfg.get("seed", self.seed)), land=self._land())
         check_guarantees(self.plan, self.cache.meta["frames"], self.cache.k)
         for part in ("val", "test"):
             self._eval[part] = eval_indices(self.gatherer, self.plan, self.plan[part], self.eval_samples,
@@ -128,6 +128,14 @@ class LSTDataModule(L.LightningDataModule):
             pixels={p: int(self.plan[p].pixels.size) for p in PARTS},
             samples={p: counts[p][0] for p in PARTS}, estimated={p: counts[p][1] for p in PARTS},
             eval_samples={p: int(self._eval[p][0].size) for p in ("val", "test")})
+
+    def _land(self, n_frames: int = 16) -> np.ndarray:
+        """Pixels with a valid window in any of a few frames spread over the archive."""
+        usable = np.flatnonzero(self.cache.n_windows > 0)
+        if usable.size == 0:
+            return np.zeros(self.cache.grid.shape, dtype=bool)
+        pick = usable[np.linspace(0, usable.size - 1, min(n_frames, usable.size)).astype(int)]
+        return np.isfinite(self.cache.array("window_mean")[np.sort(pick)]).any(axis=0)
 
     def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Features of a seeded random set of TRAINING samples, to fit the scaler on."""

@@ -57,10 +57,13 @@ class SplitPlan:
 
 def make_split(frames_meta: list[dict], shape: tuple[int, int], k: int, *, kind: str = "space_days",
                days: dict | None = None, space: dict | None = None, bands=("night", "day"),
-               fractions: tuple[float, float] = (0.15, 0.15), seed: int = 0) -> SplitPlan:
+               fractions: tuple[float, float] = (0.15, 0.15), seed: int = 0,
+               land: np.ndarray | None = None) -> SplitPlan:
     """Plan a split over the usable frames (``n_windows > 0`` and a selected band).
 
     ``fractions`` = (val, test) for the random split; ``days``/``space`` carry their own.
+    ``land`` (bool [H, W], optional): pixels that can hold samples; spatial blocks without any
+    are left out of the draw, so the fractions apply to blocks that matter (not the sea).
     """
     if kind not in KINDS:
         raise LSTError(f"split.kind: unknown {kind!r}; choose from {list(KINDS)}")
@@ -71,7 +74,7 @@ def make_split(frames_meta: list[dict], shape: tuple[int, int], k: int, *, kind:
     rng = np.random.default_rng(seed)
     frame_parts = _split_dates(frames_meta, usable, days, rng) if kind in ("days", "space_days") \
         else {p: usable for p in PARTS}
-    masks = _split_space(shape, k, space, rng) if kind in ("space", "space_days") \
+    masks = _split_space(shape, k, space, rng, land) if kind in ("space", "space_days") \
         else {p: _interior(shape, k) for p in PARTS}
     buckets = {p: i for i, p in enumerate(PARTS)} if kind == "random" else {p: None for p in PARTS}
     if kind == "random":
@@ -156,23 +159,33 @@ def _interior(shape: tuple[int, int], k: int) -> np.ndarray:
     return mask
 
 
-def block_labels(shape: tuple[int, int], block_px: int, val: float, test: float, rng) -> np.ndarray:
-    """Part index (0 train, 1 val, 2 test) of every pixel, constant over block_px squares."""
+def block_labels(shape: tuple[int, int], block_px: int, val: float, test: float, rng,
+                 land: np.ndarray | None = None) -> np.ndarray:
+    """Part index (0 train, 1 val, 2 test) of every pixel, constant over block_px squares.
+    Blocks without land are not drawn (they hold no sample) and stay in train."""
     if block_px < 1:
         raise LSTError(f"split.space.block_px must be >= 1, got {block_px}")
     nb_r, nb_c = -(-shape[0] // block_px), -(-shape[1] // block_px)
-    assign = _assign_units(list(range(nb_r * nb_c)), val, test, rng)
-    blocks = np.array([assign[i] for i in range(nb_r * nb_c)]).reshape(nb_r, nb_c)
+    if land is None:
+        drawn = np.arange(nb_r * nb_c)
+    else:
+        padded = np.zeros((nb_r * block_px, nb_c * block_px), dtype=bool)
+        padded[:shape[0], :shape[1]] = land
+        drawn = np.flatnonzero(padded.reshape(nb_r, block_px, nb_c, block_px).any(axis=(1, 3)))
+    assign = _assign_units(list(drawn), val, test, rng)
+    blocks = np.zeros(nb_r * nb_c, dtype=int)
+    blocks[drawn] = [assign[i] for i in drawn]
+    blocks = blocks.reshape(nb_r, nb_c)
     return np.repeat(np.repeat(blocks, block_px, 0), block_px, 1)[:shape[0], :shape[1]]
 
 
-def _split_space(shape: tuple[int, int], k: int, cfg: dict, rng) -> dict[str, np.ndarray]:
+def _split_space(shape: tuple[int, int], k: int, cfg: dict, rng, land=None) -> dict[str, np.ndarray]:
     val, test = float(cfg.get("val_fraction", 0.15)), float(cfg.get("test_fraction", 0.15))
     _check_fractions(val, test, "split.space")
     buffer_px = int(cfg.get("buffer_px", 0))
     if buffer_px < 0:
         raise LSTError(f"split.space.buffer_px must be >= 0, got {buffer_px}")
-    labels = block_labels(shape, int(cfg.get("block_px", 32)), val, test, rng)
+    labels = block_labels(shape, int(cfg.get("block_px", 32)), val, test, rng, land)
     # A pixel is usable for its part when every pixel within k//2 + buffer lies in the same part:
     # then its window sits inside its own part's blocks and cannot overlap another part's window.
     reach = 2 * (k // 2 + buffer_px) + 1
