@@ -10,9 +10,8 @@ class EpochHistory(L.Callback):
     def __init__(self):
         self.history: list[dict] = []
 
-    def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if trainer.sanity_checking:
-            return
+    # Lightning calls this after the epoch's validation, so train and val metrics line up.
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
         row = {"epoch": trainer.current_epoch}
         for key, value in trainer.callback_metrics.items():
             if key.startswith(("train/", "val/")) and value.numel() == 1:

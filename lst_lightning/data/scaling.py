@@ -1,0 +1,133 @@
+"""Per-group feature scaling, fitted on training samples only, stored in the checkpoint.
+
+Each feature group is scaled by one method:
+
+* ``normalize``   min-max to [0, 1]:  (x - min) / (max - min)
+* ``standardize`` (x - mean) / std   (population std, as numpy's default)
+* ``raw``         unchanged
+
+Scalar columns get one shift/scale each. A patch channel is scaled JOINTLY: all its k*k values
+share one shift/scale (the 81 elevation differences keep their relative sizes). A constant
+column or channel gets scale 1. Statistics are buffers, so ``state_dict`` (and a Lightning
+checkpoint) carries them and a loaded model needs no training data to predict.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from lst_lightning.data.features import ALL_GROUPS, FeatureLayout
+from lst_lightning.errors import LSTError
+
+METHODS = ("normalize", "standardize", "raw")
+DEFAULT_METHOD = "standardize"
+
+# The original project's best setting (doy/tod as sin/cos are already in [-1, 1]).
+ORIGINAL_SCALING: dict[str, str] = {
+    "doy": "raw",
+    "tod": "raw",
+    "latlon": "normalize",
+    "lst_mean": "standardize",
+    "elev_mean": "normalize",
+    "elev_diff": "normalize",
+    "ndvi": "raw",
+    "terrain": "standardize",
+}
+
+_CONSTANT_RTOL = 1e-7  # a spread this small relative to the values means "constant": scale 1
+
+
+def _check_methods(methods: Mapping[str, str]) -> dict[str, str]:
+    unknown = [g for g in methods if g not in ALL_GROUPS]
+    if unknown:
+        raise LSTError(f"scaling.methods: unknown feature group(s) {unknown}; known groups are {list(ALL_GROUPS)}")
+    for group, method in methods.items():
+        if method not in METHODS:
+            raise LSTError(f"scaling.methods.{group}: unknown {method!r}; choose from {', '.join(METHODS)}")
+    return dict(methods)
+
+
+def _shift_scale(values: np.ndarray, method: str) -> tuple[float, float]:
+    """Shift and scale of one column / channel (``values`` any shape; NaNs ignored)."""
+    if method == "raw":
+        return 0.0, 1.0
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 1.0
+    if method == "normalize":
+        shift, scale = float(v.min()), float(v.max() - v.min())
+    else:
+        shift, scale = float(v.mean()), float(v.std())
+    if not np.isfinite(scale) or scale <= _CONSTANT_RTOL * max(1.0, float(np.abs(v).max())):
+        scale = 1.0
+    return shift, scale
+
+
+class FeatureScaler(nn.Module):
+    """``forward(scalars [B, S], patch [B, C, k, k]) -> (scalars, patch)`` scaled; ``inverse`` undoes it."""
+
+    def __init__(self, layout: FeatureLayout, methods: Mapping[str, str] | None = None):
+        super().__init__()
+        self.layout = layout
+        methods = _check_methods(ORIGINAL_SCALING if methods is None else methods)
+        self.scalar_methods = tuple(methods.get(g, DEFAULT_METHOD) for g in layout.scalar_groups)
+        self.patch_methods = tuple(methods.get(g, DEFAULT_METHOD) for g in layout.patch_channels)
+        s, c = layout.n_scalars, layout.n_channels
+        self.register_buffer("scalar_shift", torch.zeros(s))
+        self.register_buffer("scalar_scale", torch.ones(s))
+        self.register_buffer("patch_shift", torch.zeros(c))
+        self.register_buffer("patch_scale", torch.ones(c))
+        self.register_buffer("fitted", torch.tensor(False))
+        self._is_fitted = False  # python mirror of the buffer: no device sync per batch
+
+    @torch.no_grad()
+    def fit(self, scalars: np.ndarray, patch: np.ndarray) -> "FeatureScaler":
+        """Statistics from exactly the samples given (the datamodule passes training samples only)."""
+        scalars, patch = np.asarray(scalars), np.asarray(patch)
+        lay = self.layout
+        if scalars.ndim != 2 or scalars.shape[1] != lay.n_scalars:
+            raise LSTError(f"FeatureScaler.fit: scalars must be [N, {lay.n_scalars}] "
+                           f"({', '.join(lay.scalar_names)}), got {list(scalars.shape)}")
+        if patch.shape[1:] != (lay.n_channels, lay.k, lay.k) or patch.shape[0] != scalars.shape[0]:
+            raise LSTError(f"FeatureScaler.fit: patch must be [N, {lay.n_channels}, {lay.k}, {lay.k}] with "
+                           f"N = {scalars.shape[0]}, got {list(patch.shape)}")
+        if scalars.shape[0] == 0:
+            raise LSTError("FeatureScaler.fit: no training samples to fit the feature scaling on")
+        s_stats = [_shift_scale(scalars[:, j], m) for j, m in enumerate(self.scalar_methods)]
+        p_stats = [_shift_scale(patch[:, j], m) for j, m in enumerate(self.patch_methods)]
+        for buf, stats, i in ((self.scalar_shift, s_stats, 0), (self.scalar_scale, s_stats, 1),
+                              (self.patch_shift, p_stats, 0), (self.patch_scale, p_stats, 1)):
+            buf.copy_(torch.tensor([st[i] for st in stats], dtype=torch.float64))
+        self.fitted.fill_(True)
+        self._is_fitted = True
+        return self
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._is_fitted = bool(self.fitted)
+
+    def _check(self) -> None:
+        if not self._is_fitted:
+            raise LSTError("FeatureScaler is not fitted: call scaler.fit(scalars, patch) on training features "
+                           "first (or load a checkpoint that holds the statistics)")
+
+    def forward(self, scalars: torch.Tensor, patch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check()
+        scalars = (scalars - self.scalar_shift) / self.scalar_scale
+        patch = (patch - self.patch_shift.view(1, -1, 1, 1)) / self.patch_scale.view(1, -1, 1, 1)
+        return scalars, patch
+
+    def inverse(self, scalars: torch.Tensor, patch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check()
+        scalars = scalars * self.scalar_scale + self.scalar_shift
+        patch = patch * self.patch_scale.view(1, -1, 1, 1) + self.patch_shift.view(1, -1, 1, 1)
+        return scalars, patch
+
+    def extra_repr(self) -> str:
+        groups = dict(zip(self.layout.scalar_groups, self.scalar_methods))
+        groups.update(zip(self.layout.patch_channels, self.patch_methods))
+        return ", ".join(f"{g}={m}" for g, m in groups.items())

@@ -1,0 +1,90 @@
+"""Every config group option composes, and the pieces it names instantiate."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from omegaconf import OmegaConf, open_dict
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+GROUPS = {g.name: sorted(p.stem for p in g.glob("*.yaml")) for g in CONF.iterdir()
+          if g.is_dir() and g.name not in ("hydra",)}
+
+
+def compose_cfg(overrides=(), tmp_path: Path | None = None):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=list(overrides))
+    with open_dict(cfg):
+        root = Path(tmp_path or "/tmp/lst-test")
+        cfg.paths.output_dir = str(root / "run")
+        cfg.paths.log_dir = str(root / "logs")
+        cfg.paths.data_dir = str(root / "data")
+    return cfg
+
+
+def test_groups_exist():
+    for group in ("data", "features", "scaling", "model", "split", "trainer", "logger", "callbacks", "paths",
+                  "experiment", "debug"):
+        assert GROUPS.get(group), f"config group {group} has no options"
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts
+                                          if g != "hparams_search"])
+def test_each_option_composes_and_resolves(group, option, tmp_path):
+    cfg = compose_cfg([f"{group}={option}"], tmp_path)
+    if group == "data" and option in ("israel", "custom"):
+        assert OmegaConf.is_missing(cfg.data, "lst_dir")
+        return
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+
+
+@pytest.mark.parametrize("model,split,features", list(itertools.product(
+    GROUPS["model"], GROUPS["split"], GROUPS["features"])))
+def test_model_split_feature_combinations_instantiate(model, split, features, tmp_path):
+    import torch
+
+    from lst_lightning.data.features import FeatureLayout
+    from lst_lightning.data.splits import make_split
+    from lst_lightning.training import build_module
+
+    cfg = compose_cfg([f"model={model}", f"split={split}", f"features={features}"], tmp_path)
+    layout = FeatureLayout(k=9, groups=tuple(cfg.features.groups))
+    module = build_module(cfg, layout)
+    out = module.net(torch.zeros(4, layout.n_scalars), torch.zeros(4, layout.n_channels, 9, 9))
+    assert out.shape == (4,)
+    frames = [{"date": f"2020-01-{d:02d}", "band": b, "hour": 1.5, "n_windows": 5}
+              for d in range(1, 31) for b in ("night", "day")]
+    split_cfg = OmegaConf.to_container(cfg.split, resolve=True)
+    plan = make_split(frames, (120, 120), 9, kind=split_cfg["kind"], days=split_cfg.get("days"),
+                      space=split_cfg.get("space"), fractions=tuple(split_cfg.get("fractions", (0.15, 0.15))))
+    assert plan.kind == split
+
+
+@pytest.mark.parametrize("trainer", GROUPS["trainer"])
+@pytest.mark.parametrize("logger", GROUPS["logger"])
+def test_trainer_and_logger_options_instantiate(trainer, logger, tmp_path):
+    from lst_lightning.tracking import build_loggers
+    from lst_lightning.training import build_trainer
+
+    cfg = compose_cfg([f"trainer={trainer}", f"logger={logger}"], tmp_path)
+    if trainer == "gpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
+            return
+    loggers = build_loggers(cfg, "test")
+    trainer_obj = build_trainer(cfg, loggers, [])
+    assert trainer_obj.max_epochs == cfg.trainer.max_epochs
+
+
+def test_experiment_and_debug_overrides_apply(tmp_path):
+    cfg = compose_cfg(["debug=tiny"], tmp_path)
+    assert list(cfg.data.synthetic.shape) == [96, 80] and cfg.logger == {}
+    cfg = compose_cfg(["experiment=quick"], tmp_path)
+    assert cfg.data.synthetic.day_step == 3
