@@ -61,7 +61,6 @@ def run_training(cfg: DictConfig) -> float | None:
     import lightning.pytorch as L
 
     from lst_lightning import tracking
-    from lst_lightning.callbacks import EpochHistory
     from lst_lightning.data.sources import resolve_cache
 
     _check_missing(cfg)
@@ -71,35 +70,26 @@ def run_training(cfg: DictConfig) -> float | None:
     cache = resolve_cache(OmegaConf.to_container(cfg.data, resolve=True))
     dm = build_datamodule(cfg, cache)
     dm.setup()
-    module = build_module(cfg, dm.layout)
-    module.scaler.fit(*dm.scaler_arrays())  # statistics from training samples only
 
     name = tracking.run_name(cfg)
     loggers = tracking.build_loggers(cfg, name)
     for logger in loggers:
         logger.log_hyperparams(tracking.flat_params(cfg))
         logger.log_metrics(dm.summary.as_metrics(), step=0)
-    history = EpochHistory()
-    trainer = build_trainer(cfg, loggers, [history])
     _print_split(dm.summary)
-    trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(cfg, out))
+    if cfg.model.get("baseline") is not None:  # ridge, lightgbm, coarse, trivial: no Trainer
+        from lst_lightning.baselines import run_baseline
 
-    results = {f"val/{k}": v for k, v in _stage_metrics(trainer, "val").items()}
-    best = _best_checkpoint(trainer)
-    if cfg.get("test", True):
-        trainer.test(module, datamodule=dm, ckpt_path=best or None, verbose=False)
-        results.update({f"test/{k}": v for k, v in _stage_metrics(trainer, "test").items()})
+        results, files, main_rank = run_baseline(cfg, dm, loggers, out)
+    else:
+        results, files, main_rank = _train_network(cfg, dm, loggers, out)
+    best = results.get("best_checkpoint", "")
     results.update({f"split/{p}_samples": n for p, n in dm.summary.samples.items()},
                    **{"split/kind": dm.summary.kind, "split/leaky": dm.summary.leaky,
-                      "best_checkpoint": best, "run_name": name, "cache": str(cache.path)})
+                      "run_name": name, "cache": str(cache.path)})
 
-    files = [_save_config(cfg, out)]
-    if history.history and trainer.is_global_zero:
-        from lst_lightning.plots import learning_curves
-
-        files.append(learning_curves(history.history, out / "learning_curves.png",
-                                     results.get("val/trivial_rmse_k")))
-    if trainer.is_global_zero:
+    files = [_save_config(cfg, out)] + files
+    if main_rank:
         numeric = {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         results["mlflow_run_id"] = tracking.log_run_files(loggers, numeric, files + [Path(best) if best else None])
         tracking.write_results(out / "results.json", results)
@@ -107,6 +97,31 @@ def run_training(cfg: DictConfig) -> float | None:
     _close_distributed()
     metric = results.get(cfg.get("optimized_metric", "val/rmse_k"))
     return float(metric) if metric is not None else None
+
+
+def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict, list[Path], bool]:
+    """Fit the network, test its best checkpoint: (results, extra files, is this the main rank)."""
+    from lst_lightning.callbacks import EpochHistory
+
+    module = build_module(cfg, dm.layout)
+    module.scaler.fit(*dm.scaler_arrays())  # statistics from training samples only
+    history = EpochHistory()
+    trainer = build_trainer(cfg, loggers, [history])
+    trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(cfg, out))
+
+    results = {f"val/{k}": v for k, v in _stage_metrics(trainer, "val").items()}
+    best = _best_checkpoint(trainer)
+    if cfg.get("test", True):
+        trainer.test(module, datamodule=dm, ckpt_path=best or None, verbose=False)
+        results.update({f"test/{k}": v for k, v in _stage_metrics(trainer, "test").items()})
+    results["best_checkpoint"] = best
+    files = []
+    if history.history and trainer.is_global_zero:
+        from lst_lightning.plots import learning_curves
+
+        files.append(learning_curves(history.history, out / "learning_curves.png",
+                                     results.get("val/trivial_rmse_k")))
+    return results, files, trainer.is_global_zero
 
 
 def _resume_path(cfg: DictConfig, out: Path) -> str | None:

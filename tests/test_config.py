@@ -43,8 +43,12 @@ def test_each_option_composes_and_resolves(group, option, tmp_path):
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
+# networks only: the baselines (model=ridge, lightgbm, coarse, trivial) have no net (tests/test_baselines.py)
+NETWORKS = [m for m in GROUPS["model"] if "baseline" not in OmegaConf.load(CONF / "model" / f"{m}.yaml")]
+
+
 @pytest.mark.parametrize("model,split,features", list(itertools.product(
-    GROUPS["model"], GROUPS["split"], GROUPS["features"])))
+    NETWORKS, GROUPS["split"], [f for f in GROUPS["features"] if not f.startswith("no_")])))
 def test_model_split_feature_combinations_instantiate(model, split, features, tmp_path):
     import torch
 
