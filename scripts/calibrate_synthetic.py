@@ -53,6 +53,7 @@ def print_table(cal: dict, kind: str) -> None:
 def component_table(options: dict, year: int) -> list[dict]:
     """Each component's own target RMS (K) on the 15th of every month."""
     from lst_lightning.data import synthetic as syn
+    from lst_lightning.data.windows import centre_minus_mean
 
     climate = syn.build_climate(**options)
     calib = syn.Calibration(climate.t, climate.p)
@@ -68,7 +69,7 @@ def component_table(options: dict, year: int) -> list[dict]:
             row = {"month": month, "band": band}
             for name, value in parts.items():
                 field = np.broadcast_to(np.asarray(value, dtype=np.float64), climate.t.shape)
-                target = syn.centre_minus_mean(np.where(climate.t.land, field, 0.0), calib.k).ravel()[calib.valid]
+                target = centre_minus_mean(np.where(climate.t.land, field, 0.0), calib.k).ravel()[calib.valid]
                 row[name] = round(float(np.sqrt(np.mean(target ** 2))), 3)
             rows.append(row)
     return rows

@@ -32,6 +32,7 @@ from scipy import ndimage, special
 
 from lst_lightning.data import writers
 from lst_lightning.data.formats import LST_SCALE, OVERPASS_HOUR, qa_code
+from lst_lightning.data.windows import box_sum, centre_minus_mean
 from lst_lightning.errors import LSTError
 from lst_lightning.grid import Grid
 
@@ -380,22 +381,6 @@ class Climate:
 
 # ---------------------------------------------------------------- calibration figures
 
-def box_mean(values: np.ndarray, k: int) -> np.ndarray:
-    """k x k window mean over the last two axes by cumulative sums (float64 accumulation);
-    interior shape (..., H-k+1, W-k+1), entry [i, j] is the window centred on (i + k//2, j + k//2)."""
-    h, w = values.shape[-2:]
-    c = np.zeros(values.shape[:-2] + (h + 1, w + 1))
-    np.cumsum(values, axis=-2, out=c[..., 1:, 1:])
-    np.cumsum(c[..., 1:, 1:], axis=-1, out=c[..., 1:, 1:])
-    return (c[..., k:, k:] - c[..., :-k, k:] - c[..., k:, :-k] + c[..., :-k, :-k]) / (k * k)
-
-
-def centre_minus_mean(values: np.ndarray, k: int) -> np.ndarray:
-    r = k // 2
-    h, w = values.shape[-2:]
-    return values[..., r:h - r, r:w - r] - box_mean(values, k)
-
-
 class Calibration:
     """Per (month, band) sums of squares of the target (centre minus its k x k window mean, over
     windows fully on land), the oracle floor (target minus oracle target), the lapse-rate part
@@ -404,7 +389,7 @@ class Calibration:
     def __init__(self, t: Terrain, physics: Physics, k: int = WINDOW_K):
         self.k, self.p = k, physics
         if min(t.shape) >= k:
-            self.mask = (box_mean(t.land.astype(np.float64), k) > 1 - 0.5 / (k * k)).astype(np.float64)
+            self.mask = (box_sum(t.land, k) == k * k).astype(np.float64)
             self.dz = centre_minus_mean(t.elev.astype(np.float64), k) * self.mask  # metres, 0 off-mask
         else:
             self.mask = self.dz = np.zeros((0, 0))

@@ -48,6 +48,14 @@ def box_sum(values: np.ndarray, k: int) -> np.ndarray:
     return c[..., k:, k:] - c[..., :-k, k:] - c[..., k:, :-k] + c[..., :-k, :-k]
 
 
+def centre_minus_mean(values: np.ndarray, k: int) -> np.ndarray:
+    """Each interior pixel minus the mean of its k x k window (the downscaling target), over the
+    last two axes; interior shape as box_sum."""
+    r = k // 2
+    h, w = values.shape[-2:]
+    return values[..., r:h - r, r:w - r] - box_sum(values, k) / (k * k)
+
+
 def pad_interior(interior: np.ndarray, k: int, fill=np.nan) -> np.ndarray:
     """Place an interior-shaped array (see box_sum) back on the full grid, ``fill`` at the edges."""
     r = k // 2
