@@ -4,6 +4,8 @@ from pathlib import Path
 
 import hydra
 
+import lst_lightning.sweeps  # noqa: F401  (the ${lst_dir:...} resolver of the sweep configs)
+
 os.environ.setdefault("LST_ROOT", str(Path(__file__).resolve().parent))
 
 

@@ -9,9 +9,15 @@ from omegaconf import DictConfig, OmegaConf
 
 
 def run_name(cfg: DictConfig) -> str:
-    """The configured name, else the command-line overrides ("model=cnn split=days"), else "default"."""
+    """The configured name, else "<study> trial <n>" in a sweep, else the command-line overrides
+    ("model=cnn split=days"), else "default"."""
     if cfg.get("run_name"):
         return str(cfg.run_name)
+    from lst_lightning.sweeps import study_tags
+
+    tags = study_tags(cfg)
+    if tags:  # the trial's overrides are its parameters, logged anyway
+        return f"{tags['optuna.study']} trial {tags['optuna.trial']}"
     try:
         from hydra.core.hydra_config import HydraConfig
 
@@ -36,12 +42,15 @@ def build_loggers(cfg: DictConfig, name: str) -> list:
 
 
 def run_tags(cfg: DictConfig) -> dict[str, str]:
+    from lst_lightning.sweeps import study_tags
+
     return {
         "model": str(cfg.model.get("name", "")),
         "split": str(cfg.split.get("kind", "")),
         "data": str(cfg.data.get("source", "")),
         "features": ",".join(cfg.features.groups),
         "leaky_split": str(cfg.split.get("kind") == "random").lower(),
+        **study_tags(cfg),  # optuna.study / optuna.trial inside a sweep
     }
 
 
