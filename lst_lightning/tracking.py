@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -35,10 +36,53 @@ def build_loggers(cfg: DictConfig, name: str) -> list:
     for key, conf in (cfg.get("logger") or {}).items():
         if key == "mlflow":
             Path(cfg.paths.log_dir).mkdir(parents=True, exist_ok=True)
-            loggers.append(instantiate(conf, run_name=name, tags=run_tags(cfg)))
+            loggers.append(instantiate(mlflow_settings(cfg, conf), run_name=name, tags=run_tags(cfg)))
         else:
             loggers.append(instantiate(conf))
     return loggers
+
+
+def mlflow_settings(cfg: DictConfig, conf: DictConfig) -> dict:
+    """The MLflow logger's settings, with an http(s) server checked before any training starts.
+
+    A server that does not answer stops the run with one clear line, or, with
+    ``fallback_to_local: true``, the run logs to the local sqlite store under ``paths.log_dir``.
+    A server that answers stores the artifacts itself: a local ``artifact_location`` would make
+    the client write them on its own disk, where the server (and its UI) cannot see them.
+    """
+    settings = OmegaConf.to_container(conf, resolve=True)
+    fallback = bool(settings.pop("fallback_to_local", False))
+    uri = str(settings.get("tracking_uri") or "")
+    if not uri.startswith(("http://", "https://")):
+        return settings
+    problem = server_problem(uri)
+    if problem is None:
+        settings["artifact_location"] = None
+        return settings
+    local = f"sqlite:///{Path(cfg.paths.log_dir).resolve()}/mlflow.db"
+    if not fallback:
+        from lst_lightning.errors import LSTError
+
+        raise LSTError(f"logger.mlflow.tracking_uri: the MLflow server {uri} does not answer ({problem}); "
+                       f"start it, or set logger.mlflow.fallback_to_local=true to log to {local}")
+    print(f"warning: the MLflow server {uri} does not answer ({problem}); logging to {local} instead",
+          file=sys.stderr)
+    settings["tracking_uri"] = local
+    return settings
+
+
+def server_problem(uri: str, timeout_s: float = 5.0) -> str | None:
+    """None when the MLflow server at ``uri`` answers its health check, else what went wrong."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s) as reply:
+            return None if reply.status == 200 else f"HTTP {reply.status} from /health"
+    except urllib.error.HTTPError as err:
+        return f"HTTP {err.code} from /health"
+    except (urllib.error.URLError, OSError) as err:
+        return str(getattr(err, "reason", err))
 
 
 def run_tags(cfg: DictConfig) -> dict[str, str]:
