@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from lst_lightning.data.cache import Cache
 from lst_lightning.data.features import FeatureLayout
 from lst_lightning.data.sampling import FeatureGatherer, count_samples, draw_samples, eval_indices
-from lst_lightning.data.splits import PARTS, SplitPlan, check_guarantees, make_split
+from lst_lightning.data.splits import PARTS, SplitPart, SplitPlan, check_guarantees, make_split
 
 
 def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -27,6 +27,16 @@ def _shard() -> tuple[int, int]:
     info = get_worker_info()
     workers, worker = (info.num_workers, info.id) if info else (1, 0)
     return rank * workers + worker, world * workers
+
+
+def _shard_part(part: SplitPart, shard: int, shards: int) -> SplitPart:
+    """The part's pixels dealt out over the readers: each (frame, pixel) sample belongs to exactly
+    one rank x worker, so no sample is drawn by two of them, and together they cover the part."""
+    if shards == 1:
+        return part
+    mask = np.zeros_like(part.pixel_mask)
+    mask.flat[part.pixels[shard::shards]] = True
+    return SplitPart(part.name, part.frames, mask, part.bucket)
 
 
 class TrainStream(IterableDataset):
@@ -47,8 +57,10 @@ class TrainStream(IterableDataset):
         epoch_key = info.seed if info else self.epoch
         self.epoch += 1
         rng = np.random.default_rng([self.seed, epoch_key % (2 ** 63), shard])
-        part = self.plan["train"]
-        for _ in range(shard, self.batches, shards):
+        part = _shard_part(self.plan["train"], shard, shards)
+        # every reader yields the same count, so DDP ranks step in lockstep (an extra step on one
+        # rank would wait forever for the others' gradients)
+        for _ in range(math.ceil(self.batches / shards)):
             f, r, c = draw_samples(self.gatherer, self.plan, part, self.batch_size, rng, self.observed_only)
             yield _to_torch(self.gatherer.gather(f, r, c))
 
