@@ -9,6 +9,7 @@ every sample), computed by the same formulas (``metrics.regression_metrics``).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -64,3 +65,31 @@ def network_predictor(module, device: str = "cpu") -> Predictor:
             return module(scalars, patch).double().cpu().numpy()
 
     return predict
+
+
+def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[Predictor, tuple[str, ...]]:
+    """(predictor, feature groups) of a run's saved model: a network checkpoint (``.ckpt``) or a
+    saved baseline (``baseline.joblib``). The groups must match the gatherer's layout."""
+    from lst_lightning.errors import LSTError
+
+    path = Path(path)
+    if not path.is_file():
+        raise LSTError(f"model file {path} does not exist")
+    if path.suffix == ".joblib":
+        from lst_lightning.baselines import load_baseline
+
+        saved = load_baseline(path)
+        model, groups = saved["baseline"], tuple(saved["groups"])
+        predict = lambda batch: model.predict(batch, gatherer)  # noqa: E731
+    else:
+        from lst_lightning.module import LSTRegressor
+
+        try:
+            module = LSTRegressor.load_from_checkpoint(str(path), map_location=device)
+        except Exception as err:  # noqa: BLE001 - a corrupt or foreign file: one line for the user
+            raise LSTError(f"{path}: not a readable LSTRegressor checkpoint ({type(err).__name__}: {err})") from None
+        groups, predict = tuple(module.layout.groups), network_predictor(module, device)
+    if groups != tuple(gatherer.layout.groups):
+        raise LSTError(f"{path}: the model was trained on feature groups {list(groups)}, but the data "
+                       f"gives {list(gatherer.layout.groups)}")
+    return predict, groups
