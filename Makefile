@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install train test test-slow synth prepare benchmark clean
+.PHONY: install train test test-slow synth prepare benchmark report clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ prepare: $(STAMP)
 
 benchmark: $(STAMP)
 	$(PY) scripts/benchmark.py $(ARGS)
+
+# the study report: reports/default/report.md (about 15 minutes on 2 cores); ARGS: lst-report options
+report: $(STAMP)
+	$(VENV)/bin/lst-report $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
