@@ -19,14 +19,14 @@ def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
 
 
-def _shard() -> tuple[int, int]:
-    """(index, count) of this reader among all DDP ranks x DataLoader workers."""
+def _readers() -> tuple[int, int, int, int]:
+    """(rank, world size, worker, workers): this reader among the DDP ranks and its DataLoader's workers."""
     rank, world = 0, 1
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
     info = get_worker_info()
     workers, worker = (info.num_workers, info.id) if info else (1, 0)
-    return rank * workers + worker, world * workers
+    return rank, world, worker, workers
 
 
 def _shard_part(part: SplitPart, shard: int, shards: int) -> SplitPart:
@@ -40,7 +40,10 @@ def _shard_part(part: SplitPart, shard: int, shards: int) -> SplitPart:
 
 
 class TrainStream(IterableDataset):
-    """``batches`` random batches per epoch, split over ranks and workers, fresh draws each epoch."""
+    """``batches`` random batches per epoch, split over ranks and workers, fresh draws each epoch.
+
+    Every rank yields ``len(self)`` batches, the same count (DDP ranks step in lockstep: an extra
+    step on one rank would wait forever for the others' gradients); its workers share them out."""
 
     def __init__(self, gatherer: FeatureGatherer, plan: SplitPlan, batch_size: int, batches: int,
                  seed: int, observed_only: bool = False):
@@ -48,40 +51,42 @@ class TrainStream(IterableDataset):
         self.seed, self.observed_only, self.epoch = seed, observed_only, 0
 
     def __len__(self) -> int:
-        return math.ceil(self.batches / _shard()[1])
+        return math.ceil(self.batches / _readers()[1])
 
     def __iter__(self):
-        shard, shards = _shard()
+        rank, world, worker, workers = _readers()
+        shard = rank * workers + worker
         info = get_worker_info()
         # worker processes get a new base seed from torch every epoch; the main process counts
         epoch_key = info.seed if info else self.epoch
         self.epoch += 1
         rng = np.random.default_rng([self.seed, epoch_key % (2 ** 63), shard])
-        part = _shard_part(self.plan["train"], shard, shards)
-        # every reader yields the same count, so DDP ranks step in lockstep (an extra step on one
-        # rank would wait forever for the others' gradients)
-        for _ in range(math.ceil(self.batches / shards)):
+        part = _shard_part(self.plan["train"], shard, world * workers)
+        for _ in range(worker, math.ceil(self.batches / world), workers):
             f, r, c = draw_samples(self.gatherer, self.plan, part, self.batch_size, rng, self.observed_only)
             yield _to_torch(self.gatherer.gather(f, r, c))
 
 
 class EvalStream(IterableDataset):
-    """A fixed index list in batches; each sample is visited exactly once across ranks/workers."""
+    """A fixed index list in batches; each sample is visited exactly once across ranks/workers.
+
+    Rank r takes samples r, r + world, ...: every rank gets a share (a rank without batches would
+    stop Lightning), and ``len(self)`` is exactly its batch count, which its workers share out."""
 
     def __init__(self, gatherer: FeatureGatherer, index: tuple[np.ndarray, np.ndarray, np.ndarray], batch_size: int):
         self.gatherer, self.index, self.batch_size = gatherer, index, batch_size
 
-    def n_batches(self) -> int:
-        return math.ceil(self.index[0].size / self.batch_size)
+    def _rank_index(self, rank: int, world: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(a[rank::world] for a in self.index)
 
     def __len__(self) -> int:
-        shard, shards = _shard()
-        return len(range(shard, self.n_batches(), shards))
+        rank, world, _, _ = _readers()
+        return math.ceil(self._rank_index(rank, world)[0].size / self.batch_size)
 
     def __iter__(self):
-        shard, shards = _shard()
-        f, r, c = self.index
-        for b in range(shard, self.n_batches(), shards):
+        rank, world, worker, workers = _readers()
+        f, r, c = self._rank_index(rank, world)
+        for b in range(worker, math.ceil(f.size / self.batch_size), workers):
             s = slice(b * self.batch_size, (b + 1) * self.batch_size)
             yield _to_torch(self.gatherer.gather(f[s], r[s], c[s]))
 
