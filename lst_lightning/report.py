@@ -46,6 +46,7 @@ class Job:
     results: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)  # read back from MLflow
     seconds: float = 0.0
+    cfg: object = None            # the composed config (composed once)
 
 
 # ---------------------------------------------------------------- configs
@@ -92,6 +93,8 @@ def plan_jobs(base: list[str], models, splits, ablation_model: str | None) -> li
 def job_config(job: Job, name: str, out: Path):
     from omegaconf import open_dict
 
+    if job.cfg is not None:
+        return job.cfg
     cfg = compose_train(list(job.overrides))
     if "mlflow" not in (cfg.get("logger") or {}):
         raise LSTError("lst-report reads its results back from MLflow: do not set logger=none/csv")
@@ -99,6 +102,7 @@ def job_config(job: Job, name: str, out: Path):
         cfg.paths.output_dir = str(out / "runs" / job.key.replace("/", "__"))
         cfg.run_name = f"report {name}: {job.key}"
         cfg.logger.mlflow.experiment_name = f"report-{name}"
+    job.cfg = cfg
     return cfg
 
 
@@ -164,9 +168,12 @@ def read_back(jobs: list[Job], name: str, out: Path) -> None:
     """Each job's metrics from its MLflow run: final/<key> -> <key>, importance/... as is."""
     import mlflow
 
+    clients: dict[str, object] = {}
     for job in jobs:
-        cfg = job_config(job, name, out)
-        run = mlflow.MlflowClient(tracking_uri=tracking_uri(cfg)).get_run(job.results["mlflow_run_id"])
+        uri = tracking_uri(job_config(job, name, out))
+        if uri not in clients:
+            clients[uri] = mlflow.MlflowClient(tracking_uri=uri)
+        run = clients[uri].get_run(job.results["mlflow_run_id"])
         job.metrics = {k.removeprefix("final/"): v for k, v in run.data.metrics.items()
                        if k.startswith(("final/", "importance/"))}
 
@@ -184,11 +191,12 @@ def build_report(name: str = "default", overrides: list[str] = (), models=MODELS
     base = ([] if "experiment" in given else [PRESET]) + list(overrides)
     base += [] if "logger" in given else ["logger=mlflow"]  # results are read back from MLflow
     out = Path(out_root) / name
+    jobs = plan_jobs(base, list(models), list(splits), ablation_model if ablation_model in models else None)
+    job_config(jobs[0], name, out)  # settings checked before anything is written
     for stale in ("runs", "figures"):  # a rerun replaces the previous report's runs
         shutil.rmtree(out / stale, ignore_errors=True)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    jobs = plan_jobs(base, list(models), list(splits), ablation_model if ablation_model in models else None)
     print(f"[report] {name}: {len(jobs)} runs ({', '.join(j.key for j in jobs)})", flush=True)
     run_jobs(jobs, name, out)
     primary = [j for j in jobs if j.split == splits[0] and j.dropped is None]
