@@ -66,26 +66,32 @@ def compose_train(overrides: list[str]):
         raise LSTError(f"lst-report: bad override in {' '.join(overrides)}: {err}".splitlines()[0]) from None
 
 
-def ablation_options(groups: list[str]) -> dict[str, str]:
-    """``features=`` options holding exactly the base groups minus one, by the group left out."""
-    from omegaconf import OmegaConf
+def base_overrides(overrides: list[str]) -> list[str]:
+    """The user's overrides plus the report's: the sizing preset, MLflow (results are read back
+    from it), and NDVI among the inputs whenever the data has it (unless features= is given)."""
+    given = {o.split("=")[0].lstrip("+~") for o in overrides}
+    base = ([] if "experiment" in given else [PRESET]) + list(overrides)
+    base += [] if "logger" in given else ["logger=mlflow"]
+    if "features" not in given and has_ndvi(compose_train(base)):
+        base.append("features=with_ndvi")
+    return base
 
-    out = {}
-    for path in sorted((REPO / "conf" / "features").glob("*.yaml")):
-        option = set(OmegaConf.load(path).get("groups") or [])
-        missing = set(groups) - option
-        if option < set(groups) and len(missing) == 1:
-            out.setdefault(missing.pop(), path.stem)
-    return {g: out[g] for g in groups if g in out}
+
+def has_ndvi(cfg) -> bool:
+    """Synthetic archives always come with monthly NDVI; other data when data.ndvi is set."""
+    return cfg.data.get("source") == "synthetic" or bool(cfg.data.get("ndvi"))
 
 
 def plan_jobs(base: list[str], models, splits, ablation_model: str | None) -> list[Job]:
+    """Every model under every split; then the ablation model retrained without each feature group
+    (the report's equivalent of ``python train.py -m features=original,no_lst_mean,...``)."""
     jobs = [Job(f"{s}/{m}", (*base, f"model={m}", f"split={s}"), m, s) for s in splits for m in models]
     if ablation_model:
         groups = list(compose_train(base + [f"model={ablation_model}"]).features.groups)
-        for group, option in ablation_options(groups).items():
-            jobs.append(Job(f"ablation/{ablation_model}/{option}",
-                            (*base, f"model={ablation_model}", f"split={splits[0]}", f"features={option}"),
+        for group in groups:
+            rest = ",".join(g for g in groups if g != group)
+            jobs.append(Job(f"ablation/{ablation_model}/no_{group}",
+                            (*base, f"model={ablation_model}", f"split={splits[0]}", f"features.groups=[{rest}]"),
                             ablation_model, splits[0], dropped=group))
     return jobs
 
@@ -187,9 +193,7 @@ def build_report(name: str = "default", overrides: list[str] = (), models=MODELS
     if not splits or not models:
         raise LSTError("lst-report: needs at least one model and one split")
     start = time.perf_counter()
-    given = {o.split("=")[0].lstrip("+~") for o in overrides}
-    base = ([] if "experiment" in given else [PRESET]) + list(overrides)
-    base += [] if "logger" in given else ["logger=mlflow"]  # results are read back from MLflow
+    base = base_overrides(list(overrides))
     out = Path(out_root) / name
     jobs = plan_jobs(base, list(models), list(splits), ablation_model if ablation_model in models else None)
     job_config(jobs[0], name, out)  # settings checked before anything is written

@@ -117,7 +117,7 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
     lines = ["## Q3: which inputs matter?", "",
              "Permutation: the test RMSE increase (K) when one feature group is shuffled across test samples "
              "(the trained model kept). Ablation: the test RMSE increase when the model is retrained without "
-             "the group (`features=no_<group>`). A group the model can replace with others matters little "
+             "the group (`features.groups` without it). A group the model can replace with others matters little "
              "in the ablation even when the trained model leans on it.", ""]
     groups = list(dict.fromkeys(g for v in perm.values() for g in v))
     groups += [g for v in ablation.values() for g in v if g not in groups]
@@ -191,7 +191,8 @@ def write_report(out: Path, name: str, jobs_all, base: list[str], splits: list[s
             f"Generated {dt.datetime.now():%Y-%m-%d %H:%M} by `lst-report {' '.join(base)}` in {seconds / 60:.1f} "
             f"minutes ({len(jobs_all)} training runs). Data cache: `{first.get('cache')}`; samples "
             f"train/val/test under `{splits[0]}`: {int(first['split/train_samples']):,} / "
-            f"{int(first['split/val_samples']):,} / {int(first['split/test_samples']):,}. Metrics in K on really "
+            f"{int(first['split/val_samples']):,} / {int(first['split/test_samples']):,}. Inputs (feature groups): "
+            f"{', '.join(f'`{g}`' for g in jobs_all[0].cfg.features.groups)}. Metrics in K on really "
             "observed centre pixels; every number is read back from the MLflow runs listed at the end.", ""]
     body = head + (q1(honest, splits[0], networks, out, shown) if networks else [])
     body += q2(honest, splits[0], out) + q3(jobs_all, splits[0], out)
