@@ -184,6 +184,8 @@ def evaluate(cfg) -> dict:
     files.append(out / "evaluation.json")
     if client:
         _log(client, run_id, result, files, cfg.part)
+    elif cfg.mlflow:
+        print("note: the run has no MLflow run (trained with logger=none?): nothing logged to MLflow", file=sys.stderr)
     print(format_tables(result))
     print(f"written: {', '.join(str(f) for f in files)}")
     return result
