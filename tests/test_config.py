@@ -94,3 +94,18 @@ def test_experiment_and_debug_overrides_apply(tmp_path):
     assert list(cfg.data.synthetic.shape) == [96, 80] and cfg.logger == {}
     cfg = compose_cfg(["experiment=quick"], tmp_path)
     assert cfg.data.synthetic.day_step == 3
+
+
+def test_original_recipe_is_the_original_project():
+    from lst_lightning.module import check_scheduler, lr_factor
+
+    cfg = compose_cfg(["experiment=original_recipe"])
+    assert list(cfg.data.bands) == ["day"] and cfg.data.loader.batch_size == 128
+    net = cfg.model.net
+    assert list(net.hidden) == [1024, 512, 256, 128] and net.batch_norm and net.dropout == 0.2
+    assert (cfg.model.optimizer.name, cfg.model.optimizer.lr) == ("adam", 1e-3)
+    assert cfg.scaling.methods.elev_diff == "normalize" and cfg.scaling.methods.latlon == "normalize"
+    factor = lr_factor(check_scheduler(dict(cfg.model.scheduler)), cfg.trainer.max_epochs)
+    # five epochs at 1e-3, then divided by 2^0.1 at every epoch
+    expected = [1.0] * 5 + [2.0 ** (-0.1 * n) for n in range(1, 16)]
+    assert [factor(e) for e in range(20)] == pytest.approx(expected, rel=1e-12)
