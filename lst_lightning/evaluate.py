@@ -118,58 +118,22 @@ def mlflow_history(client, run_id: str) -> tuple[list[dict], float | None]:
     return rows, (trivial[-1] if trivial else None)
 
 
-def locate_run(spec: str, tracking_uri: str, workdir: Path) -> tuple[object, Path, str | None]:
-    """(training config, model file, MLflow run id) of a run named by a model file (``.ckpt`` or
-    ``baseline.joblib``), its run directory, or an MLflow run id (artifacts fetched into ``workdir``)."""
-    from omegaconf import OmegaConf
-
-    path = Path(spec)
-    if path.exists():
-        run_dir = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        if not (run_dir / "config.yaml").is_file():
-            raise LSTError(f"run={spec}: no config.yaml in {run_dir} (not a run directory of train.py)")
-        results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").is_file() else {}
-        model = path if path.is_file() else Path(results.get("best_checkpoint") or run_dir / "none")
-        return OmegaConf.load(run_dir / "config.yaml"), model, results.get("mlflow_run_id")
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    try:
-        client.get_run(spec)
-        names = [a.path for a in client.list_artifacts(spec)]
-    except MlflowException as err:
-        raise LSTError(f"run={spec}: neither a file nor a run directory, nor a run in the MLflow store "
-                       f"{tracking_uri} ({str(err).splitlines()[0]})") from None
-    model = next((n for n in names if n.endswith((".ckpt", ".joblib"))), None)
-    if "config.yaml" not in names or model is None:
-        raise LSTError(f"run={spec}: the MLflow run has no config.yaml and model file among its artifacts {names}")
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg = OmegaConf.load(client.download_artifacts(spec, "config.yaml", str(workdir)))
-    return cfg, Path(client.download_artifacts(spec, model, str(workdir))), spec
-
-
 def evaluate(cfg) -> dict:
     """Evaluate the run named by ``cfg.run``; returns the evaluation dict (also written)."""
     import mlflow
-    from omegaconf import OmegaConf
 
-    from lst_lightning.data.sources import resolve_cache
-    from lst_lightning.predictions import gather_all, model_predictor, part_metrics, predict_batched
+    from lst_lightning.predictions import gather_all, part_metrics, predict_batched
+    from lst_lightning.runs import open_run
     from lst_lightning.tracking import write_results
-    from lst_lightning.training import build_datamodule
 
     if cfg.part not in ("val", "test"):
         raise LSTError(f"part: must be 'val' or 'test', got {cfg.part!r}")
     out = Path(cfg.output_dir)
-    train_cfg, model_file, run_id = locate_run(str(cfg.run), str(cfg.tracking_uri), out / "run")
-    print(f"evaluating {model_file} on its {cfg.part} set", file=sys.stderr)
-    cache = resolve_cache(OmegaConf.to_container(train_cfg.data, resolve=True))
-    dm = build_datamodule(train_cfg, cache)
-    dm.setup()
-    predict, _ = model_predictor(model_file, dm.gatherer, device=str(cfg.device))
+    run = open_run(str(cfg.run), str(cfg.tracking_uri), out / "run", device=str(cfg.device))
+    train_cfg, dm, run_id = run.cfg, run.dm, run.run_id
+    print(f"evaluating {run.model_file} on its {cfg.part} set", file=sys.stderr)
     batch = gather_all(dm.gatherer, dm.eval_index(cfg.part), dm.eval_batch_size)
-    pred = predict_batched(predict, batch, dm.eval_batch_size)
+    pred = predict_batched(run.predict, batch, dm.eval_batch_size)
 
     observed_only = bool(train_cfg.data.eval_observed_only)
     result = {"run": str(cfg.run), "model": str(train_cfg.model.get("name", "")), "part": str(cfg.part),
