@@ -14,7 +14,6 @@ Breakdowns by band, season, month and elevation use the same samples as the head
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
