@@ -189,3 +189,26 @@ def importance_bars(permutation: dict[str, dict[str, float]], ablation: dict[str
         _grouped_bars(ax, values, "test RMSE increase (K)", title)
     fig.suptitle("feature-group importance")
     return _save(fig, path)
+
+
+def map_panel(path: Path, grid, title: str, mean, pred, obs) -> Path:
+    """Window-mean input, prediction, observation and error, side by side."""
+    import numpy as np
+
+    plt = _pyplot()
+    extent = (grid.lon.min(), grid.lon.max(), grid.lat.min(), grid.lat.max())
+    values = np.concatenate([a[np.isfinite(a)] for a in (mean, pred, obs)])
+    lo, hi = np.percentile(values, [1, 99]) if values.size else (0.0, 1.0)
+    err = pred - obs
+    lim = float(np.nanpercentile(np.abs(err), 99)) if np.isfinite(err).any() else 1.0
+    fig, axes = plt.subplots(1, 4, figsize=(16, 5.2))
+    for ax, (name, field, cmap, vmin, vmax) in zip(axes, (
+            ("window-mean input (K)", mean, "inferno", lo, hi), ("prediction (K)", pred, "inferno", lo, hi),
+            ("observation (K)", obs, "inferno", lo, hi), ("prediction - observation (K)", err, "RdBu_r", -lim, lim))):
+        im = ax.imshow(field, extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(name)
+        ax.set_xlabel("lon")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    axes[0].set_ylabel("lat")
+    fig.suptitle(title)
+    return _save(fig, path)
