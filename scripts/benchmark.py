@@ -1,14 +1,22 @@
 #!/usr/bin/env python
-"""Throughput figures of the data pipeline, one JSON line per figure on stdout, then a short table.
+"""Speed and memory figures of the pipeline, one JSON line per figure on stdout, then a short table.
 
     python scripts/benchmark.py                          # every stage, Israel-sized frames
     python scripts/benchmark.py --stages window_mean naive_window_loop
     python scripts/benchmark.py --stages prepare --frames 400 --out logs/bench.jsonl
+    python scripts/benchmark.py --stages batch_assembly training
+
+Stages: window_mean (box filter), naive_window_loop (the original's per-window loop), prepare
+(cache build end to end, peak RSS), batch_assembly (gather and the training stream at batch 4096,
+default features), training (default MLP fed by the real pipeline vs prebuilt tensors: the ratio
+says whether training is input-bound). batch_assembly and training use a synthetic Israel-sized
+archive (the real DEM when present, every --day-step-th day) built by the parent process; the
+measured work runs in a child process, whose peak RSS (VmHWM: memory-mapped cache pages included)
+is reported.
 
 Each JSON line has: name, value, unit, machine (platform, cpu count, ...), sizes (what was measured).
 Stages are plain functions registered in STAGES with ``@stage("name")``; each takes the parsed
-arguments and returns a list of ``figure(...)`` dicts. Add new ones (batch gather, training
-throughput) the same way. Runs single-threaded on one core unless ``--all-cores``.
+arguments and returns a list of ``figure(...)`` dicts. Runs single-threaded on one core unless ``--all-cores``.
 """
 from __future__ import annotations
 
@@ -232,6 +240,131 @@ def _prepare_child(lst_dir: str, dem: str, root: str, k: str) -> None:
     }))
 
 
+# ---------------------------------------------------------------- batches and training
+
+def bench_cache(tmp: Path, day_step: int):
+    """A synthetic Israel-sized archive (the real DEM when present), prepared: the real pipeline's input."""
+    from lst_lightning.data.cache import prepare_cache
+    from lst_lightning.data.synthetic import generate_archive
+
+    dem = SHARED_DEM if SHARED_DEM.is_file() else None
+    generate_archive(tmp / "arch", years=(2020,), day_step=day_step, dem=dem, seed=0, progress=False)
+    return prepare_cache(tmp / "arch" / "lst", dem=tmp / "arch" / "dem.tif", ndvi=tmp / "arch" / "ndvi.tif",
+                         cache_root=tmp / "cache", progress=False, quiet=True)
+
+
+def bench_datamodule(cache, batch_size: int, batches: int):
+    from lst_lightning.data.datamodule import LSTDataModule
+    from lst_lightning.data.features import FeatureLayout
+
+    dm = LSTDataModule(cache, FeatureLayout(k=cache.k), {"kind": "space_days"}, batch_size=batch_size,
+                       samples_per_epoch=batch_size * batches, eval_samples=10_000, scaler_samples=20_000)
+    dm.setup()
+    return dm
+
+
+def _child_batches(cache_path: str, batch_size: str, batches: str) -> dict:
+    """Batch assembly: gather alone, and the whole training stream (draw + gather + tensors)."""
+    from lst_lightning.data.cache import open_cache
+    from lst_lightning.data.sampling import draw_samples
+
+    batch_size, batches = int(batch_size), int(batches)
+    # the archive was generated and prepared by the parent: this RSS is the pipeline's own
+    cache = open_cache(cache_path)
+    dm = bench_datamodule(cache, batch_size, batches)
+    rng = np.random.default_rng(0)
+    index = draw_samples(dm.gatherer, dm.plan, dm.plan["train"], batch_size * batches, rng)
+    chunks = [tuple(a[i * batch_size:(i + 1) * batch_size] for a in index) for i in range(batches)]
+    dm.gatherer.gather(*chunks[0])  # warm the page cache and the allocator
+
+    def gather_all():
+        for f, r, c in chunks:
+            dm.gatherer.gather(f, r, c)
+
+    def stream_all():
+        for _ in dm.train_dataloader():
+            pass
+
+    gather_s, stream_s = best_time(gather_all, 3), best_time(stream_all, 3)
+    return {"gather": batch_size * batches / gather_s, "stream": batch_size * batches / stream_s,
+            "frames": len(cache.meta["frames"]), "maxrss_kb": peak_rss_kb()}
+
+
+def _child_training(cache_path: str, batch_size: str, batches: str) -> dict:
+    """The default MLP, one epoch of ``batches`` steps: from the real stream vs from tensors in memory."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from lst_lightning.data.cache import open_cache
+    from lst_lightning.module import LSTRegressor
+
+    torch.set_num_threads(1 if os.environ.get("OMP_NUM_THREADS") == "1" else os.cpu_count())
+    batch_size, batches = int(batch_size), int(batches)
+    # the archive was generated and prepared by the parent: this RSS is the run's own
+    cache = open_cache(cache_path)
+    dm = bench_datamodule(cache, batch_size, batches)
+    mlp = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "model" / "mlp.yaml"))
+    module = LSTRegressor(net=mlp["net"], layout={"k": cache.k}, optimizer=mlp["optimizer"])
+    module.scaler.fit(*dm.scaler_arrays())
+    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+
+    def step(batch):
+        loss = torch.nn.functional.mse_loss(module(batch["scalars"], batch["patch"]), batch["target"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def from_pipeline():
+        for batch in dm.train_dataloader():
+            step(batch)
+
+    in_memory = list(dm.train_dataloader())
+
+    def from_memory():
+        for batch in in_memory:
+            step(batch)
+
+    from_memory()  # warm-up: allocator, kernels
+    pipe_s, mem_s = best_time(from_pipeline, 2), best_time(from_memory, 2)
+    n = batch_size * batches
+    return {"pipeline": n / pipe_s, "memory": n / mem_s, "frames": len(cache.meta["frames"]),
+            "maxrss_kb": peak_rss_kb()}
+
+
+def run_child(name: str, *args) -> dict:
+    """Run ``_child_<name>(*args)`` in a fresh process (its own peak RSS); returns its JSON."""
+    child = subprocess.run([sys.executable, __file__, "--_child", name, *map(str, args)]
+                           + (["--all-cores"] if "--all-cores" in sys.argv else []),
+                           capture_output=True, text=True, env=os.environ)
+    if child.returncode != 0:
+        raise RuntimeError(f"benchmark child {name} failed:\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+@stage("batch_assembly")
+def bench_batch_assembly(args) -> list[dict]:
+    """Training batches from the memmap cache, default features, batch 4096 (target >= 1.5 M/s)."""
+    with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
+        res = run_child("batches", bench_cache(Path(tmp), args.day_step).path, 4096, 60)
+    sizes = dict(batch=4096, batches=60, frames=res["frames"], shape=list(ISRAEL_SHAPE), features="original")
+    return [figure("gather", res["gather"], "samples/s", note="FeatureGatherer.gather alone", **sizes),
+            figure("train_stream", res["stream"], "samples/s",
+                   note="draw valid samples + gather + torch tensors (the DataLoader's work)", **sizes),
+            figure("batch_assembly_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes)]
+
+
+@stage("training")
+def bench_training(args) -> list[dict]:
+    """Default MLP steps fed by the real pipeline vs by prebuilt tensors (ratio >= 0.9: not input-bound)."""
+    with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
+        res = run_child("training", bench_cache(Path(tmp), args.day_step).path, 1024, 100)
+    sizes = dict(batch=1024, batches=100, frames=res["frames"], model="mlp 1024-512-256-128")
+    return [figure("train_pipeline", res["pipeline"], "samples/s", **sizes),
+            figure("train_in_memory", res["memory"], "samples/s", **sizes),
+            figure("train_pipeline_ratio", res["pipeline"] / res["memory"], "ratio", **sizes),
+            figure("training_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes)]
+
+
 # ---------------------------------------------------------------- main
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -243,6 +376,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--shape", type=int, nargs=2, default=list(ISRAEL_SHAPE), metavar=("H", "W"),
                    help="frame size (default: 603 409, the Israel grid)")
     p.add_argument("--k", type=int, default=9, help="window size (default 9)")
+    p.add_argument("--day-step", type=int, default=8,
+                   help="synthetic archive for batch_assembly/training: every n-th day of a year (default 8)")
     p.add_argument("--repeat", type=int, default=5, help="timed repetitions; the best one counts")
     p.add_argument("--out", type=Path, default=None, help="also append the JSON lines to this file")
     p.add_argument("--all-cores", action="store_true", help="do not restrict to one thread on one core")
@@ -253,6 +388,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--_child":
+        if "--all-cores" not in argv:
+            pin_one_core()
+        print(json.dumps(globals()[f"_child_{argv[1]}"](*[a for a in argv[2:] if a != "--all-cores"])))
+        return
     if argv and argv[0] == "--_prepare-child":
         if "--all-cores" not in argv:
             pin_one_core()
@@ -286,6 +426,12 @@ def table(results: list[dict], info: dict) -> str:
     by = {f["name"]: f["value"] for f in results}
     if "window_mean" in by and "naive_window_loop" in by:
         lines.append(f"box filter vs per-window loop: {by['window_mean'] / by['naive_window_loop']:,.0f}x")
+    if "train_stream" in by:
+        lines.append(f"target >= 1,500,000 samples/s of batch assembly: "
+                     f"{'met' if by['train_stream'] >= 1.5e6 else 'NOT met'}")
+    if "train_pipeline_ratio" in by:
+        lines.append(f"target: training not input-bound (ratio >= 0.9): "
+                     f"{'met' if by['train_pipeline_ratio'] >= 0.9 else 'NOT met'}")
     if "window_mean" in by:
         lines.append(f"target >= 3,000,000 window-samples/s on one core: "
                      f"{'met' if by['window_mean'] >= 3e6 else 'NOT met'}")
