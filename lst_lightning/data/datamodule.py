@@ -15,8 +15,10 @@ from lst_lightning.data.sampling import FeatureGatherer, count_samples, draw_sam
 from lst_lightning.data.splits import PARTS, SplitPart, SplitPlan, check_guarantees, make_split
 
 
-def _to_torch(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+def _to_torch(batch: dict) -> dict[str, torch.Tensor]:
+    """numpy arrays -> tensors without a copy; tensors (device-resident gathers) pass through."""
+    return {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(v))
+            for k, v in batch.items()}
 
 
 def _readers() -> tuple[int, int, int, int]:
@@ -114,7 +116,8 @@ class LSTDataModule(L.LightningDataModule):
     def __init__(self, cache: Cache, layout: FeatureLayout, split: dict, bands=("night", "day"),
                  batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 200_000,
                  eval_samples: int = 100_000, num_workers: int = 0, pin_memory: bool = False,
-                 train_observed_only: bool = False, scaler_samples: int = 50_000, seed: int = 0):
+                 train_observed_only: bool = False, scaler_samples: int = 50_000, seed: int = 0,
+                 device_resident: bool = False):
         super().__init__()
         self.cache, self.layout, self.split_cfg, self.bands = cache, layout, dict(split), tuple(bands)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
@@ -124,6 +127,7 @@ class LSTDataModule(L.LightningDataModule):
         self.plan: SplitPlan | None = None
         self.summary: SplitSummary | None = None
         self._eval: dict[str, tuple] = {}
+        self.device_resident, self._device_gatherer = bool(device_resident), None
 
     def setup(self, stage: str | None = None) -> None:
         if self.plan is not None:
@@ -162,20 +166,34 @@ class LSTDataModule(L.LightningDataModule):
         batch = self.gatherer.gather(f, r, c)
         return batch["scalars"], batch["patch"]
 
+    def batch_gatherer(self):
+        """Where batches are gathered: the host memmaps, or (device_resident) the training device."""
+        if not self.device_resident:
+            return self.gatherer
+        if self._device_gatherer is None:
+            from lst_lightning.data.device import DeviceGatherer
+
+            trainer = self.trainer  # set by Lightning when this module is fitted; None when used alone
+            device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+            self._device_gatherer = DeviceGatherer(self.gatherer, device)
+        return self._device_gatherer
+
     def _loader(self, dataset: IterableDataset) -> DataLoader:
+        if self.device_resident:  # batches are born on the device: no workers, nothing to pin
+            return DataLoader(dataset, batch_size=None, num_workers=0)
         return DataLoader(dataset, batch_size=None, num_workers=self.num_workers, pin_memory=self.pin_memory,
                           persistent_workers=False)
 
     def train_dataloader(self) -> DataLoader:
         batches = max(1, self.samples_per_epoch // self.batch_size)
-        return self._loader(TrainStream(self.gatherer, self.plan, self.batch_size, batches, self.seed,
+        return self._loader(TrainStream(self.batch_gatherer(), self.plan, self.batch_size, batches, self.seed,
                                         self.train_observed_only))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(EvalStream(self.gatherer, self._eval["val"], self.eval_batch_size))
+        return self._loader(EvalStream(self.batch_gatherer(), self._eval["val"], self.eval_batch_size))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(EvalStream(self.gatherer, self._eval["test"], self.eval_batch_size))
+        return self._loader(EvalStream(self.batch_gatherer(), self._eval["test"], self.eval_batch_size))
 
     def eval_index(self, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self.setup()
