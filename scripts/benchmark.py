@@ -286,8 +286,41 @@ def _child_batches(cache_path: str, batch_size: str, batches: str) -> dict:
             pass
 
     gather_s, stream_s = best_time(gather_all, 3), best_time(stream_all, 3)
-    return {"gather": batch_size * batches / gather_s, "stream": batch_size * batches / stream_s,
-            "frames": len(cache.meta["frames"]), "maxrss_kb": peak_rss_kb()}
+    n = batch_size * batches
+    out = {"gather": n / gather_s, "stream": n / stream_s, "frames": len(cache.meta["frames"]),
+           "maxrss_kb": peak_rss_kb()}
+    out.update(_device_figures(cache, dm, chunks, batch_size, batches))
+    return out
+
+
+def _device_figures(cache, dm, chunks, batch_size: int, batches: int) -> dict:
+    """data.loader.device_resident: the same gather and stream with the cache on the GPU (the CPU
+    when there is none, as a reference)."""
+    import torch
+
+    from lst_lightning.data.device import DeviceGatherer
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    resident = bench_datamodule(cache, batch_size, batches)
+    resident.device_resident = True
+    resident._device_gatherer = DeviceGatherer(resident.gatherer, device)
+    gatherer = resident.batch_gatherer()
+
+    def gather_all():
+        for f, r, c in chunks:
+            gatherer.gather(f, r, c)
+        sync()
+
+    def stream_all():
+        for _ in resident.train_dataloader():
+            pass
+        sync()
+
+    gather_all()
+    n = batch_size * batches
+    return {"device": device, "device_gather": n / best_time(gather_all, 3),
+            "device_stream": n / best_time(stream_all, 3)}
 
 
 def _child_training(cache_path: str, batch_size: str, batches: str) -> dict:
@@ -350,7 +383,11 @@ def bench_batch_assembly(args) -> list[dict]:
     return [figure("gather", res["gather"], "samples/s", note="FeatureGatherer.gather alone", **sizes),
             figure("train_stream", res["stream"], "samples/s",
                    note="draw valid samples + gather + torch tensors (the DataLoader's work)", **sizes),
-            figure("batch_assembly_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes)]
+            figure("batch_assembly_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes),
+            figure("device_gather", res["device_gather"], "samples/s", device=res["device"],
+                   note="data.loader.device_resident: gather on the device", **sizes),
+            figure("device_stream", res["device_stream"], "samples/s", device=res["device"],
+                   note="device_resident training stream (host draws the indices)", **sizes)]
 
 
 @stage("training")
