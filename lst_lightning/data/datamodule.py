@@ -48,9 +48,9 @@ class TrainStream(IterableDataset):
     step on one rank would wait forever for the others' gradients); its workers share them out."""
 
     def __init__(self, gatherer: FeatureGatherer, plan: SplitPlan, batch_size: int, batches: int,
-                 seed: int, observed_only: bool = False):
+                 seed: int, observed_only: bool = False, epoch: int = 0):
         self.gatherer, self.plan, self.batch_size, self.batches = gatherer, plan, batch_size, batches
-        self.seed, self.observed_only, self.epoch = seed, observed_only, 0
+        self.seed, self.observed_only, self.epoch = seed, observed_only, epoch
 
     def __len__(self) -> int:
         return math.ceil(self.batches / _readers()[1])
@@ -128,6 +128,8 @@ class LSTDataModule(L.LightningDataModule):
         self.summary: SplitSummary | None = None
         self._eval: dict[str, tuple] = {}
         self.device_resident, self._device_gatherer = bool(device_resident), None
+        self._train_stream: TrainStream | None = None
+        self._train_epoch = 0  # epochs drawn so far: restored from a checkpoint when resuming
 
     def setup(self, stage: str | None = None) -> None:
         if self.plan is not None:
@@ -186,8 +188,19 @@ class LSTDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         batches = max(1, self.samples_per_epoch // self.batch_size)
-        return self._loader(TrainStream(self.batch_gatherer(), self.plan, self.batch_size, batches, self.seed,
-                                        self.train_observed_only))
+        self._train_stream = TrainStream(self.batch_gatherer(), self.plan, self.batch_size, batches, self.seed,
+                                         self.train_observed_only, epoch=self._train_epoch)
+        return self._loader(self._train_stream)
+
+    # Saved in checkpoints: a run resumed with ckpt_path=last draws the batches the uninterrupted
+    # run would have drawn (in the main process; DataLoader workers draw from torch's worker seeds).
+    def state_dict(self) -> dict:
+        return {"train_epoch": self._train_stream.epoch if self._train_stream else self._train_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._train_epoch = int(state.get("train_epoch", 0))
+        if self._train_stream is not None:
+            self._train_stream.epoch = self._train_epoch
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(EvalStream(self.batch_gatherer(), self._eval["val"], self.eval_batch_size))
