@@ -190,12 +190,7 @@ def bench_prepare(args) -> list[dict]:
             del frames, data
         write_seconds = time.perf_counter() - t0
         archive_bytes = sum(p.stat().st_size for p in (tmp / "lst").iterdir())
-        child = subprocess.run([sys.executable, __file__, "--_prepare-child", str(tmp / "lst"), str(dem_path),
-                                str(tmp / "cache"), str(args.k)] + (["--all-cores"] if args.all_cores else []),
-                               capture_output=True, text=True, env=os.environ)
-        if child.returncode != 0:
-            raise RuntimeError(f"prepare child failed:\n{child.stderr}")
-        res = json.loads(child.stdout.strip().splitlines()[-1])
+        res = run_child("prepare", tmp / "lst", dem_path, tmp / "cache", args.k)
     t = 2 * n_dates
     samples = t * args.shape[0] * args.shape[1]
     sizes = dict(frames=t, shape=list(args.shape), k=args.k, dem=dem_kind,
@@ -224,7 +219,7 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _prepare_child(lst_dir: str, dem: str, root: str, k: str) -> None:
+def _child_prepare(lst_dir: str, dem: str, root: str, k: str) -> dict:
     from lst_lightning.data.cache import prepare_cache
 
     t0 = time.perf_counter()
@@ -233,11 +228,11 @@ def _prepare_child(lst_dir: str, dem: str, root: str, k: str) -> None:
     t1 = time.perf_counter()
     prepare_cache(lst_dir, dem=dem, cache_root=root, k=int(k), progress=False, quiet=True)
     reuse = time.perf_counter() - t1
-    print(json.dumps({
+    return {
         "wall_seconds": wall, "build_seconds": cache.meta["build_seconds"], "reuse_seconds": reuse,
-        "valid": cache.meta["n_windows_total"], "maxrss_kb": peak_rss_kb(),
+        "valid": cache.meta["n_windows_total"], "maxrss_kb": peak_rss_kb(), "frames": len(cache.meta["frames"]),
         "cache_bytes": sum(p.stat().st_size for p in cache.path.iterdir()),
-    }))
+    }
 
 
 # ---------------------------------------------------------------- batches and training
@@ -402,12 +397,114 @@ def bench_training(args) -> list[dict]:
             figure("training_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes)]
 
 
+# ---------------------------------------------------------------- the real archive's size
+
+def write_archive(lst_dir: Path, grid, years: int, shape) -> None:
+    """``years`` yearly NetCDFs of day and night frames (smooth field + noise) on ``grid``."""
+    from lst_lightning.data.writers import write_lst_netcdf
+
+    for i in range(years):
+        year = 2000 + i
+        nd = 366 if year % 4 == 0 else 365
+        frames = synthetic_frames(2 * nd, shape, seed=year)
+        data = np.zeros((nd, 4, *shape), dtype=np.uint16)
+        data[:, 0], data[:, 1] = frames[0::2], frames[1::2]
+        data[:, 2] = (frames[0::2].astype(np.uint32) + frames[1::2]) // 2
+        data[:, 3] = 3
+        del frames
+        write_lst_netcdf(lst_dir / f"LST_{year}_NetCDF.nc", grid, np.arange(1, nd + 1), data)
+        print(f"  wrote {year} ({i + 1}/{years})", file=sys.stderr, flush=True)
+
+
+def _child_full_train(cache_root: str, lst_dir: str, dem: str, out: str) -> dict:
+    """A short training run on the full-size cache (as train.py does it): its peak RSS and time."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    from lst_lightning.training import run_training
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[
+            "data=custom", f"data.lst_dir={lst_dir}", f"data.dem={dem}", f"data.cache_root={cache_root}",
+            "logger=none", "trainer.max_epochs=1", "+trainer.enable_progress_bar=false",
+            "data.loader.samples_per_epoch=200000", "data.loader.eval_samples=50000"])
+    with open_dict(cfg):
+        cfg.paths.output_dir = out
+        cfg.paths.log_dir = out
+    with AnonPeak() as anon:
+        t0 = time.perf_counter()
+        run_training(cfg)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "maxrss_kb": peak_rss_kb(), "anon_kb": anon.peak_kb}
+
+
+class AnonPeak:
+    """Peak anonymous resident memory (RssAnon: the process's own memory, without the page cache
+    of memory-mapped files), sampled every 50 ms by a thread while the block runs."""
+
+    def __enter__(self):
+        import threading
+
+        self.peak_kb, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            self._stop.wait(0.05)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+@stage("full_scale")
+def bench_full_scale(args) -> list[dict]:
+    """The real archive's size: --years years of day + night frames on the Israel grid (~13,900
+    frames, ~7 GB of uint16 LST): prepare (target < 10 min, peak RSS < 4 GB), then a short training
+    run on it (target: RSS < 3 GB, page cache aside). Needs ~35 GB of free disk under --workdir."""
+    from lst_lightning.grid import Grid
+
+    with tempfile.TemporaryDirectory(prefix="lst-full-", dir=args.workdir) as tmp:
+        tmp = Path(tmp)
+        if SHARED_DEM.is_file():
+            from lst_lightning.data.readers import read_dem
+
+            dem_path, grid = SHARED_DEM, read_dem(SHARED_DEM)[1]
+        else:
+            from lst_lightning.data.writers import write_geotiff
+
+            grid = Grid.from_corner(34.2, 33.3, 0.0083, 0.0083, ISRAEL_SHAPE)
+            dem_path = tmp / "dem.tif"
+            write_geotiff(dem_path, grid, synthetic_dem(ISRAEL_SHAPE))
+        t0 = time.perf_counter()
+        write_archive(tmp / "lst", grid, args.years, grid.shape)
+        write_s = time.perf_counter() - t0
+        archive_gb = sum(p.stat().st_size for p in (tmp / "lst").iterdir()) / 2**30
+        prep = run_child("prepare", tmp / "lst", dem_path, tmp / "cache", args.k)
+        train = run_child("full_train", tmp / "cache", tmp / "lst", dem_path, tmp / "run")
+    sizes = dict(years=args.years, frames=prep["frames"], shape=list(grid.shape), k=args.k,
+                 archive_gb=round(archive_gb, 2), cache_gb=round(prep["cache_bytes"] / 2**30, 2),
+                 write_archive_seconds=round(write_s, 1))
+    return [figure("full_prepare_seconds", prep["wall_seconds"], "s", **sizes),
+            figure("full_prepare_peak_rss", prep["maxrss_kb"] / 1024, "MiB", **sizes),
+            figure("full_train_seconds", train["seconds"], "s", note="1 epoch of 200k samples + eval", **sizes),
+            figure("full_train_peak_rss", train["maxrss_kb"] / 1024, "MiB",
+                   note="VmHWM: includes resident memory-mapped cache pages", **sizes),
+            figure("full_train_peak_anon_rss", train["anon_kb"] / 1024, "MiB",
+                   note="RssAnon sampled every 50 ms: page cache aside", **sizes)]
+
+
 # ---------------------------------------------------------------- main
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=list(STAGES),
-                   help=f"stages to run (default: all: {', '.join(STAGES)})")
+    p.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=[s for s in STAGES if s != "full_scale"],
+                   help=f"stages to run (default: all but full_scale: {', '.join(STAGES)})")
     p.add_argument("--frames", type=int, default=200,
                    help="frames for 'prepare' (window_mean uses at most 64 of them; default 200)")
     p.add_argument("--shape", type=int, nargs=2, default=list(ISRAEL_SHAPE), metavar=("H", "W"),
@@ -416,6 +513,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--day-step", type=int, default=8,
                    help="synthetic archive for batch_assembly/training: every n-th day of a year (default 8)")
     p.add_argument("--repeat", type=int, default=5, help="timed repetitions; the best one counts")
+    p.add_argument("--years", type=int, default=19, help="full_scale: years of day + night frames (default 19)")
+    p.add_argument("--workdir", type=Path, default=None, help="full_scale: where the archive and cache go")
     p.add_argument("--out", type=Path, default=None, help="also append the JSON lines to this file")
     p.add_argument("--all-cores", action="store_true", help="do not restrict to one thread on one core")
     args = p.parse_args(argv)
@@ -429,11 +528,6 @@ def main(argv=None) -> None:
         if "--all-cores" not in argv:
             pin_one_core()
         print(json.dumps(globals()[f"_child_{argv[1]}"](*[a for a in argv[2:] if a != "--all-cores"])))
-        return
-    if argv and argv[0] == "--_prepare-child":
-        if "--all-cores" not in argv:
-            pin_one_core()
-        _prepare_child(*argv[1:5])
         return
     args = parse_args(argv)
     if not args.all_cores:
