@@ -704,9 +704,25 @@ def read_dem(path: str | Path, grid: Grid | None = None) -> tuple[np.ndarray, Gr
     if array.dtype.kind not in "iuf":
         raise LSTError(f"DEM {path} has non-numeric pixels ({array.dtype})")
     dem = _nodata_to_nan(array[0], nodata)
+    _check_elevations(dem, path)
     if grid is not None:
         grid.require_match(dem_grid, f"DEM {path}")
     return dem, dem_grid
+
+
+# Earth's surface lies between the Dead Sea shore (-430 m) and Everest (8849 m), with margin: other
+# values mean a file that is not a DEM in metres (an LST file, feet, an unmarked nodata of -32768).
+PLAUSIBLE_ELEVATION_M = (-1000.0, 9000.0)
+
+
+def _check_elevations(dem: np.ndarray, path: Path) -> None:
+    lo, hi = PLAUSIBLE_ELEVATION_M
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(dem) & ~((dem >= lo) & (dem <= hi))
+    if bad.any():
+        example = float(dem[bad].flat[0])
+        raise LSTError(f"DEM {path}: {int(bad.sum())} elevations outside the plausible {lo:.0f}..{hi:.0f} m "
+                       f"(e.g. {example:g}); is it a DEM in metres with its nodata value tagged?")
 
 
 def read_raster(path: str | Path, grid: Grid, what: str) -> np.ndarray:
