@@ -472,19 +472,22 @@ def _start_prepare(lst_dir, dem, root) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
 
 
+def _wait_for_build(proc: subprocess.Popen, root: Path) -> Path:
+    """The temporary directory of ``proc``'s build, once it is writing frames."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        tmps = list(root.glob(".tmp-lst-*")) if root.exists() else []
+        if tmps and (tmps[0] / "window_mean.npy").exists():
+            return tmps[0]
+        time.sleep(0.002)
+    raise AssertionError("the build finished before it could be caught midway")
+
+
 def test_sigkill_midway_then_rebuild(big_archive, tmp_path):
     lst_dir, dem = big_archive
     root = tmp_path / "cache"
     proc = _start_prepare(lst_dir, dem, root)
-    deadline = time.monotonic() + 30
-    tmp_dir = None
-    while time.monotonic() < deadline and proc.poll() is None:  # wait until frames are being written
-        tmps = list(root.glob(".tmp-lst-*")) if root.exists() else []
-        if tmps and (tmps[0] / "window_mean.npy").exists():
-            tmp_dir = tmps[0]
-            break
-        time.sleep(0.002)
-    assert tmp_dir is not None, "the build finished before it could be killed"
+    tmp_dir = _wait_for_build(proc, root)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
@@ -500,17 +503,28 @@ def test_sigkill_midway_then_rebuild(big_archive, tmp_path):
 # ---------------------------------------------------------------- 4. two processes at once
 
 def test_two_processes_build_once(big_archive, tmp_path):
+    """The second process arrives while the first is midway (held there with SIGSTOP, so the
+    overlap is certain): it waits on the lock, then reuses what the first one built."""
     lst_dir, dem = big_archive
     root = tmp_path / "cache"
-    procs = [_start_prepare(lst_dir, dem, root) for _ in range(2)]
-    outs = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
-    paths = {o[0].strip() for o in outs}
-    assert len(paths) == 1
-    err = "".join(o[1] for o in outs)
-    assert err.count("cache ready") == 1, err
-    assert err.count("reusing cache") == 1, err
-    c = open_cache(paths.pop())
+    builder = _start_prepare(lst_dir, dem, root)
+    _wait_for_build(builder, root)
+    os.kill(builder.pid, signal.SIGSTOP)
+    try:
+        waiter = _start_prepare(lst_dir, dem, root)
+        said = ""
+        for said in waiter.stderr:  # blocks until the waiter has reached the lock (or ended)
+            if "another process is preparing this cache; waiting" in said:
+                break
+        assert "waiting" in said and waiter.poll() is None, said
+    finally:
+        os.kill(builder.pid, signal.SIGCONT)
+    outs = [p.communicate(timeout=120) for p in (builder, waiter)]
+    assert [p.returncode for p in (builder, waiter)] == [0, 0], [o[1] for o in outs]
+    assert outs[0][0] == outs[1][0]  # the same cache path
+    assert "cache ready" in outs[0][1] and "reusing cache" not in outs[0][1]
+    assert "reusing cache" in outs[1][1] and "cache ready" not in outs[1][1]
+    c = open_cache(outs[0][0].strip())
     assert cache_dirs(root) == [c.path.name]
     assert c.array("window_mean").shape == (200, 200, 200) and c.meta["n_windows_total"] > 0
 
