@@ -237,13 +237,14 @@ def _child_prepare(lst_dir: str, dem: str, root: str, k: str) -> dict:
 
 # ---------------------------------------------------------------- batches and training
 
-def bench_cache(tmp: Path, day_step: int):
-    """A synthetic Israel-sized archive (the real DEM when present), prepared: the real pipeline's input."""
+def bench_cache(tmp: Path, day_step: int, shape: tuple[int, int] = ISRAEL_SHAPE):
+    """A synthetic archive of ``shape`` (Israel-sized: the real DEM when present), prepared: the
+    real pipeline's input."""
     from lst_lightning.data.cache import prepare_cache
     from lst_lightning.data.synthetic import generate_archive
 
-    dem = SHARED_DEM if SHARED_DEM.is_file() else None
-    generate_archive(tmp / "arch", years=(2020,), day_step=day_step, dem=dem, seed=0, progress=False)
+    dem = SHARED_DEM if shape == ISRAEL_SHAPE and SHARED_DEM.is_file() else None
+    generate_archive(tmp / "arch", years=(2020,), day_step=day_step, dem=dem, shape=shape, seed=0, progress=False)
     return prepare_cache(tmp / "arch" / "lst", dem=tmp / "arch" / "dem.tif", ndvi=tmp / "arch" / "ndvi.tif",
                          cache_root=tmp / "cache", progress=False, quiet=True)
 
@@ -319,7 +320,8 @@ def _device_figures(cache, dm, chunks, batch_size: int, batches: int) -> dict:
 
 
 def _child_training(cache_path: str, batch_size: str, batches: str) -> dict:
-    """The default MLP, one epoch of ``batches`` steps: from the real stream vs from tensors in memory."""
+    """The default MLP, one epoch of ``batches`` steps: from the real stream vs from tensors in memory,
+    on the CPU, and on the GPU when there is one (there also with the device-resident stream)."""
     import torch
     from omegaconf import OmegaConf
 
@@ -334,29 +336,49 @@ def _child_training(cache_path: str, batch_size: str, batches: str) -> dict:
     mlp = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "model" / "mlp.yaml"))
     module = LSTRegressor(net=mlp["net"], layout={"k": cache.k}, optimizer=mlp["optimizer"])
     module.scaler.fit(*dm.scaler_arrays())
+    out = {"frames": len(cache.meta["frames"]), "cpu": _train_rates(module, dm, torch.device("cpu"))}
+    if torch.cuda.is_available():
+        out["cuda"] = _train_rates(module, dm, torch.device("cuda"), resident=True)
+    out["maxrss_kb"] = peak_rss_kb()
+    return out
+
+
+def _train_rates(module, dm, device, resident: bool = False) -> dict:
+    """Training samples/s of ``module`` on ``device``: fed by the host stream (batches copied to the
+    device as Lightning does), by batches already on the device, and (``resident``) by the
+    device-resident stream."""
+    import torch
+
+    from lst_lightning.data.device import DeviceGatherer
+
+    module = module.to(device)
     opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
-    def step(batch):
-        loss = torch.nn.functional.mse_loss(module(batch["scalars"], batch["patch"]), batch["target"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def on_device(batch):
+        return {k: batch[k].to(device, non_blocking=True) for k in ("scalars", "patch", "target")}
 
-    def from_pipeline():
-        for batch in dm.train_dataloader():
-            step(batch)
+    def epoch(stream):
+        for batch in stream:
+            batch = on_device(batch)
+            loss = torch.nn.functional.mse_loss(module(batch["scalars"], batch["patch"]), batch["target"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sync()
 
-    in_memory = list(dm.train_dataloader())
-
-    def from_memory():
-        for batch in in_memory:
-            step(batch)
-
-    from_memory()  # warm-up: allocator, kernels
-    pipe_s, mem_s = best_time(from_pipeline, 2), best_time(from_memory, 2)
-    n = batch_size * batches
-    return {"pipeline": n / pipe_s, "memory": n / mem_s, "frames": len(cache.meta["frames"]),
-            "maxrss_kb": peak_rss_kb()}
+    in_memory = [on_device(b) for b in dm.train_dataloader()]
+    epoch(in_memory)  # warm-up: allocator, kernels
+    n = sum(len(b["target"]) for b in in_memory)
+    rates = {"pipeline": n / best_time(lambda: epoch(dm.train_dataloader()), 2),
+             "memory": n / best_time(lambda: epoch(in_memory), 2)}
+    if resident:
+        dm_resident = bench_datamodule(dm.cache, dm.batch_size, len(in_memory))
+        dm_resident.device_resident = True
+        dm_resident._device_gatherer = DeviceGatherer(dm_resident.gatherer, device)
+        rates["resident"] = n / best_time(lambda: epoch(dm_resident.train_dataloader()), 2)
+    module.to("cpu")
+    return rates
 
 
 def run_child(name: str, *args) -> dict:
@@ -373,8 +395,10 @@ def run_child(name: str, *args) -> dict:
 def bench_batch_assembly(args) -> list[dict]:
     """Training batches from the memmap cache, default features, batch 4096 (target >= 1.5 M/s)."""
     with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
-        res = run_child("batches", bench_cache(Path(tmp), args.day_step).path, 4096, 60)
-    sizes = dict(batch=4096, batches=60, frames=res["frames"], shape=list(ISRAEL_SHAPE), features="original")
+        res = run_child("batches", bench_cache(Path(tmp), args.day_step, args.shape).path, 4096,
+                        args.assembly_batches)
+    sizes = dict(batch=4096, batches=args.assembly_batches, frames=res["frames"], shape=list(args.shape),
+                 features="original")
     return [figure("gather", res["gather"], "samples/s", note="FeatureGatherer.gather alone", **sizes),
             figure("train_stream", res["stream"], "samples/s",
                    note="draw valid samples + gather + torch tensors (the DataLoader's work)", **sizes),
@@ -387,14 +411,27 @@ def bench_batch_assembly(args) -> list[dict]:
 
 @stage("training")
 def bench_training(args) -> list[dict]:
-    """Default MLP steps fed by the real pipeline vs by prebuilt tensors (ratio >= 0.9: not input-bound)."""
+    """Default MLP steps fed by the real pipeline vs by prebuilt tensors (ratio >= 0.9: not
+    input-bound), on the CPU and, when present, the GPU."""
     with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
-        res = run_child("training", bench_cache(Path(tmp), args.day_step).path, 1024, 100)
-    sizes = dict(batch=1024, batches=100, frames=res["frames"], model="mlp 1024-512-256-128")
-    return [figure("train_pipeline", res["pipeline"], "samples/s", **sizes),
-            figure("train_in_memory", res["memory"], "samples/s", **sizes),
-            figure("train_pipeline_ratio", res["pipeline"] / res["memory"], "ratio", **sizes),
-            figure("training_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes)]
+        res = run_child("training", bench_cache(Path(tmp), args.day_step, args.shape).path, 1024,
+                        args.train_batches)
+    sizes = dict(batch=1024, batches=args.train_batches, frames=res["frames"], shape=list(args.shape),
+                 model="mlp 1024-512-256-128")
+    cpu = res["cpu"]
+    out = [figure("train_pipeline", cpu["pipeline"], "samples/s", **sizes),
+           figure("train_in_memory", cpu["memory"], "samples/s", **sizes),
+           figure("train_pipeline_ratio", cpu["pipeline"] / cpu["memory"], "ratio", **sizes)]
+    if "cuda" in res:
+        gpu = res["cuda"]
+        out += [figure("gpu_train_pipeline", gpu["pipeline"], "samples/s", device="cuda",
+                       note="host stream, batches copied to the GPU", **sizes),
+                figure("gpu_train_resident", gpu["resident"], "samples/s", device="cuda",
+                       note="data.loader.device_resident=true", **sizes),
+                figure("gpu_train_in_memory", gpu["memory"], "samples/s", device="cuda", **sizes),
+                figure("gpu_train_pipeline_ratio", gpu["pipeline"] / gpu["memory"], "ratio", device="cuda", **sizes),
+                figure("gpu_train_resident_ratio", gpu["resident"] / gpu["memory"], "ratio", device="cuda", **sizes)]
+    return out + [figure("training_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes)]
 
 
 # ---------------------------------------------------------------- the real archive's size
@@ -508,11 +545,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=200,
                    help="frames for 'prepare' (window_mean uses at most 64 of them; default 200)")
     p.add_argument("--shape", type=int, nargs=2, default=list(ISRAEL_SHAPE), metavar=("H", "W"),
-                   help="frame size (default: 603 409, the Israel grid)")
+                   help="frame size (default: 603 409, the Israel grid; full_scale always uses it)")
     p.add_argument("--k", type=int, default=9, help="window size (default 9)")
     p.add_argument("--day-step", type=int, default=8,
                    help="synthetic archive for batch_assembly/training: every n-th day of a year (default 8)")
     p.add_argument("--repeat", type=int, default=5, help="timed repetitions; the best one counts")
+    p.add_argument("--assembly-batches", type=int, default=60, help="batch_assembly: batches of 4096 (default 60)")
+    p.add_argument("--train-batches", type=int, default=100, help="training: steps of 1024 (default 100)")
     p.add_argument("--years", type=int, default=19, help="full_scale: years of day + night frames (default 19)")
     p.add_argument("--workdir", type=Path, default=None, help="full_scale: where the archive and cache go")
     p.add_argument("--out", type=Path, default=None, help="also append the JSON lines to this file")

@@ -1,0 +1,91 @@
+"""scripts/benchmark.py: its figures (one JSON line each, then a table), and the performance targets.
+
+The non-slow test runs every stage but full_scale on tiny sizes, so the script cannot rot; the
+targets themselves (Israel-sized frames) are `slow`: run with `make test-slow`.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "benchmark.py"
+FIGURES = {
+    "window_mean": "window-samples/s", "naive_window_loop": "window-samples/s", "prepare": "window-samples/s",
+    "prepare_build_only": "window-samples/s", "prepare_peak_rss": "MiB", "prepare_reuse": "s",
+    "gather": "samples/s", "train_stream": "samples/s", "batch_assembly_peak_rss": "MiB",
+    "device_gather": "samples/s", "device_stream": "samples/s", "train_pipeline": "samples/s",
+    "train_in_memory": "samples/s", "train_pipeline_ratio": "ratio", "training_peak_rss": "MiB",
+}
+
+
+def run_benchmark(tmp_path: Path, *args: str) -> tuple[dict[str, dict], str]:
+    out = tmp_path / "figures.jsonl"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines == [json.loads(line) for line in out.read_text().splitlines()]  # --out holds the same
+    return {f["name"]: f for f in lines}, proc.stdout
+
+
+def test_every_stage_prints_its_figures_and_a_table(tmp_path):
+    figs, stdout = run_benchmark(tmp_path, "--shape", "64", "56", "--frames", "6", "--day-step", "30",
+                                 "--repeat", "1", "--assembly-batches", "2", "--train-batches", "3")
+    gpu = [name for name in figs if name.startswith("gpu_")]  # present only on a CUDA machine
+    assert set(figs) - set(gpu) == set(FIGURES)
+    for name, fig in figs.items():
+        assert set(fig) == {"name", "value", "unit", "machine", "sizes"}, name
+        assert math.isfinite(fig["value"]) and fig["value"] > 0, name
+        assert name in gpu or fig["unit"] == FIGURES[name], name
+        assert fig["machine"]["cores_used"] == 1 and fig["machine"]["cpu_count"] >= 1
+    assert figs["prepare"]["sizes"]["frames"] == 6 and figs["prepare"]["sizes"]["shape"] == [64, 56]
+    gather = figs["gather"]["sizes"]
+    assert (gather["batch"], gather["batches"], gather["shape"]) == (4096, 2, [64, 56])
+    assert figs["train_pipeline"]["sizes"]["batches"] == 3
+    ratio = figs["train_pipeline_ratio"]["value"]
+    assert ratio == pytest.approx(figs["train_pipeline"]["value"] / figs["train_in_memory"]["value"])
+    table = stdout[stdout.index("# "):]
+    assert all(name in table for name in FIGURES)
+    assert "target: training not input-bound (ratio >= 0.9): " in table
+
+
+def test_training_rates_with_the_device_resident_stream(random_cache, monkeypatch):
+    """The GPU branch of the training stage (host stream, batches on the device, the resident stream),
+    run on the CPU: three positive rates over the same number of samples."""
+    import torch
+
+    spec = importlib.util.spec_from_file_location("benchmark", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    with monkeypatch.context() as m:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+            m.setenv(var, os.environ.get(var, ""))  # the script sets these at import: undone after
+        spec.loader.exec_module(bench)
+    from lst_lightning.module import LSTRegressor
+
+    dm = bench.bench_datamodule(random_cache, 256, 3)
+    net = {"_target_": "lst_lightning.models.mlp.MLP", "hidden": [32]}
+    module = LSTRegressor(net=net, layout={"k": random_cache.k}, optimizer={"name": "adam", "lr": 1e-3})
+    module.scaler.fit(*dm.scaler_arrays())
+    rates = bench._train_rates(module, dm, torch.device("cpu"), resident=True)
+    assert set(rates) == {"pipeline", "memory", "resident"}
+    assert all(math.isfinite(v) and v > 0 for v in rates.values())
+    assert next(module.parameters()).device.type == "cpu"
+
+
+@pytest.mark.slow
+def test_batch_assembly_and_training_meet_the_targets(tmp_path):
+    """Israel-sized frames, one core: batch assembly >= 1.5 M samples/s at batch 4096 with the default
+    features, and training of the default MLP not input-bound (>= 90% of the in-memory rate)."""
+    figs, _ = run_benchmark(tmp_path, "--stages", "batch_assembly", "training")
+    assert figs["gather"]["value"] >= 1.5e6
+    assert figs["train_stream"]["value"] >= 1.5e6
+    assert figs["train_pipeline_ratio"]["value"] >= 0.9
+    assert figs["batch_assembly_peak_rss"]["value"] < 2048 and figs["training_peak_rss"]["value"] < 3072
