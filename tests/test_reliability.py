@@ -59,6 +59,10 @@ def test_killed_run_resumes_from_last_checkpoint_to_the_same_result(tmp_path):
     b = json.loads((tmp_path / "killed" / "results.json").read_text())
     assert b["test/rmse_k"] == pytest.approx(a["test/rmse_k"], abs=1e-4)
     assert b["test/trivial_rmse_k"] == a["test/trivial_rmse_k"]
+    # the resumed run went on from step 32 to the uninterrupted run's last step, not from 0
+    ends = [torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+            for run in ("whole", "killed")]
+    assert ends[0]["global_step"] == ends[1]["global_step"] == 4 * 32 and ends[1]["epoch"] == 3
 
 
 def test_diverging_run_stops_with_one_line_naming_step_and_frames(tmp_path):
