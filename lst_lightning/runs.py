@@ -27,18 +27,42 @@ class Run:
 
 def locate_run(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, str | None]:
     """(training config, model file, MLflow run id) of the run named by ``spec``."""
-    from omegaconf import OmegaConf
-
     path = Path(spec)
     if path.exists():
-        run_dir = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        if not (run_dir / "config.yaml").is_file():
-            raise LSTError(f"run={spec}: no config.yaml in {run_dir} (not a run directory of train.py)")
-        results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").is_file() else {}
-        model = path if path.is_file() else Path(results.get("best_checkpoint") or run_dir / "none")
-        return OmegaConf.load(run_dir / "config.yaml"), model, results.get("mlflow_run_id")
+        return _from_path(spec, path)
+    if path.suffix in (".ckpt", ".joblib", ".yaml") or "/" in spec:  # meant as a path, not a run id
+        raise LSTError(f"run={spec}: no such file or directory")
+    return _from_mlflow(spec, tracking_uri, workdir)
+
+
+def _from_path(spec: str, path: Path) -> tuple[Any, Path, str | None]:
+    """A model file or a run directory: the config and results train.py wrote next to them."""
+    from omegaconf import OmegaConf
+
+    run_dir = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    if not (run_dir / "config.yaml").is_file():
+        raise LSTError(f"run={spec}: no config.yaml in {run_dir} (not a run directory of train.py)")
+    results_file = run_dir / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    if path.is_file():
+        model = path
+    elif results.get("best_checkpoint"):
+        model = Path(results["best_checkpoint"])
+        if not model.is_file():
+            raise LSTError(f"run={spec}: its model file {model} (results.json) no longer exists")
+    else:  # an interrupted run, or one trained without checkpointing
+        model = run_dir / "checkpoints" / "last.ckpt"
+        if not model.is_file():
+            raise LSTError(f"run={spec}: the run in {run_dir} saved no model file "
+                           "(trained with trainer.enable_checkpointing=false, or stopped before its first checkpoint)")
+    return OmegaConf.load(run_dir / "config.yaml"), model, results.get("mlflow_run_id")
+
+
+def _from_mlflow(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, str | None]:
+    """An MLflow run id: its config.yaml and model artifacts, downloaded into ``workdir``."""
     import mlflow
     from mlflow.exceptions import MlflowException
+    from omegaconf import OmegaConf
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     try:
@@ -48,8 +72,9 @@ def locate_run(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, 
         raise LSTError(f"run={spec}: neither a file nor a run directory, nor a run in the MLflow store "
                        f"{tracking_uri} ({str(err).splitlines()[0]})") from None
     model = next((n for n in names if n.endswith((".ckpt", ".joblib"))), None)
-    if "config.yaml" not in names or model is None:
-        raise LSTError(f"run={spec}: the MLflow run has no config.yaml and model file among its artifacts {names}")
+    missing = [what for what, there in (("config.yaml", "config.yaml" in names), ("model file", model)) if not there]
+    if missing:
+        raise LSTError(f"run={spec}: the MLflow run has no {' and no '.join(missing)} among its artifacts {names}")
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = OmegaConf.load(client.download_artifacts(spec, "config.yaml", str(workdir)))
     return cfg, Path(client.download_artifacts(spec, model, str(workdir))), spec
