@@ -4,14 +4,16 @@ from pathlib import Path
 
 import hydra
 
-import lst_lightning.sweeps  # noqa: F401  (the ${lst_dir:...} resolver of the sweep configs)
+import lst_lightning.training.sweeps  # noqa: F401  (the ${lst_dir:...} resolver of the sweep configs)
+from lst_lightning.config import CONF_DIR
 
+# outputs (data/, logs/) go under this checkout whatever the current directory
 os.environ.setdefault("LST_ROOT", str(Path(__file__).resolve().parent))
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg) -> float | None:
-    from lst_lightning.training import main_entry
+    from lst_lightning.training.run import main_entry
 
     return main_entry(cfg)
 

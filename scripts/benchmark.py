@@ -161,14 +161,14 @@ def bench_naive_window_loop(args) -> list[dict]:
 def bench_prepare(args) -> list[dict]:
     """End-to-end prepare_cache on a generated archive of --frames frames (yearly NetCDF written with
     write_lst_netcdf), in a child process so that its peak RSS is its own."""
-    from lst_lightning.data.writers import write_geotiff, write_lst_netcdf
-    from lst_lightning.grid import Grid
+    from lst_lightning.data.io.writers import write_geotiff, write_lst_netcdf
+    from lst_lightning.data.io.grid import Grid
 
     n_dates = max(1, args.frames // 2)
     with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
         tmp = Path(tmp)
         if args.shape == ISRAEL_SHAPE and SHARED_DEM.is_file():
-            from lst_lightning.data.readers import read_dem
+            from lst_lightning.data.io.readers import read_dem
 
             dem, grid = read_dem(SHARED_DEM)
             dem_path, dem_kind = SHARED_DEM, "israel_dem_1km.tif"
@@ -326,7 +326,7 @@ def _child_training(cache_path: str, batch_size: str, batches: str) -> dict:
     from omegaconf import OmegaConf
 
     from lst_lightning.data.cache import open_cache
-    from lst_lightning.module import LSTRegressor
+    from lst_lightning.training.module import LSTRegressor
 
     torch.set_num_threads(1 if os.environ.get("OMP_NUM_THREADS") == "1" else os.cpu_count())
     batch_size, batches = int(batch_size), int(batches)
@@ -438,7 +438,7 @@ def bench_training(args) -> list[dict]:
 
 def write_archive(lst_dir: Path, grid, years: int, shape) -> None:
     """``years`` yearly NetCDFs of day and night frames (smooth field + noise) on ``grid``."""
-    from lst_lightning.data.writers import write_lst_netcdf
+    from lst_lightning.data.io.writers import write_lst_netcdf
 
     for i in range(years):
         year = 2000 + i
@@ -458,7 +458,7 @@ def _child_full_train(cache_root: str, lst_dir: str, dem: str, out: str) -> dict
     from hydra import compose, initialize_config_dir
     from omegaconf import open_dict
 
-    from lst_lightning.training import run_training
+    from lst_lightning.training.run import run_training
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[
@@ -504,16 +504,16 @@ def bench_full_scale(args) -> list[dict]:
     """The real archive's size: --years years of day + night frames on the Israel grid (~13,900
     frames, ~7 GB of uint16 LST): prepare (target < 10 min, peak RSS < 4 GB), then a short training
     run on it (target: RSS < 3 GB, page cache aside). Needs ~35 GB of free disk under --workdir."""
-    from lst_lightning.grid import Grid
+    from lst_lightning.data.io.grid import Grid
 
     with tempfile.TemporaryDirectory(prefix="lst-full-", dir=args.workdir) as tmp:
         tmp = Path(tmp)
         if SHARED_DEM.is_file():
-            from lst_lightning.data.readers import read_dem
+            from lst_lightning.data.io.readers import read_dem
 
             dem_path, grid = SHARED_DEM, read_dem(SHARED_DEM)[1]
         else:
-            from lst_lightning.data.writers import write_geotiff
+            from lst_lightning.data.io.writers import write_geotiff
 
             grid = Grid.from_corner(34.2, 33.3, 0.0083, 0.0083, ISRAEL_SHAPE)
             dem_path = tmp / "dem.tif"

@@ -57,7 +57,7 @@ def compose(overrides: list[str]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    import lst_lightning.sweeps  # noqa: F401  (the ${lst_dir:...} resolver)
+    import lst_lightning.training.sweeps  # noqa: F401  (the ${lst_dir:...} resolver)
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         return hydra_compose(config_name="train", overrides=overrides, return_hydra_config=True)
@@ -77,7 +77,7 @@ def prepare_shared_state(cfg) -> tuple[str, str]:
     if "mlflow" in (cfg.get("logger") or {}):
         import mlflow
 
-        from lst_lightning.tracking import mlflow_settings
+        from lst_lightning.training.tracking import mlflow_settings
 
         settings = mlflow_settings(cfg, cfg.logger.mlflow)
         client = mlflow.MlflowClient(tracking_uri=settings["tracking_uri"])

@@ -127,7 +127,7 @@ def mlflow_server(root: Path):
                                 stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        from lst_lightning.tracking import server_problem
+        from lst_lightning.training.tracking import server_problem
 
         wait_for(lambda: server_problem(url, timeout_s=1) is None, proc, "mlflow server", 90, log)
         yield url

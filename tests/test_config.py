@@ -43,7 +43,7 @@ def test_each_option_composes_and_resolves(group, option, tmp_path):
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
-# networks only: the baselines (model=ridge, lightgbm, coarse, trivial) have no net (tests/test_baselines.py)
+# networks only: the baselines (model=ridge, lightgbm, coarse, trivial) have no net (tests/models/test_baselines.py)
 NETWORKS = [m for m in GROUPS["model"] if "baseline" not in OmegaConf.load(CONF / "model" / f"{m}.yaml")]
 
 
@@ -54,7 +54,7 @@ def test_model_split_feature_combinations_instantiate(model, split, features, tm
 
     from lst_lightning.data.features import FeatureLayout
     from lst_lightning.data.splits import make_split
-    from lst_lightning.training import build_module
+    from lst_lightning.training.run import build_module
 
     cfg = compose_cfg([f"model={model}", f"split={split}", f"features={features}"], tmp_path)
     layout = FeatureLayout(k=9, groups=tuple(cfg.features.groups))
@@ -72,8 +72,8 @@ def test_model_split_feature_combinations_instantiate(model, split, features, tm
 @pytest.mark.parametrize("trainer", GROUPS["trainer"])
 @pytest.mark.parametrize("logger", GROUPS["logger"])
 def test_trainer_and_logger_options_instantiate(trainer, logger, tmp_path):
-    from lst_lightning.tracking import build_loggers
-    from lst_lightning.training import build_trainer
+    from lst_lightning.training.tracking import build_loggers
+    from lst_lightning.training.run import build_trainer
 
     cfg = compose_cfg([f"trainer={trainer}", f"logger={logger}"], tmp_path)
     if trainer == "gpu":
@@ -97,7 +97,7 @@ def test_experiment_and_debug_overrides_apply(tmp_path):
 
 
 def test_original_recipe_is_the_original_project():
-    from lst_lightning.module import check_scheduler, lr_factor
+    from lst_lightning.training.module import check_scheduler, lr_factor
 
     cfg = compose_cfg(["experiment=original_recipe"])
     assert list(cfg.data.bands) == ["day"] and cfg.data.loader.batch_size == 128

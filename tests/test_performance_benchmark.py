@@ -68,7 +68,7 @@ def test_training_rates_with_the_device_resident_stream(random_cache, monkeypatc
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
             m.setenv(var, os.environ.get(var, ""))  # the script sets these at import: undone after
         spec.loader.exec_module(bench)
-    from lst_lightning.module import LSTRegressor
+    from lst_lightning.training.module import LSTRegressor
 
     dm = bench.bench_datamodule(random_cache, 256, 3)
     net = {"_target_": "lst_lightning.models.mlp.MLP", "hidden": [32]}

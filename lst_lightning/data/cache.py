@@ -49,11 +49,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lst_lightning.data.formats import LST_SCALE, raw_to_kelvin
-from lst_lightning.data.readers import Frame, LSTArchive, open_archive, read_dem, read_raster
+from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
+from lst_lightning.data.io.readers import Frame, LSTArchive, open_archive, read_dem, read_raster
 from lst_lightning.data.windows import check_k, check_k_fits, window_mean, window_mean_raw, window_patches
 from lst_lightning.errors import LSTError
-from lst_lightning.grid import Grid
+from lst_lightning.data.io.grid import Grid
 
 FORMAT_VERSION = 2  # 2: aspect sin/cos are 0 on flat ground; role-tagged fingerprint
 META = "meta.json"

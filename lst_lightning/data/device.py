@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lst_lightning.data.formats import LST_SCALE
+from lst_lightning.data.io.formats import LST_SCALE
 from lst_lightning.data.sampling import _OBSERVED_TABLE, FeatureGatherer
 from lst_lightning.errors import LSTError
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from lst_lightning.data.cache import Cache
 from lst_lightning.data.features import FeatureLayout
-from lst_lightning.data.formats import FRAME_BANDS, LST_SCALE, QA_OBSERVED
+from lst_lightning.data.io.formats import FRAME_BANDS, LST_SCALE, QA_OBSERVED
 from lst_lightning.data.splits import SplitPart, SplitPlan, sample_bucket
 from lst_lightning.errors import LSTError
 

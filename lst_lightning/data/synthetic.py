@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, special
 
-from lst_lightning.data import writers
-from lst_lightning.data.formats import LST_SCALE, OVERPASS_HOUR, qa_code
+from lst_lightning.data.io import writers
+from lst_lightning.data.io.formats import LST_SCALE, OVERPASS_HOUR, qa_code
 from lst_lightning.data.windows import box_sum, centre_minus_mean
 from lst_lightning.errors import LSTError
-from lst_lightning.grid import Grid
+from lst_lightning.data.io.grid import Grid
 
 # The real Israel LST grid: upper-left corner and pixel size (degrees).
 ISRAEL_CORNER = (33.2003, 34.0078)  # lon west, lat north
@@ -460,7 +460,7 @@ def dem_int16(t: Terrain) -> np.ndarray:
 
 def _load_terrain(dem, shape, seed: int, physics: Physics) -> tuple[Terrain, str]:
     if dem is not None:
-        from lst_lightning.data.readers import read_dem
+        from lst_lightning.data.io.readers import read_dem
 
         elev, grid = read_dem(dem)
         if min(elev.shape) < MIN_SIDE:

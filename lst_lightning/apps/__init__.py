@@ -1,0 +1,1 @@
+"""User-facing applications: command lines, finished runs, evaluate, predict, report."""

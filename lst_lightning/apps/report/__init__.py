@@ -1,0 +1,1 @@
+"""lst-report: the study's jobs and the markdown writer."""

@@ -1,0 +1,252 @@
+"""``lst-report``: one command that answers the three research questions on the configured data.
+
+It trains the networks and the baselines under the honest split (``space_days``) and the leaky
+``random`` split for contrast, retrains the ablation model without each feature group, computes
+permutation importance on the test set, and writes ``reports/<name>/report.md`` with figures:
+
+* Q1: how much the network improves on the trivial baseline (RMSE in K and %, MSE %), with its
+  evaluation plots (predicted vs true, error map, residual vs elevation, RMSE per month);
+* Q2: every model and baseline compared on the same samples;
+* Q3: feature-group importance (permutation and ablation);
+* the split contrast: how much the leaky random split flatters each model.
+
+Every number in the report is read back from the MLflow runs the report made (``final/...``
+metrics, and ``importance/...`` metrics it logs to the runs). ``experiment=report`` sizes the runs
+(about 15 minutes for the default report on 2 cores); any train.py override applies to all runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lst_lightning.errors import LSTError, exit_on_user_error
+
+MODELS = ("mlp", "cnn", "ridge", "lightgbm", "coarse", "trivial")
+SPLITS = ("space_days", "random")
+IMPORTANCE_MODELS = ("mlp", "ridge", "lightgbm")
+PRESET = "experiment=report"
+
+
+@dataclass
+class Job:
+    """One training run of the report."""
+
+    key: str                      # "space_days/mlp", "ablation/mlp/no_doy"
+    overrides: tuple[str, ...]
+    model: str
+    split: str
+    dropped: str | None = None    # the feature group left out (ablation)
+    results: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)  # read back from MLflow
+    seconds: float = 0.0
+    cfg: object = None            # the composed config (composed once)
+
+    @property
+    def is_baseline(self) -> bool:
+        """A baseline (ridge, lightgbm, coarse, trivial) rather than a network."""
+        return self.cfg is not None and self.cfg.model.get("baseline") is not None
+
+
+# ---------------------------------------------------------------- configs
+
+def compose_train(overrides: list[str]):
+    """The train.py config for these overrides (Hydra compose API, outside a Hydra app)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from lst_lightning.config import compose
+
+    try:
+        return compose("train", overrides)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise LSTError(f"lst-report: bad override in {' '.join(overrides)}: {err}".splitlines()[0]) from None
+
+
+def base_overrides(overrides: list[str]) -> list[str]:
+    """The user's overrides plus the report's: the sizing preset, MLflow (results are read back
+    from it), and NDVI among the inputs whenever the data has it (unless features= is given)."""
+    given = {o.split("=")[0].lstrip("+~") for o in overrides}
+    base = ([] if "experiment" in given else [PRESET]) + list(overrides)
+    base += [] if "logger" in given else ["logger=mlflow"]
+    if "features" not in given and has_ndvi(compose_train(base)):
+        base.append("features=with_ndvi")
+    return base
+
+
+def has_ndvi(cfg) -> bool:
+    """Synthetic archives always come with monthly NDVI; other data when data.ndvi is set."""
+    return cfg.data.get("source") == "synthetic" or bool(cfg.data.get("ndvi"))
+
+
+def plan_jobs(base: list[str], models, splits, ablation_model: str | None) -> list[Job]:
+    """Every model under every split; then the ablation model retrained without each feature group
+    (the report's equivalent of ``python train.py -m features=original,no_lst_mean,...``)."""
+    jobs = [Job(f"{s}/{m}", (*base, f"model={m}", f"split={s}"), m, s) for s in splits for m in models]
+    if ablation_model:
+        groups = list(compose_train(base + [f"model={ablation_model}"]).features.groups)
+        for group in groups:
+            rest = ",".join(g for g in groups if g != group)
+            jobs.append(Job(f"ablation/{ablation_model}/no_{group}",
+                            (*base, f"model={ablation_model}", f"split={splits[0]}", f"features.groups=[{rest}]"),
+                            ablation_model, splits[0], dropped=group))
+    return jobs
+
+
+def job_config(job: Job, name: str, out: Path):
+    from omegaconf import open_dict
+
+    if job.cfg is not None:
+        return job.cfg
+    cfg = compose_train(list(job.overrides))
+    if "mlflow" not in (cfg.get("logger") or {}):
+        raise LSTError("lst-report reads its results back from MLflow: do not set logger=none/csv")
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out / "runs" / job.key.replace("/", "__"))
+        cfg.run_name = f"report {name}: {job.key}"
+        cfg.logger.mlflow.experiment_name = f"report-{name}"
+    job.cfg = cfg
+    return cfg
+
+
+def tracking_uri(cfg) -> str:
+    from lst_lightning.training.tracking import mlflow_settings
+
+    return mlflow_settings(cfg, cfg.logger.mlflow)["tracking_uri"]
+
+
+# ---------------------------------------------------------------- running
+
+def run_jobs(jobs: list[Job], name: str, out: Path) -> None:
+    from lst_lightning.training.run import run_training
+
+    for i, job in enumerate(jobs, 1):
+        cfg = job_config(job, name, out)
+        print(f"\n[report {i}/{len(jobs)}] {job.key}: python train.py {' '.join(job.overrides)}", flush=True)
+        start = time.perf_counter()
+        run_training(cfg)
+        job.seconds = time.perf_counter() - start
+        job.results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+        print(f"[report {i}/{len(jobs)}] {job.key} done in {job.seconds:.0f} s: test RMSE "
+              f"{job.results['test/rmse_k']:.4f} K (trivial {job.results['test/trivial_rmse_k']:.4f} K)", flush=True)
+
+
+def analyse(job: Job, name: str, out: Path, repeats: int, importance: bool, figures: Path | None) -> list[Path]:
+    """With ``importance``, the permutation importance of ``job``'s model on its test set, logged
+    to its MLflow run; with ``figures``, its evaluation plots (predicted vs true, error map, ...)."""
+    import mlflow
+    from omegaconf import OmegaConf
+
+    from lst_lightning.apps import evaluate
+    from lst_lightning.data.sources import resolve_cache
+    from lst_lightning.evaluation.importance import permutation_importance
+    from lst_lightning.apps.runs import model_predictor
+    from lst_lightning.evaluation.predictions import gather_all, predict_batched
+    from lst_lightning.training.run import build_datamodule
+
+    cfg = job_config(job, name, out)
+    dm = build_datamodule(cfg, resolve_cache(OmegaConf.to_container(cfg.data, resolve=True), progress=False))
+    dm.setup()
+    predict, _ = model_predictor(job.results["best_checkpoint"], dm.gatherer)
+    batch = gather_all(dm.gatherer, dm.eval_index("test"), dm.eval_batch_size)
+    observed_only = bool(cfg.data.eval_observed_only)
+    if importance:
+        print(f"[report] permutation importance of {job.key} ({repeats} repeats)", flush=True)
+        imp = permutation_importance(predict, batch, dm.layout, observed_only, repeats, seed=int(cfg.seed))
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri(cfg))
+        for group, row in imp.items():
+            for key in ("rmse_increase_k", "mse_increase_pct", "std_k"):
+                client.log_metric(job.results["mlflow_run_id"], f"importance/{group}/{key}", row[key])
+    if figures is None:
+        return []
+    pred = predict_batched(predict, batch, dm.eval_batch_size)
+    tables = evaluate.breakdowns(pred, batch, dm.gatherer, observed_only)
+    files = evaluate.write_plots(pred, batch, dm.gatherer, tables, figures, job.key, observed_only)
+    curves = Path(cfg.paths.output_dir) / "learning_curves.png"
+    if curves.is_file():
+        files.append(Path(shutil.copy(curves, figures / "learning_curves.png")))
+    return files
+
+
+def read_back(jobs: list[Job], name: str, out: Path) -> None:
+    """Each job's metrics from its MLflow run: final/<key> -> <key>, importance/... as is."""
+    import mlflow
+
+    clients: dict[str, object] = {}
+    for job in jobs:
+        uri = tracking_uri(job_config(job, name, out))
+        if uri not in clients:
+            clients[uri] = mlflow.MlflowClient(tracking_uri=uri)
+        run = clients[uri].get_run(job.results["mlflow_run_id"])
+        job.metrics = {k.removeprefix("final/"): v for k, v in run.data.metrics.items()
+                       if k.startswith(("final/", "importance/"))}
+
+
+def build_report(name: str = "default", overrides: list[str] = (), models=MODELS, splits=SPLITS,
+                 ablation_model: str | None = "mlp", importance_models=IMPORTANCE_MODELS, repeats: int = 3,
+                 out_root: Path = Path("reports")) -> Path:
+    """Run everything and write ``<out_root>/<name>/report.md``; returns its path."""
+    from lst_lightning.apps.report.writer import write_report
+
+    if not splits or not models:
+        raise LSTError("lst-report: needs at least one model and one split")
+    start = time.perf_counter()
+    base = base_overrides(list(overrides))
+    out = Path(out_root) / name
+    jobs = plan_jobs(base, list(models), list(splits), ablation_model if ablation_model in models else None)
+    job_config(jobs[0], name, out)  # settings checked before anything is written
+    for stale in ("runs", "figures"):  # a rerun replaces the previous report's runs
+        shutil.rmtree(out / stale, ignore_errors=True)
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    print(f"[report] {name}: {len(jobs)} runs ({', '.join(j.key for j in jobs)})", flush=True)
+    run_jobs(jobs, name, out)
+    primary = [j for j in jobs if j.split == splits[0] and j.dropped is None]
+    shown = next((j for j in primary if not j.is_baseline), None)
+    for job in primary:
+        if job.model in importance_models or job is shown:
+            analyse(job, name, out, repeats, job.model in importance_models,
+                    figures / "evaluation" if job is shown else None)
+    read_back(jobs, name, out)
+    return write_report(out, name, jobs, base, list(splits), shown, time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- command line
+
+def _parser() -> argparse.ArgumentParser:
+    from lst_lightning.apps.cli import _Parser
+
+    p = _Parser(prog="lst-report", description=(
+        "Answer the research questions on the configured data: train the networks and baselines under "
+        "split=space_days and the leaky random split, feature ablation and permutation importance, and "
+        "write reports/<name>/report.md with figures. Extra arguments are train.py overrides applied to "
+        "every run, e.g. data=israel data.lst_dir=... or debug=tiny."))
+    p.add_argument("overrides", nargs="*", help="train.py overrides for every run (default preset: experiment=report)")
+    p.add_argument("--name", default="default", help="report name: reports/<name>/ (default: default)")
+    p.add_argument("--models", nargs="+", default=list(MODELS), help=f"models (default: {' '.join(MODELS)})")
+    p.add_argument("--splits", nargs="+", default=list(SPLITS),
+                   help="splits; the first is the honest one (default: space_days random)")
+    p.add_argument("--ablation-model", default="mlp", help="model retrained without each feature group "
+                   "(default: mlp; 'none' to skip)")
+    p.add_argument("--importance-models", nargs="*", default=list(IMPORTANCE_MODELS),
+                   help=f"models whose permutation importance is measured (default: {' '.join(IMPORTANCE_MODELS)})")
+    p.add_argument("--repeats", type=int, default=3, help="permutation repeats per group (default: 3)")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/ in the current directory)")
+    return p
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    path = build_report(args.name, args.overrides, args.models, args.splits,
+                        None if args.ablation_model == "none" else args.ablation_model,
+                        args.importance_models, args.repeats, args.out)
+    print(f"\nreport written: {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

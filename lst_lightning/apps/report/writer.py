@@ -1,0 +1,205 @@
+"""The study report's markdown and summary figures, from the jobs ``report.py`` ran and read back.
+
+Every number comes from ``Job.metrics`` (read back from MLflow). The markdown is written to a
+temporary file and renamed into place, so a ``report.md`` is always a complete one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+from lst_lightning.evaluation.importance import ablation_table
+
+T = "test/"
+
+
+def _f(value, digits: int = 3, sign: bool = False) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
+            *("| " + " | ".join(r) + " |" for r in rows), ""]
+
+
+def _img(path: Path, out: Path, alt: str) -> str:
+    return f"![{alt}]({path.relative_to(out).as_posix()})"
+
+
+def _primary(jobs, split: str) -> dict:
+    return {j.model: j for j in jobs if j.split == split and j.dropped is None}
+
+
+def q1(jobs, split: str, networks: list[str], out: Path, shown) -> list[str]:
+    lines = ["## Q1: does the network improve on the trivial baseline?", "",
+             f"Held-out pixel blocks x held-out dates (`split={split}`). The trivial model predicts 0: "
+             "the centre pixel equals the window mean. Oracle floor: the RMSE of the input-visible "
+             "physics of the synthetic generator (no model can beat it; n/a on real data); explained "
+             "fraction: the share of the trivial-to-floor MSE gap the model closes.", ""]
+    rows = []
+    for name in networks:
+        m = jobs[name].metrics
+        gain = m[T + "trivial_rmse_k"] - m[T + "rmse_k"]
+        rows.append([name, _f(m[T + "rmse_k"]), _f(m[T + "trivial_rmse_k"]), _f(gain, sign=True),
+                     _f(m[T + "rmse_improvement_pct"], 1), _f(m[T + "mse_improvement_pct"], 1),
+                     _f(m.get(T + "floor_rmse_k")), _f(m.get(T + "explained_fraction"), 2),
+                     f"{int(m[T + 'n_samples']):,}"])
+    lines += _table(["model", "RMSE (K)", "trivial RMSE (K)", "improvement (K)", "RMSE improvement (%)",
+                     "MSE improvement (%)", "oracle floor (K)", "explained fraction", "test samples"], rows)
+    if shown is not None:
+        m = shown.metrics
+        lines += [f"**Answer**: the {shown.model} reaches {_f(m[T + 'rmse_k'])} K against "
+                  f"{_f(m[T + 'trivial_rmse_k'])} K for the trivial baseline: "
+                  f"{_f(m[T + 'rmse_improvement_pct'], 1)} % lower RMSE, {_f(m[T + 'mse_improvement_pct'], 1)} % "
+                  "lower MSE, on pixels and dates it never saw.", ""]
+        order = ("pred_vs_true", "error_map", "residual_vs_elevation", "rmse_by_month", "learning_curves")
+        figs = [out / "figures" / "evaluation" / f"{n}.png" for n in order]
+        figs = [p for p in figs if p.is_file()]
+        lines += [f"Evaluation of the {shown.model} on the test set:", ""]
+        lines += [_img(p, out, p.stem.replace("_", " ")) for p in figs] + [""]
+    return lines
+
+
+def q2(jobs, split: str, out: Path) -> list[str]:
+    from lst_lightning.evaluation import plots
+
+    order = sorted(jobs.values(), key=lambda j: j.metrics[T + "rmse_k"])
+    trivial = order[0].metrics[T + "trivial_rmse_k"]
+    fig = plots.bars({"test RMSE (K)": {j.model: j.metrics[T + "rmse_k"] for j in order}},
+                     out / "figures" / "models.png", "test RMSE (K)", f"all models, split={split}",
+                     reference=("trivial (0)", trivial))
+    rows = [[j.model, _f(j.metrics[T + "rmse_k"]), _f(j.metrics[T + "rmse_improvement_pct"], 1),
+             _f(j.metrics[T + "mse_improvement_pct"], 1), _f(j.metrics.get(T + "bias_k"), sign=True),
+             _f(j.metrics.get(T + "explained_fraction"), 2), _f(j.metrics.get(T + "all_rmse_k")),
+             f"{j.seconds:.0f}"] for j in order]
+    return ["## Q2: how do the models compare?", "",
+            f"Every model on the same samples (`split={split}`, trivial RMSE {_f(trivial)} K for all). "
+            "ridge: DisTrad-style linear regression per band x season; lightgbm: gradient-boosted trees on "
+            "the same features; coarse: label-free, the coarse-scale LST-elevation relation of each frame "
+            "applied at 1 km (what the 1 km labels add is the gap to it).", "",
+            *_table(["model", "RMSE (K)", "RMSE improvement (%)", "MSE improvement (%)", "bias (K)",
+                     "explained fraction", "RMSE incl. gap-filled (K)", "run time (s)"], rows),
+            _answer_q2(order), "", _img(fig, out, "model comparison"), ""]
+
+
+def _answer_q2(order) -> str:
+    best = order[0]
+    nets = [j for j in order if not j.is_baseline]
+    base = [j for j in order if j.is_baseline and j.model != "trivial"]
+    text = f"**Answer**: the best model is {best.model} ({_f(best.metrics[T + 'rmse_k'])} K)."
+    if nets and base:
+        n, b = nets[0], base[0]
+        diff = b.metrics[T + "rmse_k"] - n.metrics[T + "rmse_k"]
+        text += (f" The best network ({n.model}) is {_f(abs(diff))} K {'better' if diff > 0 else 'worse'} "
+                 f"than the best baseline ({b.model}).")
+    return text
+
+
+def q3(jobs_all, split: str, out: Path) -> list[str]:
+    from lst_lightning.evaluation import plots
+
+    primary = _primary(jobs_all, split)
+    perm = {m: {k.split("/")[1]: v for k, v in j.metrics.items()
+                if k.startswith("importance/") and k.endswith("/rmse_increase_k")}
+            for m, j in primary.items()}
+    perm = {m: v for m, v in perm.items() if v}
+    ablated = [j for j in jobs_all if j.dropped]
+    ablation = {}
+    if ablated:
+        model = ablated[0].model
+        ablation = {model: ablation_table(primary[model].metrics, {j.dropped: j.metrics for j in ablated})}
+    lines = ["## Q3: which inputs matter?", "",
+             "Permutation: the test RMSE increase (K) when one feature group is shuffled across test samples "
+             "(the trained model kept). Ablation: the test RMSE increase when the model is retrained without "
+             "the group (`features.groups` without it). A group the model can replace with others matters little "
+             "in the ablation even when the trained model leans on it.", ""]
+    groups = list(dict.fromkeys(g for v in perm.values() for g in v))
+    groups += [g for v in ablation.values() for g in v if g not in groups]
+    rows = [[g, *(_f(perm[m].get(g), 3, sign=True) for m in perm),
+             *(_f(ablation[m][g]["rmse_increase_k"], 3, sign=True) if g in ablation[m] else "n/a" for m in ablation)]
+            for g in groups]
+    header = ["group", *(f"permutation: {m} (K)" for m in perm), *(f"ablation: {m} (K)" for m in ablation)]
+    lines += _table(header, rows)
+    for label, values in (("permutation", perm), ("ablation", {m: {g: r["rmse_increase_k"] for g, r in t.items()}
+                                                                for m, t in ablation.items()})):
+        for model, row in values.items():
+            top = max(row, key=row.get)
+            lines.append(f"- {label}, {model}: most important group `{top}` (+{_f(row[top])} K)")
+    lines.append("")
+    if perm or ablation:
+        fig = plots.importance_bars(perm, {m: {g: r["rmse_increase_k"] for g, r in t.items()}
+                                           for m, t in ablation.items()}, out / "figures" / "importance.png")
+        lines += [_img(fig, out, "feature importance"), ""]
+    return lines
+
+
+def split_contrast(jobs_all, splits: list[str], out: Path) -> list[str]:
+    from lst_lightning.evaluation import plots
+
+    honest, leaky = splits[0], splits[1:]
+    by_split = {s: _primary(jobs_all, s) for s in splits}
+    lines = ["## Split contrast: how much a leaky split flatters each model", "",
+             f"The same models under `split={honest}` (honest) and " + ", ".join(f"`split={s}`" for s in leaky)
+             + ". Random samples share dates and overlapping windows with the training data. The test sets "
+             "differ (so do their trivial RMSEs): compare the improvement over trivial; the flattering is how "
+             "many percentage points more improvement the leaky split reports.", ""]
+    rows = []
+    for model, job in by_split[honest].items():
+        row = [model, _f(job.metrics[T + "rmse_k"]), _f(job.metrics[T + "rmse_improvement_pct"], 1)]
+        for s in leaky:
+            other = by_split[s].get(model)
+            if other is None:
+                row += ["n/a"] * 3
+                continue
+            i_h, i_l = job.metrics[T + "rmse_improvement_pct"], other.metrics[T + "rmse_improvement_pct"]
+            row += [_f(other.metrics[T + "rmse_k"]), _f(i_l, 1), _f(i_l - i_h, 1, sign=True)]
+        rows.append(row)
+    header = ["model", f"{honest} RMSE (K)", f"{honest} improvement (%)"]
+    for s in leaky:
+        header += [f"{s} RMSE (K)", f"{s} improvement (%)", "flattered by (points)"]
+    lines += _table(header, rows)
+    for s in leaky:
+        gaps = [by_split[s][m].metrics[T + "rmse_improvement_pct"] - j.metrics[T + "rmse_improvement_pct"]
+                for m, j in by_split[honest].items() if m in by_split[s] and m != "trivial"]
+        if gaps:
+            lines += [f"**Answer**: `split={s}` reports on average {_f(sum(gaps) / len(gaps), 1, sign=True)} "
+                      f"percentage points of RMSE improvement over `split={honest}` (range "
+                      f"{_f(min(gaps), 1, sign=True)} to {_f(max(gaps), 1, sign=True)}).", ""]
+    fig = plots.bars({s: {m: j.metrics[T + "rmse_k"] for m, j in by_split[s].items()} for s in splits},
+                     out / "figures" / "split_contrast.png", "test RMSE (K)", "honest vs leaky split")
+    return lines + [_img(fig, out, "split contrast"), ""]
+
+
+def runs_section(jobs_all) -> list[str]:
+    rows = [[j.key, f"`{j.results.get('mlflow_run_id')}`", f"{j.seconds:.0f}"] for j in jobs_all]
+    return ["## Runs", "", *_table(["run", "MLflow run id", "time (s)"], rows)]
+
+
+def write_report(out: Path, name: str, jobs_all, base: list[str], splits: list[str], shown, seconds: float) -> Path:
+    honest = _primary(jobs_all, splits[0])
+    networks = [m for m, j in honest.items() if not j.is_baseline]
+    first = jobs_all[0].results
+    head = [f"# Study report: {name}", "",
+            f"Generated {dt.datetime.now():%Y-%m-%d %H:%M} by `lst-report {' '.join(base)}` in {seconds / 60:.1f} "
+            f"minutes ({len(jobs_all)} training runs). Data cache: `{first.get('cache')}`; samples "
+            f"train/val/test under `{splits[0]}`: {int(first['split/train_samples']):,} / "
+            f"{int(first['split/val_samples']):,} / {int(first['split/test_samples']):,}. Inputs (feature groups): "
+            f"{', '.join(f'`{g}`' for g in jobs_all[0].cfg.features.groups)}. Metrics in K on really "
+            "observed centre pixels; every number is read back from the MLflow runs listed at the end.", ""]
+    body = head + (q1(honest, splits[0], networks, out, shown) if networks else [])
+    body += q2(honest, splits[0], out) + q3(jobs_all, splits[0], out)
+    if len(splits) > 1:
+        body += split_contrast(jobs_all, splits, out)
+    body += runs_section(jobs_all)
+    summary = {j.key: {"metrics": j.metrics, "seconds": j.seconds, "mlflow_run_id": j.results.get("mlflow_run_id")}
+               for j in jobs_all}
+    (out / "summary.json").write_text(json.dumps({"name": name, "seconds": seconds, "runs": summary}, indent=2))
+    path = out / "report.md"
+    tmp = out / ".report.md.tmp"
+    tmp.write_text("\n".join(body) + "\n")
+    tmp.replace(path)
+    return path

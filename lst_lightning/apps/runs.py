@@ -1,0 +1,123 @@
+"""A finished run, found from what a user has at hand, and opened for prediction.
+
+``locate_run`` accepts a model file (a network ``.ckpt`` or a ``baseline.joblib``), the run's
+directory (``logs/runs/<time>``), or an MLflow run id (its ``config.yaml`` and model artifacts are
+downloaded). ``open_run`` then rebuilds the run's data module from its saved config (same cache,
+split and seed, hence the same fixed evaluation sets) and a predictor for its model. Used by
+``lst-evaluate`` and ``lst-predict``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lst_lightning.errors import LSTError
+
+
+@dataclass
+class Run:
+    cfg: Any                 # the training config (DictConfig)
+    model_file: Path
+    run_id: str | None       # MLflow run id, when the run was tracked
+    dm: Any                  # LSTDataModule, set up
+    predict: Any             # gathered numpy batch -> centre-minus-window-mean LST (K)
+
+
+def locate_run(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, str | None]:
+    """(training config, model file, MLflow run id) of the run named by ``spec``."""
+    path = Path(spec)
+    if path.exists():
+        return _from_path(spec, path)
+    if path.suffix in (".ckpt", ".joblib", ".yaml") or "/" in spec:  # meant as a path, not a run id
+        raise LSTError(f"run={spec}: no such file or directory")
+    return _from_mlflow(spec, tracking_uri, workdir)
+
+
+def _from_path(spec: str, path: Path) -> tuple[Any, Path, str | None]:
+    """A model file or a run directory: the config and results train.py wrote next to them."""
+    from omegaconf import OmegaConf
+
+    run_dir = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    if not (run_dir / "config.yaml").is_file():
+        raise LSTError(f"run={spec}: no config.yaml in {run_dir} (not a run directory of train.py)")
+    results_file = run_dir / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    if path.is_file():
+        model = path
+    elif results.get("best_checkpoint"):
+        model = Path(results["best_checkpoint"])
+        if not model.is_file():
+            raise LSTError(f"run={spec}: its model file {model} (results.json) no longer exists")
+    else:  # an interrupted run, or one trained without checkpointing
+        model = run_dir / "checkpoints" / "last.ckpt"
+        if not model.is_file():
+            raise LSTError(f"run={spec}: the run in {run_dir} saved no model file "
+                           "(trained with trainer.enable_checkpointing=false, or stopped before its first checkpoint)")
+    return OmegaConf.load(run_dir / "config.yaml"), model, results.get("mlflow_run_id")
+
+
+def _from_mlflow(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, str | None]:
+    """An MLflow run id: its config.yaml and model artifacts, downloaded into ``workdir``."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from omegaconf import OmegaConf
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    try:
+        client.get_run(spec)
+        names = [a.path for a in client.list_artifacts(spec)]
+    except MlflowException as err:
+        raise LSTError(f"run={spec}: neither a file nor a run directory, nor a run in the MLflow store "
+                       f"{tracking_uri} ({str(err).splitlines()[0]})") from None
+    model = next((n for n in names if n.endswith((".ckpt", ".joblib"))), None)
+    missing = [what for what, there in (("config.yaml", "config.yaml" in names), ("model file", model)) if not there]
+    if missing:
+        raise LSTError(f"run={spec}: the MLflow run has no {' and no '.join(missing)} among its artifacts {names}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = OmegaConf.load(client.download_artifacts(spec, "config.yaml", str(workdir)))
+    return cfg, Path(client.download_artifacts(spec, model, str(workdir))), spec
+
+
+def open_run(spec: str, tracking_uri: str, workdir: Path, device: str = "cpu") -> Run:
+    """Locate the run, rebuild its data module and load its model as a predictor."""
+    from omegaconf import OmegaConf
+
+    from lst_lightning.data.sources import resolve_cache
+    from lst_lightning.training.run import build_datamodule
+
+    cfg, model_file, run_id = locate_run(spec, tracking_uri, workdir)
+    cache = resolve_cache(OmegaConf.to_container(cfg.data, resolve=True))
+    dm = build_datamodule(cfg, cache)
+    dm.setup()
+    predict, _ = model_predictor(model_file, dm.gatherer, device=device)
+    return Run(cfg=cfg, model_file=model_file, run_id=run_id, dm=dm, predict=predict)
+
+
+def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[Any, tuple[str, ...]]:
+    """(predictor, feature groups) of a run's saved model: a network checkpoint (``.ckpt``) or a
+    saved baseline (``baseline.joblib``). The groups must match the gatherer's layout."""
+    from lst_lightning.evaluation.predictions import network_predictor
+
+    path = Path(path)
+    if not path.is_file():
+        raise LSTError(f"model file {path} does not exist")
+    if path.suffix == ".joblib":
+        from lst_lightning.models.baselines import load_baseline
+
+        saved = load_baseline(path)
+        model, groups = saved["baseline"], tuple(saved["groups"])
+        predict = lambda batch: model.predict(batch, gatherer)  # noqa: E731
+    else:
+        from lst_lightning.training.module import LSTRegressor
+
+        try:
+            module = LSTRegressor.load_from_checkpoint(str(path), map_location=device)
+        except Exception as err:  # noqa: BLE001 - a corrupt or foreign file: one line for the user
+            raise LSTError(f"{path}: not a readable LSTRegressor checkpoint ({type(err).__name__}: {err})") from None
+        groups, predict = tuple(module.layout.groups), network_predictor(module, device)
+    if groups != tuple(gatherer.layout.groups):
+        raise LSTError(f"{path}: the model was trained on feature groups {list(groups)}, but the data "
+                       f"gives {list(gatherer.layout.groups)}")
+    return predict, groups

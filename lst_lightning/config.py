@@ -1,0 +1,36 @@
+"""Where the Hydra configs live, and the two ways the project enters them.
+
+The configs ship inside the package (``lst_lightning/conf``; the checkout's top-level ``conf`` is a
+link to it), so an installed ``lst-evaluate`` or ``lst-predict`` finds them wherever it runs.
+Outputs never go next to the package: ``paths.root_dir`` is ``$LST_ROOT`` (``train.py`` sets it to
+its checkout) or else the current directory.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+
+
+def compose(config_name: str = "train", overrides: list[str] | tuple[str, ...] = ()):
+    """The composed config for these overrides, outside a Hydra app (report, workers, tests).
+
+    Hydra's own errors are left to the caller, which knows how to name the bad override."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def hydra_app(config_name: str, task: Callable) -> None:
+    """Run ``task(cfg)`` as a Hydra app on the packaged config ``config_name`` (console scripts);
+    user mistakes become one line on stderr and exit code 2."""
+    import hydra
+
+    from lst_lightning.errors import exit_on_user_error
+
+    hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(exit_on_user_error(task))()

@@ -1,0 +1,1 @@
+"""Files <-> arrays: the real archive formats (NetCDF, GeoTIFF), the grid, writers."""

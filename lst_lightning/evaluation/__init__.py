@@ -1,0 +1,1 @@
+"""Evaluation helpers: metrics, predictions over fixed sets, importance, plots."""

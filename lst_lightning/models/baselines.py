@@ -1,0 +1,241 @@
+"""Baselines a network must beat, trained and evaluated on the same samples and splits.
+
+Chosen like a network (``python train.py model=ridge``), they go through the same ``run_training``
+path: the same ``LSTDataModule`` and split, training samples drawn from its train part
+(``model.train_samples``, with the seed), the same fixed val/test index sets, the same metrics
+(``predictions.part_metrics``), results.json keys and MLflow logging. Each fitted baseline is saved
+with joblib (``baseline.joblib``, the run's "checkpoint") so ``lst-evaluate`` can load it.
+
+==========  ===================================================================================
+trivial     always 0: the centre pixel equals the window mean
+ridge       DisTrad-style linear regression on the network's features (standardised), optionally
+            one fit per stratum (``by``: band = day/night, season = DJF/MAM/JJA/SON); the learned
+            lapse-rate physics floor
+lightgbm    gradient-boosted trees on the same features, early-stopped on the validation set;
+            the data-mining sharpener used in practice
+coarse      label-free: per frame, regress window-mean LST on window-mean elevation (+ lat/lon)
+            over the non-overlapping k x k cells of the whole grid (what a coarse sensor sees),
+            then apply that lapse rate to the 1 km elevation difference of the centre pixel.
+            It uses no fine labels, only inputs, so it shows what the 1 km labels add.
+==========  ===================================================================================
+
+A baseline maps gathered numpy batches (``data/sampling.py``) to K: ``fit(train, val, gatherer)``
+and ``predict(batch, gatherer)``; ``gatherer`` gives the frame table and the cache.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lst_lightning.errors import LSTError
+
+BASELINE_FILE = "baseline.joblib"
+SEASONS = ("DJF", "MAM", "JJA", "SON")
+
+
+def design(batch: dict) -> np.ndarray:
+    """The network's inputs as one flat row per sample: scalars, then the patch channels."""
+    n = batch["scalars"].shape[0]
+    return np.concatenate([batch["scalars"], batch["patch"].reshape(n, -1)], axis=1)
+
+
+def strata(batch: dict, gatherer, by: tuple[str, ...]) -> np.ndarray:
+    """Integer stratum per sample: band (0 night, 1 day) and/or season (0 DJF .. 3 SON)."""
+    frame = batch["frame"]
+    code = np.zeros(frame.shape, dtype=np.int64)
+    if "band" in by:
+        code = code * 2 + gatherer.band_index[frame]
+    if "season" in by:
+        code = code * 4 + (gatherer.month[frame] + 1) % 12 // 3
+    return code
+
+
+class Baseline:
+    needs_labels = True  # False: fitted without training samples
+
+    def fit(self, train: dict | None, val: dict, gatherer) -> None:
+        pass
+
+    def predict(self, batch: dict, gatherer) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Trivial(Baseline):
+    """Always 0 K."""
+
+    needs_labels = False
+
+    def predict(self, batch: dict, gatherer) -> np.ndarray:
+        return np.zeros(batch["target"].shape[0])
+
+
+class Ridge(Baseline):
+    """Standardised ridge regression, one fit per stratum (and a global fit for rare strata).
+
+    ``alpha`` a number, or a list of candidates: the one with the lowest validation RMSE is kept
+    (as the network keeps its best validation checkpoint).
+    """
+
+    def __init__(self, alpha: float | list[float] = (0.1, 1.0, 10.0, 100.0, 1000.0),
+                 by: tuple[str, ...] | list[str] = ("band", "season"), min_samples: int = 200):
+        unknown = sorted(set(by) - {"band", "season"})
+        if unknown:
+            raise LSTError(f"model.baseline.by: unknown {unknown}; choose from band, season")
+        alphas = [float(a) for a in (alpha if isinstance(alpha, (list, tuple)) else [alpha])]
+        if not alphas or not all(a >= 0 for a in alphas):
+            raise LSTError(f"model.baseline.alpha: needs numbers >= 0, got {alpha}")
+        self.alphas, self.by, self.min_samples = alphas, tuple(by), int(min_samples)
+        self.alpha: float | None = None
+        self.models: dict = {}
+
+    def _fit_one(self, x: np.ndarray, y: np.ndarray, alpha: float):
+        from sklearn.linear_model import Ridge as SkRidge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(StandardScaler(), SkRidge(alpha=alpha)).fit(x, y)
+
+    def _fit_all(self, x: np.ndarray, y: np.ndarray, code: np.ndarray, alpha: float) -> dict:
+        models = {None: self._fit_one(x, y, alpha)}
+        for s in np.unique(code) if self.by else ():
+            keep = code == s
+            if keep.sum() >= self.min_samples:
+                models[int(s)] = self._fit_one(x[keep], y[keep], alpha)
+        return models
+
+    def fit(self, train: dict, val: dict, gatherer) -> None:
+        x, y, code = design(train), train["target"], strata(train, gatherer, self.by)
+        best = np.inf
+        for alpha in self.alphas:
+            self.models = self._fit_all(x, y, code, alpha)
+            if len(self.alphas) == 1:
+                self.alpha = alpha
+                return
+            mse = float(np.mean((self.predict(val, gatherer) - val["target"]) ** 2))
+            if mse < best:
+                best, self.alpha, kept = mse, alpha, self.models
+        self.models = kept
+        print(f"ridge: alpha {self.alpha:g} (lowest validation RMSE of {self.alphas})", file=sys.stderr)
+
+    def predict(self, batch: dict, gatherer) -> np.ndarray:
+        x, code = design(batch), strata(batch, gatherer, self.by)
+        out = np.empty(x.shape[0])
+        for s in np.unique(code):
+            keep = code == s
+            out[keep] = self.models.get(int(s) if self.by else None, self.models[None]).predict(x[keep])
+        return out
+
+
+class LightGBM(Baseline):
+    """LightGBM regression on the network's features, early-stopped on the validation set."""
+
+    def __init__(self, n_estimators: int = 500, learning_rate: float = 0.05, num_leaves: int = 63,
+                 min_child_samples: int = 50, subsample: float = 0.8, colsample_bytree: float = 0.8,
+                 early_stopping_rounds: int = 30, n_jobs: int = 0, seed: int = 0, log_every: int = 100):
+        self.params = dict(n_estimators=int(n_estimators), learning_rate=float(learning_rate),
+                           num_leaves=int(num_leaves), min_child_samples=int(min_child_samples),
+                           subsample=float(subsample), subsample_freq=1, colsample_bytree=float(colsample_bytree),
+                           n_jobs=int(n_jobs) or (os.cpu_count() or 1), random_state=int(seed), verbose=-1)
+        self.early_stopping_rounds, self.log_every = int(early_stopping_rounds), int(log_every)
+        self.model = None
+
+    def fit(self, train: dict, val: dict, gatherer) -> None:
+        import lightgbm as lgb
+
+        self.model = lgb.LGBMRegressor(**self.params)
+        callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+        if self.log_every:
+            callbacks.append(lgb.log_evaluation(self.log_every))
+        self.model.fit(design(train), train["target"], eval_X=(design(val),), eval_y=(val["target"],),
+                       eval_metric="l2", callbacks=callbacks)
+        print(f"lightgbm: {self.model.best_iteration_ or self.params['n_estimators']} trees "
+              f"(early stopping on val)", file=sys.stderr)
+
+    def predict(self, batch: dict, gatherer) -> np.ndarray:
+        return self.model.predict(design(batch))
+
+
+class Coarse(Baseline):
+    """Label-free: the coarse-scale LST-elevation relation of each frame, applied at 1 km."""
+
+    needs_labels = False
+
+    def __init__(self, covariates: tuple[str, ...] | list[str] = ("lat", "lon"), min_cells: int = 8):
+        unknown = sorted(set(covariates) - {"lat", "lon"})
+        if unknown:
+            raise LSTError(f"model.baseline.covariates: unknown {unknown}; choose from lat, lon")
+        self.covariates, self.min_cells = tuple(covariates), int(min_cells)
+        self.slope_k_per_m: np.ndarray | None = None
+
+    def fit(self, train: dict | None, val: dict, gatherer) -> None:
+        from tqdm import tqdm
+
+        cache, k = gatherer.cache, gatherer.cache.k
+        rows, cols = np.arange(k // 2, gatherer.height, k), np.arange(k // 2, gatherer.width, k)
+        rr, cc = np.meshgrid(rows, cols, indexing="ij")
+        elev = cache.array("terrain")[rr, cc, 0].ravel()
+        extra = {"lat": np.repeat(gatherer.lat[rows], cols.size), "lon": np.tile(gatherer.lon[cols], rows.size)}
+        columns = [np.ones_like(elev), elev] + [extra[c] - extra[c].mean() for c in self.covariates]
+        x = np.stack(columns, axis=1).astype(np.float64)
+        means = cache.array("window_mean")
+        slopes = np.full(len(cache.meta["frames"]), np.nan)
+        for f in tqdm(range(slopes.size), desc="coarse lapse rate per frame", leave=False, mininterval=2):
+            y = np.asarray(means[f][rr, cc], dtype=np.float64).ravel()
+            ok = np.isfinite(y) & np.isfinite(elev)
+            if ok.sum() >= max(self.min_cells, x.shape[1] + 2):
+                slopes[f] = np.linalg.lstsq(x[ok], y[ok], rcond=None)[0][1]
+        # frames with too few coarse cells take their band's median slope (still label-free)
+        for band in np.unique(gatherer.band_index):
+            same = gatherer.band_index == band
+            fill = np.nanmedian(slopes[same]) if np.isfinite(slopes[same]).any() else 0.0
+            slopes[same & ~np.isfinite(slopes)] = fill
+        self.slope_k_per_m = slopes
+
+    def predict(self, batch: dict, gatherer) -> np.ndarray:
+        k = gatherer.cache.k
+        diff = gatherer.cache.array("terrain")[batch["row"], batch["col"], 1 + k * k // 2]
+        return self.slope_k_per_m[batch["frame"]] * diff
+
+
+KINDS = {"trivial": Trivial, "ridge": Ridge, "lightgbm": LightGBM, "coarse": Coarse}
+
+
+def build_baseline(settings: dict, seed: int) -> Baseline:
+    settings = dict(settings)
+    kind = settings.pop("kind", None)
+    if kind not in KINDS:
+        raise LSTError(f"model.baseline.kind: unknown {kind!r}; choose from {', '.join(KINDS)}")
+    if kind == "lightgbm":
+        settings.setdefault("seed", seed)
+    try:
+        return KINDS[kind](**settings)
+    except TypeError as err:  # a misspelt setting
+        raise LSTError(f"model.baseline ({kind}): {err}") from None
+
+
+def save_baseline(model: Baseline, layout, path: Path) -> Path:
+    """joblib file of the fitted baseline and its feature layout, written atomically."""
+    import joblib
+
+    tmp = path.with_suffix(".tmp")
+    joblib.dump({"baseline": model, "k": layout.k, "groups": list(layout.groups)}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_baseline(path: Path) -> dict:
+    """{"baseline", "k", "groups"} from a ``baseline.joblib``; LSTError if it is not one."""
+    import joblib
+
+    try:
+        saved = joblib.load(path)
+    except FileNotFoundError:
+        raise LSTError(f"baseline file {path} does not exist") from None
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means the same to the user
+        raise LSTError(f"{path}: not a saved baseline ({type(err).__name__}: {err})") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("baseline"), Baseline):
+        raise LSTError(f"{path}: not a saved baseline (no 'baseline' entry)")
+    return saved

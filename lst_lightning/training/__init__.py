@@ -1,0 +1,1 @@
+"""Training: the LightningModule, run_training, baseline runs, tracking, sweeps."""

@@ -1,0 +1,56 @@
+"""Fitting a baseline (``model=ridge|lightgbm|coarse|trivial``) inside ``run_training``.
+
+The baseline twin of ``run._train_network``: the same data module, split and seed, training samples
+drawn from its train part (``model.train_samples``), the same fixed val/test index sets, the same
+metrics (``evaluation.predictions.part_metrics``), results.json keys and MLflow logging. The fitted
+model is saved as ``baseline.joblib`` (the run's "checkpoint").
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lst_lightning.models.baselines import BASELINE_FILE, build_baseline, save_baseline
+
+
+def training_samples(dm, n: int) -> dict:
+    """``n`` training samples drawn from the train part (seeded), gathered as one batch."""
+    from lst_lightning.data.sampling import draw_samples
+    from lst_lightning.evaluation.predictions import gather_all
+
+    rng = np.random.default_rng([dm.seed, 11])
+    index = draw_samples(dm.gatherer, dm.plan, dm.plan["train"], n, rng, dm.train_observed_only)
+    return gather_all(dm.gatherer, index, dm.eval_batch_size)
+
+
+def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], bool]:
+    """Fit a baseline and evaluate it like the network: (results, extra files, main rank)."""
+    from omegaconf import OmegaConf
+
+    from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
+
+    model = build_baseline(OmegaConf.to_container(cfg.model.baseline, resolve=True), int(cfg.seed))
+    name = cfg.model.get("name", "baseline")
+    train = None
+    if model.needs_labels:
+        n = int(cfg.model.get("train_samples", 200_000))
+        print(f"{name}: gathering {n:,} training samples", file=sys.stderr)
+        train = training_samples(dm, n)
+    val = gather_all(dm.gatherer, dm.eval_index("val"), dm.eval_batch_size)
+    print(f"{name}: fitting", file=sys.stderr)
+    model.fit(train, val, dm.gatherer)
+
+    observed_only = bool(cfg.data.eval_observed_only)
+    results = {}
+    for part in ("val", "test") if cfg.get("test", True) else ("val",):
+        batch = val if part == "val" else gather_all(dm.gatherer, dm.eval_index(part), dm.eval_batch_size)
+        pred = predict_batched(lambda b: model.predict(b, dm.gatherer), batch, dm.eval_batch_size)
+        results.update({f"{part}/{k}": v for k, v in part_metrics(pred, batch, observed_only).items()})
+    results["best_checkpoint"] = str(save_baseline(model, dm.layout, out / BASELINE_FILE))
+    finite = {k: float(v) for k, v in results.items() if isinstance(v, float) and np.isfinite(v)}
+    for logger in loggers:
+        logger.log_metrics(finite, step=0)
+        logger.finalize("success")
+    return results, [], True

@@ -1,0 +1,214 @@
+"""LSTRegressor: raw features in, Kelvin out; one shared step for train / val / test.
+
+The feature scaler (statistics fitted on training samples, see ``data/scaling.py``) is a submodule,
+so a checkpoint alone rebuilds the network, the scaling and its statistics:
+``LSTRegressor.load_from_checkpoint(path)(scalars, patch)`` predicts in Kelvin.
+
+Logged: ``{stage}/loss`` (train: per step; val/test: epoch mean) and at each epoch end
+``{stage}/<key>`` for every key of ``metrics.METRIC_KEYS``. In val/test, with ``eval_observed_only``,
+those use only samples whose centre pixel was really observed (``batch["observed"]``); a second
+accumulator over all samples logs ``{stage}/all_rmse_k``, ``{stage}/all_trivial_rmse_k`` and
+``{stage}/all_n_samples``. Training uses every sample of the batch.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable
+
+import lightning.pytorch as L
+import torch
+import torch.nn.functional as F
+
+from lst_lightning.data.features import ORIGINAL_GROUPS, FeatureLayout
+from lst_lightning.data.scaling import ORIGINAL_SCALING, FeatureScaler
+from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.metrics import METRIC_KEYS, LSTMetrics
+
+STAGES = ("train", "val", "test")
+ALL_KEYS = ("rmse_k", "trivial_rmse_k", "n_samples")  # logged as {stage}/all_<key> in val/test
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+SCHEDULERS = {"none": (), "exponential": ("warmup_epochs", "half_life_epochs"), "cosine": ("min_lr_ratio",)}
+
+
+def build_net(net: dict, layout: FeatureLayout) -> torch.nn.Module:
+    """Instantiate a Hydra ``_target_`` config with ``layout=layout``."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    if not isinstance(net, dict) or "_target_" not in net:
+        raise LSTError(f"model.net: needs a '_target_' (e.g. lst_lightning.models.mlp.MLP), got {net!r}")
+    cfg = {**net, "_partial_": True, "_convert_": "all"}
+    try:
+        factory = instantiate(cfg)
+    except InstantiationException as err:
+        raise LSTError(f"model.net._target_: cannot build {net['_target_']!r}: {err}") from None
+    try:
+        return factory(layout=layout)
+    except TypeError as err:  # an unknown / misspelt setting
+        raise LSTError(f"model.net: {err}") from None
+
+
+def check_optimizer(cfg: dict) -> dict:
+    cfg = {"name": "adam", "lr": 1e-3, "weight_decay": 0.0, **(cfg or {})}
+    if cfg["name"] not in OPTIMIZERS:
+        raise LSTError(f"model.optimizer.name: unknown {cfg['name']!r}; choose from {', '.join(OPTIMIZERS)}")
+    extra = sorted(set(cfg) - {"name", "lr", "weight_decay"})
+    if extra:
+        raise LSTError(f"model.optimizer: unknown setting(s) {extra}; known: name, lr, weight_decay")
+    if not float(cfg["lr"]) > 0:
+        raise LSTError(f"model.optimizer.lr: must be > 0, got {cfg['lr']}")
+    return cfg
+
+
+def check_scheduler(cfg: dict | None) -> dict:
+    cfg = dict(cfg or {"name": "none"})
+    name = cfg.get("name", "none")
+    if name not in SCHEDULERS:
+        raise LSTError(f"model.scheduler.name: unknown {name!r}; choose from {', '.join(SCHEDULERS)}")
+    extra = sorted(set(cfg) - {"name", *SCHEDULERS[name]})
+    if extra:
+        raise LSTError(f"model.scheduler: unknown setting(s) {extra} for {name!r}; "
+                       f"known: {', '.join(('name',) + SCHEDULERS[name])}")
+    if name == "exponential":
+        cfg = {"warmup_epochs": 0, "half_life_epochs": 10, **cfg}
+        if not float(cfg["half_life_epochs"]) > 0 or int(cfg["warmup_epochs"]) < 0:
+            raise LSTError(f"model.scheduler: need half_life_epochs > 0 and warmup_epochs >= 0, got {cfg}")
+    if name == "cosine":
+        cfg = {"min_lr_ratio": 0.01, **cfg}
+        if not 0 <= float(cfg["min_lr_ratio"]) <= 1:
+            raise LSTError(f"model.scheduler.min_lr_ratio: must be in [0, 1], got {cfg['min_lr_ratio']}")
+    return cfg
+
+
+def lr_factor(cfg: dict, max_epochs: int | None) -> Callable[[int], float] | None:
+    """Per-epoch LR multiplier of a (checked) scheduler config; None for a constant LR.
+
+    exponential: 1 for the first ``warmup_epochs`` epochs, then / 2^(1/half_life) per epoch
+                 (epoch e: 2^-(max(0, e - warmup + 1) / half_life)), the original's decay.
+    cosine:      from 1 at epoch 0 down to ``min_lr_ratio`` at the last epoch (trainer.max_epochs).
+    """
+    if cfg["name"] == "exponential":
+        warmup, half_life = int(cfg["warmup_epochs"]), float(cfg["half_life_epochs"])
+        return lambda e: 2.0 ** (-max(0, e - warmup + 1) / half_life)
+    if cfg["name"] == "cosine":
+        if not max_epochs or max_epochs < 1:
+            raise LSTError("model.scheduler: 'cosine' runs over trainer.max_epochs, which is not set "
+                           f"({max_epochs}); set trainer.max_epochs or use scheduler.name=exponential")
+        lo, span = float(cfg["min_lr_ratio"]), max(max_epochs - 1, 1)
+        return lambda e: lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * min(e, span) / span))
+    return None
+
+
+class LSTRegressor(L.LightningModule):
+    def __init__(self, net: dict, layout: dict, optimizer: dict, scheduler: dict | None = None,
+                 scaling: dict | None = None, eval_observed_only: bool = True):
+        super().__init__()
+        self.save_hyperparameters()
+        self.layout = FeatureLayout(k=int(layout["k"]), groups=tuple(layout.get("groups", ORIGINAL_GROUPS)))
+        self.optimizer_cfg = check_optimizer(optimizer)
+        self.scheduler_cfg = check_scheduler(scheduler)
+        self.eval_observed_only = bool(eval_observed_only)
+        self.scaler = FeatureScaler(self.layout, ORIGINAL_SCALING if scaling is None else scaling)
+        self.net = build_net(net, self.layout)
+        # attributes, not a ModuleDict: 'train' is taken by nn.Module.train
+        for stage in STAGES:
+            setattr(self, f"{stage}_metrics", LSTMetrics())
+        for stage in ("val", "test"):
+            setattr(self, f"{stage}_all_metrics", LSTMetrics())
+        self._final: dict[str, dict[str, float]] = {}
+
+    def forward(self, scalars: torch.Tensor, patch: torch.Tensor) -> torch.Tensor:
+        """Raw (unscaled) features in, predicted centre-minus-window-mean LST (K) out, [B]."""
+        return self.net(*self.scaler(scalars, patch))
+
+    # --- one step for every stage -------------------------------------------------------------
+    def _step(self, batch: dict, batch_idx: int, stage: str) -> torch.Tensor:
+        pred = self(batch["scalars"], batch["patch"]).float()
+        target = batch["target"].float()
+        n_batch = target.numel()
+        loss = F.mse_loss(pred, target)
+        if not torch.isfinite(loss):
+            raise LSTError(self._nonfinite_message(loss, batch, batch_idx, stage))
+        oracle = batch.get("oracle")
+        if stage == "train":
+            self.train_metrics.update(pred, target, oracle)
+        else:
+            getattr(self, f"{stage}_all_metrics").update(pred, target, oracle)
+            observed = batch.get("observed") if self.eval_observed_only else None
+            if observed is not None:
+                keep = observed.bool()
+                pred, target = pred[keep], target[keep]
+                oracle = oracle[keep] if oracle is not None else None
+            getattr(self, f"{stage}_metrics").update(pred, target, oracle)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=stage != "train",
+                 prog_bar=True, batch_size=n_batch, sync_dist=stage != "train")
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, batch_idx, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, batch_idx, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, batch_idx, "test")
+
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        return self(batch["scalars"], batch["patch"])
+
+    def _nonfinite_message(self, loss: torch.Tensor, batch: dict, batch_idx: int, stage: str) -> str:
+        frames = batch.get("frame")
+        frames = sorted(int(f) for f in torch.unique(frames).tolist()) if frames is not None else "unknown"
+        bad = {k: int((~torch.isfinite(batch[k])).sum()) for k in ("scalars", "patch", "target") if k in batch}
+        bad_txt = ", ".join(f"{k} {v}" for k, v in bad.items())
+        hint = ("non-finite inputs; check the cache" if any(bad.values())
+                else "inputs are finite: the training diverged; lower model.optimizer.lr")
+        return (f"non-finite {stage} loss ({float(loss)}) at global step {self.global_step} "
+                f"(batch {batch_idx}) in frames {frames}; non-finite values: {bad_txt} ({hint})")
+
+    # --- epoch-level metrics --------------------------------------------------------------------
+    def _log_epoch(self, stage: str) -> None:
+        values = self._compute(getattr(self, f"{stage}_metrics"))
+        if stage != "train":
+            everything = self._compute(getattr(self, f"{stage}_all_metrics"))
+            values.update({f"all_{k}": everything[k] for k in ALL_KEYS})
+        self._final[stage] = values
+        for key, value in values.items():
+            # identical on every rank (the states were all-reduced), so the sync mean is exact;
+            # a python float is put on the module's device by Lightning
+            self.log(f"{stage}/{key}", float(value), sync_dist=True)
+
+    @staticmethod
+    def _compute(metric: LSTMetrics) -> dict[str, float]:
+        with warnings.catch_warnings():  # an epoch without batches gives NaNs, not a warning
+            warnings.filterwarnings("ignore", message=".*compute.*before.*update.*")
+            values = dict(metric.compute())
+        metric.reset()
+        return values
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def final_metrics(self, stage: str) -> dict[str, float]:
+        """The last epoch-end metric dict of ``stage`` (train / val / test), python floats."""
+        if stage not in self._final:
+            raise KeyError(f"no {stage} metrics computed yet (stages done: {sorted(self._final)})")
+        return dict(self._final[stage])
+
+    # --- optimisation -----------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        cfg = self.optimizer_cfg
+        opt = OPTIMIZERS[cfg["name"]](self.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+        max_epochs = self.trainer.max_epochs if self._trainer is not None else None
+        factor = lr_factor(self.scheduler_cfg, max_epochs)
+        if factor is None:
+            return opt
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -1,0 +1,199 @@
+"""run_training(cfg): prepare data, train, test the best checkpoint, track, report.
+
+A plain function (tests call it); the ``@hydra.main`` decorator lives only in ``train.py``.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from lst_lightning.errors import LSTError, exit_on_user_error
+
+SUMMARY_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct",
+                "floor_rmse_k", "explained_fraction", "n_samples")
+
+
+def main_entry(cfg: DictConfig) -> float | None:
+    """The Hydra entry: user mistakes become one line on stderr and exit code 2."""
+    return exit_on_user_error(run_training)(cfg)
+
+
+def _check_missing(cfg: DictConfig) -> None:
+    try:
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        raise LSTError(f"setting {err.full_key} is required but not set (it is '???'); "
+                       f"give it on the command line: {err.full_key}=...") from None
+
+
+def build_datamodule(cfg: DictConfig, cache):
+    from lst_lightning.data.datamodule import LSTDataModule
+    from lst_lightning.data.features import FeatureLayout
+
+    layout = FeatureLayout(k=cache.k, groups=tuple(cfg.features.groups))
+    loader = OmegaConf.to_container(cfg.data.loader, resolve=True)
+    split = OmegaConf.to_container(cfg.split, resolve=True)
+    return LSTDataModule(cache, layout, split, bands=tuple(cfg.data.bands), seed=int(cfg.seed), **loader)
+
+
+def build_module(cfg: DictConfig, layout):
+    from lst_lightning.training.module import LSTRegressor
+
+    as_dict = lambda node: OmegaConf.to_container(node, resolve=True) if node is not None else None  # noqa: E731
+    return LSTRegressor(net=as_dict(cfg.model.net), layout={"k": layout.k, "groups": list(layout.groups)},
+                        optimizer=as_dict(cfg.model.optimizer), scheduler=as_dict(cfg.model.get("scheduler")),
+                        scaling=as_dict(cfg.scaling.methods), eval_observed_only=bool(cfg.data.eval_observed_only))
+
+
+def build_trainer(cfg: DictConfig, loggers: list, extra_callbacks: list):
+    from hydra.utils import instantiate
+
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + extra_callbacks
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def run_training(cfg: DictConfig) -> float | None:
+    """Train and test one configuration; returns ``cfg.optimized_metric`` (for Optuna)."""
+    import lightning.pytorch as L
+
+    from lst_lightning.training import tracking
+    from lst_lightning.data.sources import resolve_cache
+
+    _check_missing(cfg)
+    out = Path(cfg.paths.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    cache = resolve_cache(OmegaConf.to_container(cfg.data, resolve=True))
+    dm = build_datamodule(cfg, cache)
+    dm.setup()
+
+    name = tracking.run_name(cfg)
+    loggers = tracking.build_loggers(cfg, name)
+    for logger in loggers:
+        logger.log_hyperparams(tracking.flat_params(cfg))
+        logger.log_metrics(dm.summary.as_metrics(), step=0)
+    _print_split(dm.summary)
+    if cfg.model.get("baseline") is not None:  # ridge, lightgbm, coarse, trivial: no Trainer
+        from lst_lightning.training.baseline_run import run_baseline
+
+        results, files, main_rank = run_baseline(cfg, dm, loggers, out)
+    else:
+        results, files, main_rank = _train_network(cfg, dm, loggers, out)
+    best = results.get("best_checkpoint", "")
+    results.update({f"split/{p}_samples": n for p, n in dm.summary.samples.items()},
+                   **{"split/kind": dm.summary.kind, "split/leaky": dm.summary.leaky,
+                      "run_name": name, "cache": str(cache.path)})
+
+    files = [_save_config(cfg, out)] + files
+    if main_rank:
+        numeric = {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        results["mlflow_run_id"] = tracking.log_run_files(loggers, numeric, files + [Path(best) if best else None])
+        tracking.write_results(out / "results.json", results)
+        _print_summary(results, cfg, out)
+    _close_distributed()
+    metric = results.get(cfg.get("optimized_metric", "val/rmse_k"))
+    return float(metric) if metric is not None else None
+
+
+def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict, list[Path], bool]:
+    """Fit the network, test its best checkpoint: (results, extra files, is this the main rank)."""
+    from lst_lightning.training.callbacks import EpochHistory
+
+    module = build_module(cfg, dm.layout)
+    module.scaler.fit(*dm.scaler_arrays())  # statistics from training samples only
+    history = EpochHistory()
+    trainer = build_trainer(cfg, loggers, [history])
+    trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(cfg, out))
+
+    results = {f"val/{k}": v for k, v in _stage_metrics(trainer, "val").items()}
+    best = _best_checkpoint(trainer)
+    if cfg.get("test", True):
+        trainer.test(module, datamodule=dm, ckpt_path=best or None, verbose=False)
+        results.update({f"test/{k}": v for k, v in _stage_metrics(trainer, "test").items()})
+    results["best_checkpoint"] = best
+    files = []
+    if history.history and trainer.is_global_zero:
+        from lst_lightning.evaluation.plots import learning_curves
+
+        files.append(learning_curves(history.history, out / "learning_curves.png",
+                                     results.get("val/trivial_rmse_k")))
+    return results, files, trainer.is_global_zero
+
+
+def _resume_path(cfg: DictConfig, out: Path) -> str | None:
+    path = cfg.get("ckpt_path")
+    if path == "last":
+        last = out / "checkpoints" / "last.ckpt"
+        if not last.is_file():
+            raise LSTError(f"ckpt_path=last but {last} does not exist (set hydra.run.dir to the run to resume)")
+        return str(last)
+    if path and not Path(path).is_file():
+        raise LSTError(f"ckpt_path: checkpoint {path} does not exist")
+    return path
+
+
+def _stage_metrics(trainer, stage: str) -> dict[str, float]:
+    prefix = f"{stage}/"
+    return {k[len(prefix):]: float(v) for k, v in trainer.callback_metrics.items()
+            if k.startswith(prefix) and v.numel() == 1}
+
+
+def _best_checkpoint(trainer) -> str:
+    cb = trainer.checkpoint_callback
+    return str(cb.best_model_path) if cb is not None and cb.best_model_path else ""
+
+
+def _save_config(cfg: DictConfig, out: Path) -> Path:
+    path = out / "config.yaml"
+    path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    return path
+
+
+def _close_distributed() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _print_split(summary) -> None:
+    leaky = "  (LEAKY: neighbouring windows and dates shared across parts)" if summary.leaky else ""
+    print(f"split {summary.kind}{leaky}", file=sys.stderr)
+    for p in ("train", "val", "test"):
+        approx = "~" if summary.estimated[p] else ""
+        ev = f", evaluated on {summary.eval_samples[p]:,}" if p in summary.eval_samples else ""
+        print(f"  {p:5s}: {summary.frames[p]:5d} frames x {summary.pixels[p]:7,d} pixels -> "
+              f"{approx}{summary.samples[p]:,} samples{ev}", file=sys.stderr)
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:,.0f}" if isinstance(value, (int,)) or float(value).is_integer() and abs(value) > 100 \
+        else f"{value:.4f}"
+
+
+def _print_summary(results: dict, cfg: DictConfig, out: Path) -> None:
+    stage = "test" if "test/rmse_k" in results else "val"
+    lines = [f"\n== {results['run_name']} ({stage}, held-out {results['split/kind']}"
+             f"{', LEAKY' if results['split/leaky'] else ''}) =="]
+    labels = {"rmse_k": "model RMSE (K)", "trivial_rmse_k": "trivial RMSE (K), always 0",
+              "rmse_improvement_pct": "RMSE improvement (%)", "mse_improvement_pct": "MSE improvement (%)",
+              "floor_rmse_k": "oracle floor RMSE (K)", "explained_fraction": "explained fraction",
+              "n_samples": "evaluated samples"}
+    for key in SUMMARY_KEYS:
+        lines.append(f"  {labels[key]:30s} {_fmt(results.get(f'{stage}/{key}'))}")
+    if f"{stage}/all_rmse_k" in results:
+        lines.append(f"  {'incl. gap-filled: model/trivial':30s} {_fmt(results[f'{stage}/all_rmse_k'])} / "
+                     f"{_fmt(results.get(f'{stage}/all_trivial_rmse_k'))}")
+    lines.append("  samples train/val/test: " + " / ".join(
+        f"{results[f'split/{p}_samples']:,}" for p in ("train", "val", "test")))
+    lines.append(f"  results: {out / 'results.json'}")
+    if results.get("mlflow_run_id"):
+        uri = cfg.logger.mlflow.tracking_uri
+        lines.append(f"  MLflow run {results['mlflow_run_id']}: mlflow ui --backend-store-uri {uri}")
+    print("\n".join(lines))

@@ -1,0 +1,142 @@
+"""Experiment tracking: loggers from config, run names, params/tags/artifacts, results.json."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def run_name(cfg: DictConfig) -> str:
+    """The configured name, else "<study> trial <n>" in a sweep, else the command-line overrides
+    ("model=cnn split=days"), else "default"."""
+    if cfg.get("run_name"):
+        return str(cfg.run_name)
+    from lst_lightning.training.sweeps import study_tags
+
+    tags = study_tags(cfg)
+    if tags:  # the trial's overrides are its parameters, logged anyway
+        return f"{tags['optuna.study']} trial {tags['optuna.trial']}"
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("hydra.", "paths."))]
+    except ValueError:  # not running under Hydra
+        overrides = []
+    return " ".join(overrides)[:250] or "default"
+
+
+def build_loggers(cfg: DictConfig, name: str) -> list:
+    """Instantiate the configured loggers; MLflow gets the run name and tags."""
+    from hydra.utils import instantiate
+
+    loggers = []
+    for key, conf in (cfg.get("logger") or {}).items():
+        if key == "mlflow":
+            Path(cfg.paths.log_dir).mkdir(parents=True, exist_ok=True)
+            loggers.append(instantiate(mlflow_settings(cfg, conf), run_name=name, tags=run_tags(cfg)))
+        else:
+            loggers.append(instantiate(conf))
+    return loggers
+
+
+def mlflow_settings(cfg: DictConfig, conf: DictConfig) -> dict:
+    """The MLflow logger's settings, with an http(s) server checked before any training starts.
+
+    A server that does not answer stops the run with one clear line, or, with
+    ``fallback_to_local: true``, the run logs to the local sqlite store under ``paths.log_dir``.
+    A server that answers stores the artifacts itself: a local ``artifact_location`` would make
+    the client write them on its own disk, where the server (and its UI) cannot see them.
+    """
+    settings = OmegaConf.to_container(conf, resolve=True)
+    fallback = bool(settings.pop("fallback_to_local", False))
+    uri = str(settings.get("tracking_uri") or "")
+    if not uri.startswith(("http://", "https://")):
+        return settings
+    problem = server_problem(uri)
+    if problem is None:
+        settings["artifact_location"] = None
+        return settings
+    local = f"sqlite:///{Path(cfg.paths.log_dir).resolve()}/mlflow.db"
+    if not fallback:
+        from lst_lightning.errors import LSTError
+
+        raise LSTError(f"logger.mlflow.tracking_uri: the MLflow server {uri} does not answer ({problem}); "
+                       f"start it, or set logger.mlflow.fallback_to_local=true to log to {local}")
+    print(f"warning: the MLflow server {uri} does not answer ({problem}); logging to {local} instead",
+          file=sys.stderr)
+    settings["tracking_uri"] = local
+    return settings
+
+
+def server_problem(uri: str, timeout_s: float = 5.0) -> str | None:
+    """None when the MLflow server at ``uri`` answers its health check, else what went wrong."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s) as reply:
+            return None if reply.status == 200 else f"HTTP {reply.status} from /health"
+    except urllib.error.HTTPError as err:
+        return f"HTTP {err.code} from /health"
+    except (urllib.error.URLError, OSError) as err:
+        return str(getattr(err, "reason", err))
+
+
+def run_tags(cfg: DictConfig) -> dict[str, str]:
+    from lst_lightning.training.sweeps import study_tags
+
+    return {
+        "model": str(cfg.model.get("name", "")),
+        "split": str(cfg.split.get("kind", "")),
+        "data": str(cfg.data.get("source", "")),
+        "features": ",".join(cfg.features.groups),
+        "leaky_split": str(cfg.split.get("kind") == "random").lower(),
+        **study_tags(cfg),  # optuna.study / optuna.trial inside a sweep
+    }
+
+
+def flat_params(cfg: DictConfig) -> dict[str, str]:
+    """The resolved config flattened to dotted keys (lists joined), for MLflow params."""
+    out: dict[str, str] = {}
+
+    def walk(node, prefix: str) -> None:
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                walk(v, f"{prefix}.{k}" if prefix else str(k))
+        else:
+            out[prefix] = str(node)[:500]
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return out
+
+
+def mlflow_logger(loggers: list):
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    return next((lg for lg in loggers if isinstance(lg, MLFlowLogger)), None)
+
+
+def log_run_files(loggers: list, metrics: dict[str, float], files: list[Path]) -> str | None:
+    """Final metrics and artifacts to MLflow (if configured); returns the MLflow run id."""
+    logger = mlflow_logger(loggers)
+    if logger is None:
+        return None
+    client, run_id = logger.experiment, logger.run_id
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            client.log_metric(run_id, f"final/{key}", float(value))
+    for path in files:
+        if path and Path(path).is_file():
+            client.log_artifact(run_id, str(path))
+    return run_id
+
+
+def write_results(path: Path, results: dict) -> None:
+    """results.json, written atomically; NaN becomes null so any JSON reader accepts it."""
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in results.items()}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(clean, indent=2, sort_keys=True))
+    tmp.replace(path)

@@ -1,0 +1,133 @@
+"""The data module: batches gathered from the memmaps, honest parts, exact evaluation passes."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from lst_lightning.data.datamodule import EvalStream, LSTDataModule
+from lst_lightning.data.features import FeatureLayout
+from lst_lightning.data.io.formats import observed
+from lst_lightning.data.sampling import FeatureGatherer, _proportional, draw_samples
+
+
+def make_dm(cache, kind="space_days", **kw):
+    dm = LSTDataModule(cache, FeatureLayout(k=9), {"kind": kind, "space": {"block_px": 12}},
+                       batch_size=128, samples_per_epoch=1024, eval_samples=kw.pop("eval_samples", 1500),
+                       eval_batch_size=256, **kw)
+    dm.setup()
+    return dm
+
+
+def test_batch_values_follow_the_cache(random_cache):
+    dm = make_dm(random_cache)
+    batch = next(iter(dm.train_dataloader()))
+    f, r, c = (batch[k].numpy() for k in ("frame", "row", "col"))
+    lst = random_cache.array("lst")[f, r, c] * 0.02
+    mean = random_cache.array("window_mean")[f, r, c]
+    assert np.allclose(batch["target"].numpy(), lst - mean, atol=1e-4)
+    terrain = random_cache.array("terrain")
+    layout = dm.layout
+    j = layout.scalar_names.index("elev_mean")
+    assert np.allclose(batch["scalars"][:, j].numpy(), terrain[r, c, 0])
+    assert np.allclose(batch["patch"][:, 0].reshape(len(f), -1).numpy(), terrain[r, c, 1:])
+    # elevation differences: window pixels minus the window mean, row-major around the centre
+    dem = random_cache.array("dem")
+    i = 5
+    window = dem[r[i] - 4:r[i] + 5, c[i] - 4:c[i] + 5]
+    assert np.allclose(batch["patch"][i, 0].numpy(), window - window.mean(), atol=1e-3)
+    bands = np.array([random_cache.meta["frames"][x]["band"] for x in f])
+    qa = random_cache.array("qa")[f, r, c]
+    expect = np.where(bands == "day", observed(qa, "day"), observed(qa, "night"))
+    assert np.array_equal(batch["observed"].numpy(), expect)
+    assert torch.isnan(batch["oracle"]).all()  # random archive: no oracle
+
+
+def test_training_draws_only_training_samples(random_cache):
+    dm = make_dm(random_cache)
+    part = dm.plan["train"]
+    for batch in dm.train_dataloader():
+        f, r, c = (batch[k].numpy() for k in ("frame", "row", "col"))
+        assert np.isin(f, part.frames).all()
+        assert part.pixel_mask[r, c].all()
+        assert np.isfinite(random_cache.array("window_mean")[f, r, c]).all()
+    assert len(list(dm.train_dataloader())) == 1024 // 128
+
+
+def test_epochs_draw_fresh_samples(random_cache):
+    dm = make_dm(random_cache)
+    loader = dm.train_dataloader()
+    first = next(iter(loader))["frame"]
+    second = next(iter(loader))["frame"]
+    assert not torch.equal(first, second)
+
+
+def test_scaler_sees_training_samples_only(random_cache, monkeypatch):
+    dm = make_dm(random_cache, scaler_samples=3000)
+    seen = {}
+    real_gather = dm.gatherer.gather
+
+    def spy(f, r, c):
+        seen.update(f=f, r=r, c=c)
+        return real_gather(f, r, c)
+
+    monkeypatch.setattr(dm.gatherer, "gather", spy)
+    scalars, patch = dm.scaler_arrays()
+    assert scalars.shape == (3000, dm.layout.n_scalars) and patch.shape == (3000, 1, 9, 9)
+    assert np.isin(seen["f"], dm.plan["train"].frames).all()
+    assert dm.plan["train"].pixel_mask[seen["r"], seen["c"]].all()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_eval_visits_each_selected_sample_exactly_once(random_cache, workers):
+    dm = make_dm(random_cache, kind="days", eval_samples=10**9, num_workers=workers)
+    f, r, c = dm.eval_index("test")
+    loader = dm.test_dataloader()
+    seen = np.concatenate([(b["frame"] * 10**6 + b["row"] * 1000 + b["col"]).numpy() for b in loader])
+    expected = f * 10**6 + r * 1000 + c
+    assert seen.size == expected.size == np.unique(seen).size
+    assert set(seen) == set(expected)
+    # the full pass holds every valid sample of the test frames
+    wm = random_cache.array("window_mean")
+    assert expected.size == sum(int(np.isfinite(wm[x]).sum()) for x in dm.plan["test"].frames)
+
+
+def test_eval_subset_is_fixed_and_sized(random_cache):
+    a = make_dm(random_cache, eval_samples=300)
+    b = make_dm(random_cache, eval_samples=300)
+    fa = a.eval_index("val")
+    assert fa[0].size == 300
+    assert all(np.array_equal(x, y) for x, y in zip(fa, b.eval_index("val")))
+    assert a.summary.eval_samples["val"] == 300 and a.summary.eval_samples["test"] <= 300
+
+
+def test_proportional_quota():
+    q = _proportional(np.array([10, 0, 5, 85]), 20)
+    assert q.sum() == 20 and q[1] == 0 and (q <= [10, 0, 5, 85]).all()
+
+
+def test_memmaps_are_not_copied_into_workers(random_cache):
+    dm = make_dm(random_cache)
+    random_cache.array("window_mean")  # opened in this process
+    stream = dm.val_dataloader().dataset
+    payload = pickle.dumps(stream)
+    assert len(payload) < 200_000  # index arrays only: the arrays themselves are ~MBs
+    clone = pickle.loads(payload)
+    assert clone.gatherer.cache._arrays == {}  # reopened lazily in the worker
+    assert isinstance(clone.gatherer.cache.array("lst"), np.memmap)
+
+
+def test_observed_only_training(random_cache):
+    dm = make_dm(random_cache, train_observed_only=True)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["observed"].all()
+
+
+def test_draw_samples_rejects_invalid_windows(random_cache):
+    dm = make_dm(random_cache, kind="random")
+    g = FeatureGatherer(random_cache, FeatureLayout(k=9))
+    f, r, c = draw_samples(g, dm.plan, dm.plan["test"], 500, np.random.default_rng(0))
+    assert f.size == 500 and g.valid(f, r, c).all()
+    assert isinstance(dm.val_dataloader().dataset, EvalStream)
