@@ -32,5 +32,4 @@ def hydra_app(config_name: str, task: Callable) -> None:
     import hydra
 
     from lst_lightning.errors import exit_on_user_error
-
     hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(exit_on_user_error(task))()

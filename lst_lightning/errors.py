@@ -15,10 +15,14 @@ class LSTError(Exception):
 
 
 def exit_on_user_error(fn: F) -> F:
-    """Run ``fn``; on LSTError print ``error: <message>`` to stderr and exit 2."""
+    """The wrapper of every entry point: the project's console logging on (``log.configure``);
+    on LSTError print ``error: <message>`` to stderr and exit 2."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from lst_lightning.log import configure
+
+        configure()
         try:
             return fn(*args, **kwargs)
         except LSTError as err:

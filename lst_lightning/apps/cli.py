@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lst_lightning.data.windows import DEFAULT_K
 from lst_lightning.errors import EXIT_USER_ERROR, exit_on_user_error
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse with the project's one-line error format (``error: ...``, exit 2)."""
 
     def error(self, message: str):
@@ -18,7 +19,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _synth_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="lst-synth", description=(
+    p = Parser(prog="lst-synth", description=(
         "Write a synthetic LST archive in the real on-disk formats (yearly NetCDF or daily GeoTIFF, "
         "DEM GeoTIFF, monthly NDVI GeoTIFF) plus truth.json and per-frame oracle LST."))
     p.add_argument("out_dir", type=Path, help="directory to write (lst/, dem.tif, ndvi.tif, oracle/, truth.json)")
@@ -51,14 +52,14 @@ def synth_main(argv: list[str] | None = None) -> None:
 
 
 def _prepare_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="lst-prepare", description=(
+    p = Parser(prog="lst-prepare", description=(
         "Turn an LST archive + DEM into the memory-mapped training cache (window means, validity, "
         "terrain features). Reuses an existing cache with the same input fingerprint."))
     p.add_argument("lst_dir", type=Path, help="directory of yearly NetCDFs or daily GeoTIFFs")
     p.add_argument("--dem", type=Path, required=True, help="DEM GeoTIFF on the LST grid")
     p.add_argument("--ndvi", type=Path, default=None, help="optional NDVI GeoTIFF (1 or 12 bands) on the grid")
     p.add_argument("--oracle-dir", type=Path, default=None, help="synthetic archives: per-frame oracle LST")
-    p.add_argument("--k", type=int, default=9, help="window size in pixels (odd, >= 3; default 9)")
+    p.add_argument("--k", type=int, default=DEFAULT_K, help=f"window size in pixels (odd, >= 3; default {DEFAULT_K})")
     p.add_argument("--cache-root", type=Path, default=Path("data/cache"), help="where caches live")
     return p
 

@@ -14,18 +14,22 @@ Breakdowns by band, season, month and elevation use the same samples as the head
 """
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from lst_lightning.data.io.formats import FRAME_BANDS
+from lst_lightning.data.seasons import SEASONS, season_name
+from lst_lightning.data.windows import centre_index
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.numbers import finite_or_none
+
+log = logging.getLogger(__name__)
 
 ROW_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct", "bias_k",
             "explained_fraction", "n_samples")
-SEASONS = ("DJF", "MAM", "JJA", "SON")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -33,7 +37,7 @@ def centre_elevation(gatherer, rows: np.ndarray, cols: np.ndarray) -> np.ndarray
     """The centre pixel's elevation (m): window mean + the centre's difference from it."""
     k = gatherer.cache.k
     terrain = gatherer.cache.array("terrain")
-    return np.asarray(terrain[rows, cols, 0] + terrain[rows, cols, 1 + k * k // 2], dtype=np.float64)
+    return np.asarray(terrain[rows, cols, 0] + terrain[rows, cols, 1 + centre_index(k)], dtype=np.float64)
 
 
 def elevation_labels(elev: np.ndarray, edges: list[float]) -> np.ndarray:
@@ -68,7 +72,7 @@ def breakdowns(pred: np.ndarray, batch: dict, gatherer, observed_only: bool = Tr
     everything = np.ones_like(observed)
     return {
         "band": _table(pred, batch, np.asarray(FRAME_BANDS)[gatherer.band_index[frame]], keep, FRAME_BANDS),
-        "season": _table(pred, batch, np.asarray(SEASONS)[(month + 1) % 12 // 3], keep, SEASONS),
+        "season": _table(pred, batch, season_name(month + 1), keep, SEASONS),
         "month": _table(pred, batch, np.asarray(MONTHS)[month], keep, MONTHS),
         "elevation": _table(pred, batch, elev_labels, keep, elev_order),
         "qa": _table(pred, batch, np.where(observed, "observed", "gap-filled"), everything,
@@ -128,7 +132,7 @@ def evaluate(cfg) -> dict:
     out = Path(cfg.output_dir)
     run = open_run(str(cfg.run), str(cfg.tracking_uri), out / "run", device=str(cfg.device))
     train_cfg, dm, run_id = run.cfg, run.dm, run.run_id
-    print(f"evaluating {run.model_file} on its {cfg.part} set", file=sys.stderr)
+    log.info(f"evaluating {run.model_file} on its {cfg.part} set")
     batch = gather_all(dm.gatherer, dm.eval_index(cfg.part), dm.eval_batch_size)
     pred = predict_batched(run.predict, batch, dm.eval_batch_size)
 
@@ -146,7 +150,7 @@ def evaluate(cfg) -> dict:
     if client:
         _log(client, run_id, result, files, cfg.part)
     elif cfg.mlflow:
-        print("note: the run has no MLflow run (trained with logger=none?): nothing logged to MLflow", file=sys.stderr)
+        log.warning("note: the run has no MLflow run (trained with logger=none?): nothing logged to MLflow")
     print(format_tables(result))
     print(f"written: {', '.join(str(f) for f in files)}")
     return result
@@ -156,7 +160,7 @@ def _finite(value):
     """NaN -> None, recursively (JSON)."""
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+    return finite_or_none(value)
 
 
 def _log(client, run_id: str, result: dict, files: list[Path], part: str) -> None:

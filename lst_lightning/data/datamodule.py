@@ -114,7 +114,7 @@ class SplitSummary:
 
 class LSTDataModule(L.LightningDataModule):
     def __init__(self, cache: Cache, layout: FeatureLayout, split: dict, bands=("night", "day"),
-                 batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 200_000,
+                 batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 100_000,
                  eval_samples: int = 100_000, num_workers: int = 0, pin_memory: bool = False,
                  train_observed_only: bool = False, scaler_samples: int = 50_000, seed: int = 0,
                  device_resident: bool = False):

@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lst_lightning.data.features import GROUP_COLUMNS
 from lst_lightning.data.io.formats import LST_SCALE
-from lst_lightning.data.sampling import _OBSERVED_TABLE, FeatureGatherer
+from lst_lightning.data.sampling import OBSERVED_TABLE, FeatureGatherer
 from lst_lightning.errors import LSTError
 
-TERRAIN_EXTRA = ("slope", "aspect_sin", "aspect_cos", "tpi")
 
 
 class DeviceGatherer:
@@ -44,7 +44,7 @@ class DeviceGatherer:
         self.frame_table = {k: self._put(v) for k, v in host.frame_table.items()}
         self.band = self._put(host.band_index)
         self.month_t = self._put(host.month)
-        self.observed_table = self._put(_OBSERVED_TABLE)
+        self.observed_table = self._put(OBSERVED_TABLE)
         self.lat, self.lon = self._put(host.lat), self._put(host.lon)
         self.patch_offsets = self._put(host.patch_offsets)
 
@@ -94,7 +94,7 @@ class DeviceGatherer:
                    **{name: table[f] for name, table in self.frame_table.items()}}
         if "terrain" in layout.groups:
             extra = self.terrain_extra[pix]
-            columns.update({name: extra[:, j] for j, name in enumerate(TERRAIN_EXTRA)})
+            columns.update({name: extra[:, j] for j, name in enumerate(GROUP_COLUMNS["terrain"])})
         scalars = torch.stack([columns[name].to(torch.float32) for name in layout.scalar_names], dim=1)
         channels = []
         for name in layout.patch_channels:

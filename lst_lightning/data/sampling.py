@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from lst_lightning.data.cache import Cache
-from lst_lightning.data.features import FeatureLayout
+from lst_lightning.data.features import GROUP_COLUMNS, FeatureLayout
 from lst_lightning.data.io.formats import FRAME_BANDS, LST_SCALE, QA_OBSERVED
 from lst_lightning.data.splits import SplitPart, SplitPlan, sample_bucket
 from lst_lightning.errors import LSTError
 
 # rows: band index in FRAME_BANDS; columns: QA code -> observed?
-_OBSERVED_TABLE = np.stack([QA_OBSERVED[b] for b in FRAME_BANDS])
+OBSERVED_TABLE = np.stack([QA_OBSERVED[b] for b in FRAME_BANDS])
 COUNT_FRAMES_MAX = 2000  # beyond this many frames, sample counts are estimated from a subset
 
 
@@ -49,7 +49,7 @@ class FeatureGatherer:
         return np.isfinite(self.cache.array("window_mean")[f, r, c])
 
     def observed(self, f: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return _OBSERVED_TABLE[self.band_index[f], self.cache.array("qa")[f, r, c]]
+        return OBSERVED_TABLE[self.band_index[f], self.cache.array("qa")[f, r, c]]
 
     def gather(self, f: np.ndarray, r: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
         cache, layout, n = self.cache, self.layout, len(f)
@@ -64,7 +64,7 @@ class FeatureGatherer:
         }
         if "terrain" in layout.groups:
             extra = cache.array("terrain_extra").reshape(self.height * self.width, -1)[pix]
-            columns.update(slope=extra[:, 0], aspect_sin=extra[:, 1], aspect_cos=extra[:, 2], tpi=extra[:, 3])
+            columns.update(zip(GROUP_COLUMNS["terrain"], extra.T))  # terrain_extra.npy's column order
         scalars = np.empty((n, layout.n_scalars), dtype=np.float32)
         for j, name in enumerate(layout.scalar_names):
             scalars[:, j] = columns[name]

@@ -12,6 +12,13 @@ import numpy as np
 
 from lst_lightning.errors import LSTError
 
+DEFAULT_K = 9  # the project's default window side (data.k in the configs)
+
+
+def centre_index(k: int) -> int:
+    """Index of the centre pixel in a row-major k x k window (flattened)."""
+    return k * k // 2
+
 
 def check_k(k: int) -> int:
     """The window size as an int; LSTError naming ``data.k`` unless it is an odd integer >= 3."""

@@ -30,6 +30,8 @@ SUM_KEYS = ("n", "sum_err", "sum_err2", "sum_abs_err", "sum_target", "sum_target
             "n_oracle", "sum_floor2", "sum_target2_oracle", "sum_err2_oracle")
 METRIC_KEYS = ("rmse_k", "mae_k", "bias_k", "r2", "trivial_rmse_k", "rmse_improvement_pct",
                "mse_improvement_pct", "floor_rmse_k", "explained_fraction", "n_samples")
+# reported over every sample, gap-filled centres included, as <part>/all_<key>
+ALL_KEYS = ("rmse_k", "trivial_rmse_k", "n_samples")
 NAN = float("nan")
 
 

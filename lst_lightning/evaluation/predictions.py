@@ -13,10 +13,9 @@ from typing import Callable
 
 import numpy as np
 
-from lst_lightning.evaluation.metrics import regression_metrics
+from lst_lightning.evaluation.metrics import ALL_KEYS, regression_metrics
 
 Predictor = Callable[[dict], np.ndarray]
-ALL_KEYS = ("rmse_k", "trivial_rmse_k", "n_samples")  # as module.ALL_KEYS: reported over every sample
 
 
 def gather_all(gatherer, index: tuple[np.ndarray, np.ndarray, np.ndarray], batch_size: int = 8192) -> dict:

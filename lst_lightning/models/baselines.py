@@ -24,16 +24,19 @@ and ``predict(batch, gatherer)``; ``gatherer`` gives the frame table and the cac
 """
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from lst_lightning.data.seasons import season_index
+from lst_lightning.data.windows import centre_index
 from lst_lightning.errors import LSTError
 
+log = logging.getLogger(__name__)
+
 BASELINE_FILE = "baseline.joblib"
-SEASONS = ("DJF", "MAM", "JJA", "SON")
 
 
 def design(batch: dict) -> np.ndarray:
@@ -49,7 +52,7 @@ def strata(batch: dict, gatherer, by: tuple[str, ...]) -> np.ndarray:
     if "band" in by:
         code = code * 2 + gatherer.band_index[frame]
     if "season" in by:
-        code = code * 4 + (gatherer.month[frame] + 1) % 12 // 3
+        code = code * 4 + season_index(gatherer.month[frame] + 1)  # gatherer months are 0-based
     return code
 
 
@@ -118,7 +121,7 @@ class Ridge(Baseline):
             if mse < best:
                 best, self.alpha, kept = mse, alpha, self.models
         self.models = kept
-        print(f"ridge: alpha {self.alpha:g} (lowest validation RMSE of {self.alphas})", file=sys.stderr)
+        log.info(f"ridge: alpha {self.alpha:g} (lowest validation RMSE of {self.alphas})")
 
     def predict(self, batch: dict, gatherer) -> np.ndarray:
         x, code = design(batch), strata(batch, gatherer, self.by)
@@ -151,8 +154,8 @@ class LightGBM(Baseline):
             callbacks.append(lgb.log_evaluation(self.log_every))
         self.model.fit(design(train), train["target"], eval_X=(design(val),), eval_y=(val["target"],),
                        eval_metric="l2", callbacks=callbacks)
-        print(f"lightgbm: {self.model.best_iteration_ or self.params['n_estimators']} trees "
-              f"(early stopping on val)", file=sys.stderr)
+        log.info(f"lightgbm: {self.model.best_iteration_ or self.params['n_estimators']} trees "
+                 f"(early stopping on val)")
 
     def predict(self, batch: dict, gatherer) -> np.ndarray:
         return self.model.predict(design(batch))
@@ -196,7 +199,7 @@ class Coarse(Baseline):
 
     def predict(self, batch: dict, gatherer) -> np.ndarray:
         k = gatherer.cache.k
-        diff = gatherer.cache.array("terrain")[batch["row"], batch["col"], 1 + k * k // 2]
+        diff = gatherer.cache.array("terrain")[batch["row"], batch["col"], 1 + centre_index(k)]
         return self.slope_k_per_m[batch["frame"]] * diff
 
 

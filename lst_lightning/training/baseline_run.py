@@ -7,12 +7,14 @@ model is saved as ``baseline.joblib`` (the run's "checkpoint").
 """
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from lst_lightning.models.baselines import BASELINE_FILE, build_baseline, save_baseline
+
+log = logging.getLogger(__name__)
 
 
 def training_samples(dm, n: int) -> dict:
@@ -36,10 +38,10 @@ def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], b
     train = None
     if model.needs_labels:
         n = int(cfg.model.get("train_samples", 200_000))
-        print(f"{name}: gathering {n:,} training samples", file=sys.stderr)
+        log.info(f"{name}: gathering {n:,} training samples")
         train = training_samples(dm, n)
     val = gather_all(dm.gatherer, dm.eval_index("val"), dm.eval_batch_size)
-    print(f"{name}: fitting", file=sys.stderr)
+    log.info(f"{name}: fitting")
     model.fit(train, val, dm.gatherer)
 
     observed_only = bool(cfg.data.eval_observed_only)

@@ -23,10 +23,9 @@ import torch.nn.functional as F
 from lst_lightning.data.features import ORIGINAL_GROUPS, FeatureLayout
 from lst_lightning.data.scaling import ORIGINAL_SCALING, FeatureScaler
 from lst_lightning.errors import LSTError
-from lst_lightning.evaluation.metrics import METRIC_KEYS, LSTMetrics
+from lst_lightning.evaluation.metrics import ALL_KEYS, METRIC_KEYS, LSTMetrics
 
 STAGES = ("train", "val", "test")
-ALL_KEYS = ("rmse_k", "trivial_rmse_k", "n_samples")  # logged as {stage}/all_<key> in val/test
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 SCHEDULERS = {"none": (), "exponential": ("warmup_epochs", "half_life_epochs"), "cosine": ("min_lr_ratio",)}
 

@@ -4,14 +4,15 @@ A plain function (tests call it); the ``@hydra.main`` decorator lives only in ``
 """
 from __future__ import annotations
 
-import math
-import sys
+import logging
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from lst_lightning.errors import LSTError, exit_on_user_error
+
+log = logging.getLogger(__name__)
 
 SUMMARY_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct",
                 "floor_rmse_k", "explained_fraction", "n_samples")
@@ -76,7 +77,7 @@ def run_training(cfg: DictConfig) -> float | None:
     for logger in loggers:
         logger.log_hyperparams(tracking.flat_params(cfg))
         logger.log_metrics(dm.summary.as_metrics(), step=0)
-    _print_split(dm.summary)
+    _log_split(dm.summary)
     if cfg.model.get("baseline") is not None:  # ridge, lightgbm, coarse, trivial: no Trainer
         from lst_lightning.training.baseline_run import run_baseline
 
@@ -160,24 +161,19 @@ def _close_distributed() -> None:
         dist.destroy_process_group()
 
 
-def _print_split(summary) -> None:
+def _log_split(summary) -> None:
     leaky = "  (LEAKY: neighbouring windows and dates shared across parts)" if summary.leaky else ""
-    print(f"split {summary.kind}{leaky}", file=sys.stderr)
+    log.info(f"split {summary.kind}{leaky}")
     for p in ("train", "val", "test"):
         approx = "~" if summary.estimated[p] else ""
         ev = f", evaluated on {summary.eval_samples[p]:,}" if p in summary.eval_samples else ""
-        print(f"  {p:5s}: {summary.frames[p]:5d} frames x {summary.pixels[p]:7,d} pixels -> "
-              f"{approx}{summary.samples[p]:,} samples{ev}", file=sys.stderr)
-
-
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return f"{value:,.0f}" if isinstance(value, (int,)) or float(value).is_integer() and abs(value) > 100 \
-        else f"{value:.4f}"
+        log.info(f"  {p:5s}: {summary.frames[p]:5d} frames x {summary.pixels[p]:7,d} pixels -> "
+                 f"{approx}{summary.samples[p]:,} samples{ev}")
 
 
 def _print_summary(results: dict, cfg: DictConfig, out: Path) -> None:
+    from lst_lightning.evaluation.numbers import fmt
+
     stage = "test" if "test/rmse_k" in results else "val"
     lines = [f"\n== {results['run_name']} ({stage}, held-out {results['split/kind']}"
              f"{', LEAKY' if results['split/leaky'] else ''}) =="]
@@ -186,14 +182,14 @@ def _print_summary(results: dict, cfg: DictConfig, out: Path) -> None:
               "floor_rmse_k": "oracle floor RMSE (K)", "explained_fraction": "explained fraction",
               "n_samples": "evaluated samples"}
     for key in SUMMARY_KEYS:
-        lines.append(f"  {labels[key]:30s} {_fmt(results.get(f'{stage}/{key}'))}")
+        lines.append(f"  {labels[key]:30s} {fmt(results.get(f'{stage}/{key}'))}")
     if f"{stage}/all_rmse_k" in results:
-        lines.append(f"  {'incl. gap-filled: model/trivial':30s} {_fmt(results[f'{stage}/all_rmse_k'])} / "
-                     f"{_fmt(results.get(f'{stage}/all_trivial_rmse_k'))}")
+        lines.append(f"  {'incl. gap-filled: model/trivial':30s} {fmt(results[f'{stage}/all_rmse_k'])} / "
+                     f"{fmt(results.get(f'{stage}/all_trivial_rmse_k'))}")
     lines.append("  samples train/val/test: " + " / ".join(
         f"{results[f'split/{p}_samples']:,}" for p in ("train", "val", "test")))
     lines.append(f"  results: {out / 'results.json'}")
     if results.get("mlflow_run_id"):
         uri = cfg.logger.mlflow.tracking_uri
         lines.append(f"  MLflow run {results['mlflow_run_id']}: mlflow ui --backend-store-uri {uri}")
-    print("\n".join(lines))
+    print("\n".join(lines))  # the run's result: stdout, main rank only (the caller checks)

@@ -16,6 +16,7 @@ metrics, and ``importance/...`` metrics it logs to the runs). ``experiment=repor
 """
 from __future__ import annotations
 
+import logging
 import argparse
 import json
 import shutil
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lst_lightning.errors import LSTError, exit_on_user_error
+
+log = logging.getLogger(__name__)
 
 MODELS = ("mlp", "cnn", "ridge", "lightgbm", "coarse", "trivial")
 SPLITS = ("space_days", "random")
@@ -126,13 +129,13 @@ def run_jobs(jobs: list[Job], name: str, out: Path) -> None:
 
     for i, job in enumerate(jobs, 1):
         cfg = job_config(job, name, out)
-        print(f"\n[report {i}/{len(jobs)}] {job.key}: python train.py {' '.join(job.overrides)}", flush=True)
+        log.info(f"\n[report {i}/{len(jobs)}] {job.key}: python train.py {' '.join(job.overrides)}")
         start = time.perf_counter()
         run_training(cfg)
         job.seconds = time.perf_counter() - start
         job.results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
-        print(f"[report {i}/{len(jobs)}] {job.key} done in {job.seconds:.0f} s: test RMSE "
-              f"{job.results['test/rmse_k']:.4f} K (trivial {job.results['test/trivial_rmse_k']:.4f} K)", flush=True)
+        log.info(f"[report {i}/{len(jobs)}] {job.key} done in {job.seconds:.0f} s: test RMSE "
+                 f"{job.results['test/rmse_k']:.4f} K (trivial {job.results['test/trivial_rmse_k']:.4f} K)")
 
 
 def analyse(job: Job, name: str, out: Path, repeats: int, importance: bool, figures: Path | None) -> list[Path]:
@@ -155,7 +158,7 @@ def analyse(job: Job, name: str, out: Path, repeats: int, importance: bool, figu
     batch = gather_all(dm.gatherer, dm.eval_index("test"), dm.eval_batch_size)
     observed_only = bool(cfg.data.eval_observed_only)
     if importance:
-        print(f"[report] permutation importance of {job.key} ({repeats} repeats)", flush=True)
+        log.info(f"[report] permutation importance of {job.key} ({repeats} repeats)")
         imp = permutation_importance(predict, batch, dm.layout, observed_only, repeats, seed=int(cfg.seed))
         client = mlflow.MlflowClient(tracking_uri=tracking_uri(cfg))
         for group, row in imp.items():
@@ -203,7 +206,7 @@ def build_report(name: str = "default", overrides: list[str] = (), models=MODELS
         shutil.rmtree(out / stale, ignore_errors=True)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    print(f"[report] {name}: {len(jobs)} runs ({', '.join(j.key for j in jobs)})", flush=True)
+    log.info(f"[report] {name}: {len(jobs)} runs ({', '.join(j.key for j in jobs)})")
     run_jobs(jobs, name, out)
     primary = [j for j in jobs if j.split == splits[0] and j.dropped is None]
     shown = next((j for j in primary if not j.is_baseline), None)
@@ -218,9 +221,9 @@ def build_report(name: str = "default", overrides: list[str] = (), models=MODELS
 # ---------------------------------------------------------------- command line
 
 def _parser() -> argparse.ArgumentParser:
-    from lst_lightning.apps.cli import _Parser
+    from lst_lightning.apps.cli import Parser
 
-    p = _Parser(prog="lst-report", description=(
+    p = Parser(prog="lst-report", description=(
         "Answer the research questions on the configured data: train the networks and baselines under "
         "split=space_days and the leaky random split, feature ablation and permutation importance, and "
         "write reports/<name>/report.md with figures. Extra arguments are train.py overrides applied to "

@@ -11,14 +11,13 @@ import math
 from pathlib import Path
 
 from lst_lightning.evaluation.importance import ablation_table
+from lst_lightning.evaluation.numbers import fmt
 
 T = "test/"
 
 
 def _f(value, digits: int = 3, sign: bool = False) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+    return fmt(value, digits, sign)  # the report's default: 3 decimals
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
