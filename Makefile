@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install train test test-slow synth prepare benchmark report clean
+.PHONY: install train test test-quick lint test-slow synth prepare benchmark report clean
 
 install: $(STAMP)
 
@@ -26,6 +26,13 @@ train: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)
 
+# the unit tests alone (no subprocess or service end-to-end checks): a quick loop while editing
+test-quick: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not e2e" $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow $(ARGS)
 
@@ -36,7 +43,7 @@ prepare: $(STAMP)
 	$(VENV)/bin/lst-prepare $(ARGS)
 
 benchmark: $(STAMP)
-	$(PY) scripts/benchmark.py $(ARGS)
+	$(PY) -m benchmarks $(ARGS)
 
 # the study report: reports/default/report.md (about 15 minutes on 2 cores); ARGS: lst-report options
 report: $(STAMP)

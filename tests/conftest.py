@@ -57,3 +57,4 @@ def random_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("random_archive")
     arch = write_random_archive(root)
     return prepare_cache(arch["lst_dir"], dem=arch["dem"], cache_root=root / "cache", progress=False, quiet=True)
+

@@ -5,26 +5,15 @@ import itertools
 from pathlib import Path
 
 import pytest
+
+from tests.common import CONF, compose_cfg
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = {g.name: sorted(p.stem for p in g.glob("*.yaml")) for g in CONF.iterdir()
           if g.is_dir() and g.name not in ("hydra",)}
-
-
-def compose_cfg(overrides=(), tmp_path: Path | None = None):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=list(overrides))
-    with open_dict(cfg):
-        root = Path(tmp_path or "/tmp/lst-test")
-        cfg.paths.output_dir = str(root / "run")
-        cfg.paths.log_dir = str(root / "logs")
-        cfg.paths.data_dir = str(root / "data")
-    return cfg
 
 
 def test_groups_exist():
@@ -96,10 +85,10 @@ def test_experiment_and_debug_overrides_apply(tmp_path):
     assert cfg.data.synthetic.day_step == 3
 
 
-def test_original_recipe_is_the_original_project():
+def test_original_recipe_is_the_original_project(tmp_path):
     from lst_lightning.training.module import check_scheduler, lr_factor
 
-    cfg = compose_cfg(["experiment=original_recipe"])
+    cfg = compose_cfg(["experiment=original_recipe"], tmp_path)
     assert list(cfg.data.bands) == ["day"] and cfg.data.loader.batch_size == 128
     net = cfg.model.net
     assert list(net.hidden) == [1024, 512, 256, 128] and net.batch_norm and net.dropout == 0.2

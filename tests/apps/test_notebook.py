@@ -1,12 +1,16 @@
 """notebooks/analysis.ipynb runs top to bottom on a store with real runs, so it cannot rot."""
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from omegaconf import open_dict
 
-from tests.test_config import compose_cfg
+from tests.common import compose_cfg
 from tests.common import REPO
+
+pytestmark = pytest.mark.e2e  # executes the notebook in a kernel
 
 NOTEBOOK = REPO / "notebooks" / "analysis.ipynb"
 

@@ -9,7 +9,7 @@ import pytest
 from omegaconf import open_dict
 
 from lst_lightning.errors import LSTError
-from tests.test_config import CONF, compose_cfg
+from tests.common import CONF, compose_cfg
 
 
 def test_conservation_makes_every_complete_cell_average_to_the_observation(rng):
@@ -79,7 +79,7 @@ def predict_cfg(root: Path, run: str, out: Path, *overrides: str):
 def test_maps_on_the_grid_in_cf_netcdf_geotiff_and_png(tiny_run, tmp_path):
     import xarray as xr
 
-    from lst_lightning.data.io.readers import read_geotiff
+    from lst_lightning.data.io.geotiff import read_geotiff
     from lst_lightning.apps.predict import predict_maps
 
     root, results = tiny_run

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from tests.common import REPO
 
+pytestmark = pytest.mark.e2e  # the whole lst-report
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

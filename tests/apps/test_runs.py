@@ -11,7 +11,7 @@ import pytest
 from omegaconf import OmegaConf, open_dict
 
 from lst_lightning.errors import LSTError
-from tests.test_config import compose_cfg
+from tests.common import compose_cfg
 
 
 @pytest.fixture(scope="module")

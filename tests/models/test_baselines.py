@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from omegaconf import open_dict
 
-from tests.test_config import compose_cfg
+from tests.common import compose_cfg
 
 LAPSE_K_PER_M = -0.0065
 FAST = {  # fewer training samples / trees than the defaults: seconds, not minutes

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from tests.common import REPO
 
+pytestmark = pytest.mark.e2e  # subprocess DDP runs
+
 BATCHES = 5  # odd on purpose: both ranks must still take the same number of steps
 
 

@@ -9,7 +9,9 @@ from omegaconf import open_dict
 
 from lst_lightning.errors import LSTError
 from tests import services
-from tests.test_config import compose_cfg
+from tests.common import compose_cfg
+
+pytestmark = pytest.mark.e2e  # a real mlflow server
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from tests.common import REPO
 
+pytestmark = pytest.mark.e2e  # SIGKILLed subprocess runs
+
 BASE = ["debug=tiny", "logger=none", "trainer.max_epochs=4", "callbacks.early_stopping.patience=10"]
 
 

@@ -13,6 +13,8 @@ import pytest
 from tests import services
 from tests.common import REPO
 
+pytestmark = pytest.mark.e2e  # Optuna sweeps against a PostgreSQL server
+
 # a one-epoch trial on the tiny archive: a few seconds each
 TRIAL = ["debug=tiny", "logger=mlflow", "trainer.max_epochs=1", "data.loader.samples_per_epoch=4096"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import open_dict
 
-from tests.test_config import compose_cfg
+from tests.common import compose_cfg
 from tests.common import REPO
 
 RESULT_KEYS = ("test/rmse_k", "test/trivial_rmse_k", "test/mse_improvement_pct", "test/rmse_improvement_pct",
@@ -112,6 +112,7 @@ def _run_cli(*args, cwd=REPO, timeout=300):
                           cwd=cwd, env=env, timeout=timeout)
 
 
+@pytest.mark.e2e
 def test_cli_missing_setting_is_one_clear_line(tmp_path):
     proc = _run_cli("data=israel", f"paths.log_dir={tmp_path}", f"hydra.run.dir={tmp_path}/run")
     assert proc.returncode == 2
@@ -120,6 +121,7 @@ def test_cli_missing_setting_is_one_clear_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.e2e
 def test_cli_model_cnn_split_days_as_typed(tmp_path, shared_data):
     proc = _run_cli("model=cnn", "split=days", "debug=fast", "logger=none", f"paths.data_dir={shared_data}",
                     f"paths.log_dir={tmp_path}", f"hydra.run.dir={tmp_path}/run")
