@@ -127,7 +127,7 @@ def predict_maps(cfg) -> list[Path]:
         tif = out / f"lst_pred_{stem}.tif"
         write_geotiff(tif, cache.grid, pred, nodata=float("nan"))
         files += [tif, map_panel(out / f"panel_{stem}.png", cache.grid, f"{run.cfg.model.get('name', '')}: {stem}",
-                             mean, pred, obs)]
+                             mean, pred, obs, bbox=cfg.get("bbox"))]
     history = (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} lst-predict run={cfg.run} "
                f"conserve={bool(cfg.conserve)} model={run.model_file}")
     nc = out / "lst_prediction.nc"

@@ -70,6 +70,35 @@ def pred_vs_true(pred, target, path: Path, title: str = "") -> Path:
     return _save(fig, path)
 
 
+def data_window(mask, lat=None, lon=None, bbox=None, margin: int = 2) -> tuple[slice, slice]:
+    """Rows and columns a map should show: those of ``bbox`` ([lon_min, lat_min, lon_max, lat_max],
+    degrees) when given, else the bounding box of ``mask`` (where there is data) plus a margin.
+    Why: a real archive's valid windows may cover a speck of its grid; a whole-grid map hides them."""
+    import numpy as np
+
+    from lst_lightning.errors import LSTError
+
+    h, w = mask.shape
+    if bbox is not None:
+        lon_min, lat_min, lon_max, lat_max = (float(v) for v in bbox)
+        rows = np.flatnonzero((np.asarray(lat) >= lat_min) & (np.asarray(lat) <= lat_max))
+        cols = np.flatnonzero((np.asarray(lon) >= lon_min) & (np.asarray(lon) <= lon_max))
+        if rows.size == 0 or cols.size == 0:
+            raise LSTError(f"bbox={list(bbox)}: no pixel of the grid (lon {float(np.min(lon)):.4f}..{float(np.max(lon)):.4f}, "
+                           f"lat {float(np.min(lat)):.4f}..{float(np.max(lat)):.4f}) lies inside it")
+    else:
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        if rows.size == 0:
+            return slice(0, h), slice(0, w)
+    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin)),
+            slice(max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)))
+
+
+def _extent(lat, lon) -> tuple[float, float, float, float]:
+    """imshow extent of a (cropped) grid whose first row is the northernmost."""
+    return (float(lon[0]), float(lon[-1]), float(min(lat[0], lat[-1])), float(max(lat[0], lat[-1])))
+
+
 def error_map(lat, lon, rows, cols, err, path: Path, title: str = "") -> Path:
     """Per-pixel RMSE and mean error (bias, predicted - true) over the evaluated samples."""
     import numpy as np
@@ -81,7 +110,9 @@ def error_map(lat, lon, rows, cols, err, path: Path, title: str = "") -> Path:
     with np.errstate(invalid="ignore", divide="ignore"):
         rmse = np.sqrt(np.bincount(flat, err * err, h * w) / n).reshape(h, w)
         bias = (np.bincount(flat, err, h * w) / n).reshape(h, w)
-    extent = (lon[0], lon[-1], lat[-1], lat[0])
+    rs, cs = data_window(n.reshape(h, w) > 0)  # the evaluated pixels, not the whole grid
+    rmse, bias, lat, lon = rmse[rs, cs], bias[rs, cs], np.asarray(lat)[rs], np.asarray(lon)[cs]
+    extent = _extent(lat, lon)
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.5))
     vmax = np.nanpercentile(rmse, 98) if np.isfinite(rmse).any() else 1.0
     bmax = np.nanpercentile(np.abs(bias), 98) if np.isfinite(bias).any() else 1.0
@@ -191,12 +222,15 @@ def importance_bars(permutation: dict[str, dict[str, float]], ablation: dict[str
     return _save(fig, path)
 
 
-def map_panel(path: Path, grid, title: str, mean, pred, obs) -> Path:
-    """Window-mean input, prediction, observation and error, side by side."""
+def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None) -> Path:
+    """Window-mean input, prediction, observation and error, side by side, over the area with
+    predictions (or ``bbox``: [lon_min, lat_min, lon_max, lat_max])."""
     import numpy as np
 
     plt = _pyplot()
-    extent = (grid.lon.min(), grid.lon.max(), grid.lat.min(), grid.lat.max())
+    rs, cs = data_window(np.isfinite(pred) | np.isfinite(obs), grid.lat, grid.lon, bbox)
+    mean, pred, obs = mean[rs, cs], pred[rs, cs], obs[rs, cs]
+    extent = _extent(np.asarray(grid.lat)[rs], np.asarray(grid.lon)[cs])
     values = np.concatenate([a[np.isfinite(a)] for a in (mean, pred, obs)])
     lo, hi = np.percentile(values, [1, 99]) if values.size else (0.0, 1.0)
     err = pred - obs
