@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from lst_lightning.data import cache as cache_mod
 from lst_lightning.data.cache import Cache, open_cache, prepare_cache, terrain_derivatives, terrain_features
 from lst_lightning.data.io.formats import LST_SCALE, OVERPASS_HOUR
-from lst_lightning.data.io.readers import read_dem
+from lst_lightning.data.io.rasters import read_dem
 from lst_lightning.data.windows import box_sum, check_k, pad_interior, window_mean, window_mean_raw
 from lst_lightning.data.io.writers import write_geotiff, write_lst_geotiff_day, write_lst_netcdf
 from lst_lightning.errors import LSTError

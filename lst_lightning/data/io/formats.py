@@ -9,8 +9,10 @@ LST_FILL = 0
 # Physically plausible land surface temperatures; anything else (not a fill) is a broken file.
 PLAUSIBLE_K = (150.0, 400.0)
 
-# Band order in both the yearly NetCDF and the daily GeoTIFF.
-BANDS = ("night", "day", "daily", "qa")
+# The data variable of the yearly NetCDF (time, band, y, x), as xarray names an unnamed array.
+NETCDF_VARIABLE = "__xarray_dataarray_variable__"
+
+# Both the yearly NetCDF and the daily GeoTIFF store 4 bands: night, day, daily mean, QA.
 FRAME_BANDS = ("night", "day")  # the bands that become training frames, in time order
 # MODIS Aqua overpasses, local solar time (hours).
 OVERPASS_HOUR = {"night": 1.5, "day": 13.5}

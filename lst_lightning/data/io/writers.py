@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lst_lightning.errors import LSTError
+from lst_lightning.data.io.formats import NETCDF_VARIABLE
 from lst_lightning.data.io.grid import Grid
+from lst_lightning.errors import LSTError
 
-NETCDF_VARIABLE = "__xarray_dataarray_variable__"
 NETCDF_FILL = 65535
 GEOTIFF_LST_NODATA = -32768
 
@@ -99,7 +99,7 @@ def _check_range(data: np.ndarray, lo: int, hi: int, what: str, path: Path) -> N
         raise LSTError(f"{what} {path}: raw values {dmin}..{dmax} do not fit the {lo}..{hi} range of the format")
 
 
-def _geo_tags(grid: Grid, nodata: float | None) -> list[tuple]:
+def geo_tags(grid: Grid, nodata: float | None) -> list[tuple]:
     """GeoTIFF tags for a WGS84 lat/lon grid, pixel-is-area, as GDAL writes them."""
     tags = [
         (33550, "d", 3, (grid.dlon, grid.dlat, 0.0), True),  # ModelPixelScale
@@ -122,7 +122,7 @@ def write_geotiff(path: Path, grid: Grid, array: np.ndarray, nodata: float | Non
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, array, compression="lzw", photometric="minisblack",
                          planarconfig="separate" if array.ndim == 3 else None,
-                         extratags=_geo_tags(grid, nodata), metadata=None)
+                         extratags=geo_tags(grid, nodata), metadata=None)
 
 
 def write_lst_geotiff_day(path: Path, grid: Grid, data: np.ndarray) -> None:
