@@ -29,8 +29,9 @@ def test_a_non_editable_install_works_from_another_directory(tmp_path):
     target, work, source = tmp_path / "site", tmp_path / "work", tmp_path / "source"
     work.mkdir()
     # built from a copy: setuptools writes build/ and *.egg-info beside the sources
-    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "data", "logs", "reports", "mlruns", "build", "*.egg-info", "__pycache__"))
+    outputs = {".git", ".venv", "data", "logs", "reports", "mlruns", "build", "multirun", "outputs"}
+    shutil.copytree(REPO, source, symlinks=True, ignore=lambda folder, names: [
+        n for n in names if (Path(folder) == REPO and n in outputs) or n == "__pycache__" or n.endswith(".egg-info")])
     build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                             "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-2000:]
