@@ -22,9 +22,9 @@ def test_full_size_archive_prepares_and_trains_within_budget(tmp_path):
     if free_gb < 40:
         pytest.skip(f"needs ~40 GB of free disk under {tmp_path}, has {free_gb:.0f} GB")
     out = tmp_path / "figures.jsonl"
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "benchmark.py"), "--stages", "full_scale",
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--stages", "full_scale",
                            "--workdir", str(tmp_path), "--out", str(out)],
-                          capture_output=True, text=True, timeout=3600)
+                          capture_output=True, text=True, cwd=REPO, timeout=3600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     fig = {f["name"]: f for f in map(json.loads, out.read_text().splitlines())}
     assert fig["full_prepare_seconds"]["sizes"]["frames"] >= 13_800

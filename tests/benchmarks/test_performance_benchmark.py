@@ -1,22 +1,20 @@
-"""scripts/benchmark.py: its figures (one JSON line each, then a table), and the performance targets.
+"""python -m benchmarks: its figures (one JSON line each, then a table), and the performance targets.
 
 The non-slow test runs every stage but full_scale on tiny sizes, so the script cannot rot; the
 targets themselves (Israel-sized frames) are `slow`: run with `make test-slow`.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "scripts" / "benchmark.py"
+from tests.common import REPO
+
 FIGURES = {
     "window_mean": "window-samples/s", "naive_window_loop": "window-samples/s", "prepare": "window-samples/s",
     "prepare_build_only": "window-samples/s", "prepare_peak_rss": "MiB", "prepare_reuse": "s",
@@ -28,7 +26,7 @@ FIGURES = {
 
 def run_benchmark(tmp_path: Path, *args: str) -> tuple[dict[str, dict], str]:
     out = tmp_path / "figures.jsonl"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), *args],
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--out", str(out), *args],
                           capture_output=True, text=True, cwd=REPO, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -57,24 +55,20 @@ def test_every_stage_prints_its_figures_and_a_table(tmp_path):
     assert "target: training not input-bound (ratio >= 0.9): " in table
 
 
-def test_training_rates_with_the_device_resident_stream(random_cache, monkeypatch):
+def test_training_rates_with_the_device_resident_stream(random_cache):
     """The GPU branch of the training stage (host stream, batches on the device, the resident stream),
     run on the CPU: three positive rates over the same number of samples."""
     import torch
 
-    spec = importlib.util.spec_from_file_location("benchmark", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    with monkeypatch.context() as m:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-            m.setenv(var, os.environ.get(var, ""))  # the script sets these at import: undone after
-        spec.loader.exec_module(bench)
+    from benchmarks.inputs import bench_datamodule
+    from benchmarks.training import train_rates
     from lst_lightning.training.module import LSTRegressor
 
-    dm = bench.bench_datamodule(random_cache, 256, 3)
+    dm = bench_datamodule(random_cache, 256, 3)
     net = {"_target_": "lst_lightning.models.mlp.MLP", "hidden": [32]}
     module = LSTRegressor(net=net, layout={"k": random_cache.k}, optimizer={"name": "adam", "lr": 1e-3})
     module.scaler.fit(*dm.scaler_arrays())
-    rates = bench._train_rates(module, dm, torch.device("cpu"), resident=True)
+    rates = train_rates(module, dm, torch.device("cpu"), resident=True)
     assert set(rates) == {"pipeline", "memory", "resident"}
     assert all(math.isfinite(v) and v > 0 for v in rates.values())
     assert next(module.parameters()).device.type == "cpu"

@@ -1,0 +1,99 @@
+"""The default MLP's training steps fed by the real pipeline vs by prebuilt tensors: a ratio near 1
+means training is not input-bound. On the CPU, and on the GPU when there is one (there also with
+the device-resident stream)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import best_time, child, figure, peak_rss_kb, run_child, stage
+from benchmarks.inputs import bench_cache, bench_datamodule, resident_datamodule
+
+BATCH = 1024
+
+
+@stage("training")
+def bench_training(args) -> list[dict]:
+    """Default MLP steps fed by the real pipeline vs by prebuilt tensors (ratio >= 0.9: not
+    input-bound), on the CPU and, when present, the GPU."""
+    with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
+        res = run_child("training", bench_cache(Path(tmp), args.day_step, args.shape).path, BATCH,
+                        args.train_batches)
+    sizes = dict(batch=BATCH, batches=args.train_batches, frames=res["frames"], shape=list(args.shape),
+                 model="mlp 1024-512-256-128")
+    cpu = res["cpu"]
+    out = [figure("train_pipeline", cpu["pipeline"], "samples/s", **sizes),
+           figure("train_in_memory", cpu["memory"], "samples/s", **sizes),
+           figure("train_pipeline_ratio", cpu["pipeline"] / cpu["memory"], "ratio", **sizes)]
+    if "cuda" in res:
+        gpu = res["cuda"]
+        out += [figure("gpu_train_pipeline", gpu["pipeline"], "samples/s", device="cuda",
+                       note="host stream, batches copied to the GPU", **sizes),
+                figure("gpu_train_resident", gpu["resident"], "samples/s", device="cuda",
+                       note="data.loader.device_resident=true", **sizes),
+                figure("gpu_train_in_memory", gpu["memory"], "samples/s", device="cuda", **sizes),
+                figure("gpu_train_pipeline_ratio", gpu["pipeline"] / gpu["memory"], "ratio", device="cuda", **sizes),
+                figure("gpu_train_resident_ratio", gpu["resident"] / gpu["memory"], "ratio", device="cuda", **sizes)]
+    return out + [figure("training_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes)]
+
+
+@child("training")
+def training_child(cache_path: str, batch_size: str, batches: str) -> dict:
+    """The default MLP, one epoch of ``batches`` steps: from the real stream vs from tensors in memory,
+    on the CPU, and on the GPU when there is one (there also with the device-resident stream)."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from lst_lightning.config import CONF_DIR
+    from lst_lightning.data.cache import open_cache
+    from lst_lightning.training.module import LSTRegressor
+
+    torch.set_num_threads(1 if os.environ.get("OMP_NUM_THREADS") == "1" else os.cpu_count())
+    batch_size, batches = int(batch_size), int(batches)
+    # the archive was generated and prepared by the parent: this RSS is the run's own
+    cache = open_cache(cache_path)
+    dm = bench_datamodule(cache, batch_size, batches)
+    # the model config file itself (not a composed train config): the default network and optimizer
+    mlp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "mlp.yaml"))
+    module = LSTRegressor(net=mlp["net"], layout={"k": cache.k}, optimizer=mlp["optimizer"])
+    module.scaler.fit(*dm.scaler_arrays())
+    out = {"frames": len(cache.meta["frames"]), "cpu": train_rates(module, dm, torch.device("cpu"))}
+    if torch.cuda.is_available():
+        out["cuda"] = train_rates(module, dm, torch.device("cuda"), resident=True)
+    out["maxrss_kb"] = peak_rss_kb()
+    return out
+
+
+def train_rates(module, dm, device, resident: bool = False) -> dict:
+    """Training samples/s of ``module`` on ``device``: fed by the host stream (batches copied to the
+    device as Lightning does), by batches already on the device, and (``resident``) by the
+    device-resident stream."""
+    import torch
+
+    module = module.to(device)
+    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def on_device(batch):
+        return {k: batch[k].to(device, non_blocking=True) for k in ("scalars", "patch", "target")}
+
+    def epoch(stream):
+        for batch in stream:
+            batch = on_device(batch)
+            loss = torch.nn.functional.mse_loss(module(batch["scalars"], batch["patch"]), batch["target"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sync()
+
+    in_memory = [on_device(b) for b in dm.train_dataloader()]
+    epoch(in_memory)  # warm-up: allocator, kernels
+    n = sum(len(b["target"]) for b in in_memory)
+    rates = {"pipeline": n / best_time(lambda: epoch(dm.train_dataloader()), 2),
+             "memory": n / best_time(lambda: epoch(in_memory), 2)}
+    if resident:
+        dm_resident = resident_datamodule(dm.cache, dm.batch_size, len(in_memory), device)
+        rates["resident"] = n / best_time(lambda: epoch(dm_resident.train_dataloader()), 2)
+    module.to("cpu")
+    return rates
