@@ -18,10 +18,9 @@ from typing import Iterator
 import numpy as np
 
 from lst_lightning.data.io.decode import decode_block
-from lst_lightning.data.io.failures import one_line
 from lst_lightning.data.io.formats import LST_SCALE
 from lst_lightning.data.io.grid import Grid
-from lst_lightning.errors import LSTError
+from lst_lightning.errors import LSTError, one_line
 
 SUFFIXES = (".tif", ".tiff")
 MAX_PIXELS = 200_000_000  # a GeoTIFF claiming more pixels than this is corrupt, not a 1 km LST map

@@ -19,11 +19,10 @@ from typing import Iterator
 import numpy as np
 
 from lst_lightning.data.io.decode import decode_block
-from lst_lightning.data.io.failures import one_line
 from lst_lightning.data.io.formats import NETCDF_VARIABLE
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.data.io.netcdf_classic import check_not_truncated
-from lst_lightning.errors import LSTError
+from lst_lightning.errors import LSTError, one_line
 
 SUFFIXES = (".nc", ".nc4", ".netcdf")
 BLOCK_DAYS = 8  # dates read per NetCDF slice: bounded memory, few reads
