@@ -6,5 +6,5 @@ GeoTIFF tags, georeference and pixels and the daily LST form; ``decode`` turns s
 values, scales, Kelvin floats, QA codes) into the raw 0.02 K uint16 + QA form and rejects
 implausible ones; ``rasters`` reads the DEM and covariate rasters on the LST grid; ``grid`` is the
 pixel grid they share; ``formats`` holds the product's constants; ``writers`` writes the real
-formats atomically; ``failures`` makes a library's exception one line of an LSTError.
+formats atomically.
 """
