@@ -14,8 +14,10 @@ RUN pip install torch==2.13.0 \
  && pip install -r requirements.txt \
  && pip install --no-deps hydra-optuna-sweeper==1.3.0
 COPY lst_lightning ./lst_lightning
+# conf is a link to lst_lightning/conf (the configs ship inside the package)
 COPY conf ./conf
 COPY scripts ./scripts
+COPY benchmarks ./benchmarks
 COPY train.py ./
 RUN pip install --no-deps --no-build-isolation -e .
 # data/ and logs/ are volumes: the synthetic archive, caches, runs and the MLflow store
