@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
+import logging
+import re
 from pathlib import Path
 
-from lst_lightning.data.cache import Cache, build_lock, prepare_cache
+from lst_lightning.data.cache import Cache, prepare_cache
+from lst_lightning.data.cache.fs import build_in_place
 from lst_lightning.errors import LSTError
 
-SYNTH_DONE = "truth.json"
+log = logging.getLogger(__name__)
+
+SYNTH_DONE = "truth.json"  # written last by generate_archive: the archive is complete
+SYNTH_NAME = re.compile(r"synth-[0-9a-f]{12}")  # the directory names of synthetic archives
 
 
 def resolve_cache(data: dict, progress: bool = True) -> Cache:
@@ -50,19 +54,11 @@ def synthetic_archive(params: dict, root: Path, progress: bool = True) -> Path:
     key = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = root / f"synth-{key}"
     root.mkdir(parents=True, exist_ok=True)
-    with build_lock(root / f".{out.name}.lock", print):
-        if (out / SYNTH_DONE).is_file():
-            return out
-        tmp = root / f".tmp-{out.name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        options = {k: v for k, v in params.items() if v is not None and k not in ("dem_sha256",)}
-        options["years"] = tuple(options.get("years", (2020,)))
-        options["shape"] = tuple(options.get("shape", (603, 409)))
-        try:
-            print(f"generating the synthetic archive {out} (first use only)")
+    options = {k: v for k, v in params.items() if v is not None and k not in ("dem_sha256",)}
+    options["years"] = tuple(options.get("years", (2020,)))
+    options["shape"] = tuple(options.get("shape", (603, 409)))
+    with build_in_place(out, marker=SYNTH_DONE, what="this synthetic archive", family=SYNTH_NAME) as tmp:
+        if tmp is not None:
+            log.info(f"generating the synthetic archive {out} (first use only)")
             generate_archive(tmp, progress=progress, **options)
-            os.rename(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return out

@@ -1,4 +1,4 @@
-"""Training survives interruptions and stops cleanly on divergence (cache faults: test_cache.py)."""
+"""Training survives interruptions and stops cleanly on divergence (cache faults: tests/data/cache)."""
 from __future__ import annotations
 
 import json

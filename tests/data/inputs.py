@@ -1,0 +1,45 @@
+"""Small random inputs written in code: grids, LST frames, DEMs and NetCDF archives."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lst_lightning.data.io.grid import Grid
+from lst_lightning.data.io.writers import write_geotiff, write_lst_netcdf
+
+
+def make_grid(h: int, w: int, dlat: float = 0.01) -> Grid:
+    return Grid.from_corner(34.0, 33.0, 0.01, dlat, (h, w))
+
+
+def random_raw(rng, shape, missing: float = 0.02) -> np.ndarray:
+    """uint16 LST in 0.02 K (about 260-320 K), 0 = missing."""
+    raw = rng.integers(13000, 16000, size=shape).astype(np.uint16)
+    raw[rng.random(shape) < missing] = 0
+    return raw
+
+
+def make_dates(rng, n_dates: int, h: int, w: int, missing: float = 0.02) -> np.ndarray:
+    """(dates, 4, H, W): night, day, daily mean, QA."""
+    data = np.zeros((n_dates, 4, h, w), dtype=np.uint16)
+    data[:, :2] = random_raw(rng, (n_dates, 2, h, w), missing)
+    data[:, 2] = (data[:, 0].astype(np.int64) + data[:, 1]) // 2
+    data[:, 3] = rng.integers(0, 4, size=(n_dates, h, w))
+    return data
+
+
+def make_dem(rng, h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (300 + 200 * np.sin(yy / 7.0) * np.cos(xx / 5.0) + rng.normal(0, 20, (h, w))).astype(np.float32)
+
+
+def write_archive(root: Path, grid: Grid, years: dict[int, tuple[list[int], np.ndarray]],
+                  dem: np.ndarray) -> tuple[Path, Path]:
+    """lst/LST_<year>_NetCDF.nc for each year + dem.tif; returns (lst_dir, dem_path)."""
+    lst_dir = root / "lst"
+    for year, (doys, data) in years.items():
+        write_lst_netcdf(lst_dir / f"LST_{year}_NetCDF.nc", grid, np.asarray(doys), data)
+    dem_path = root / "dem.tif"
+    write_geotiff(dem_path, grid, dem, nodata=-9999.0)
+    return lst_dir, dem_path

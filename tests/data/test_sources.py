@@ -1,0 +1,79 @@
+"""From the data config to an archive and a cache: the synthetic archive is generated once,
+atomically (built in place like the cache), and bad settings name the setting."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from lst_lightning.data import synthetic
+from lst_lightning.data.sources import SYNTH_DONE, resolve_cache, synthetic_archive
+from lst_lightning.errors import LSTError
+
+
+@pytest.fixture
+def fake_generator(monkeypatch):
+    """generate_archive replaced by a recorder that writes a token archive (truth.json last)."""
+    calls = []
+
+    def fake(out, progress=True, **options):
+        calls.append((out, options))
+        if options.get("seed") == 666:
+            (out / "lst").mkdir()
+            raise RuntimeError("generator crashed")
+        (out / "dem.tif").write_bytes(b"dem")
+        (out / SYNTH_DONE).write_text(json.dumps({"seed": options.get("seed")}))
+
+    monkeypatch.setattr(synthetic, "generate_archive", fake)
+    return calls
+
+
+def test_generated_once_then_reused(tmp_path, fake_generator, caplog):
+    caplog.set_level(logging.INFO, logger="lst_lightning")
+    out = synthetic_archive({"seed": 1, "years": [2020]}, tmp_path)
+    assert out.parent == tmp_path and out.name.startswith("synth-")
+    assert (out / SYNTH_DONE).is_file() and len(fake_generator) == 1
+    assert fake_generator[0][0].name.startswith(f".tmp-{out.name}-")  # built beside, then renamed
+    assert fake_generator[0][1]["years"] == (2020,) and fake_generator[0][1]["shape"] == (603, 409)
+    assert "generating the synthetic archive" in caplog.text
+    assert synthetic_archive({"seed": 1, "years": [2020]}, tmp_path) == out
+    assert len(fake_generator) == 1  # reused
+    assert synthetic_archive({"seed": 2, "years": [2020]}, tmp_path) != out  # a folder per setting
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("synth-")) == []
+
+
+def test_a_failed_generation_leaves_nothing(tmp_path, fake_generator):
+    with pytest.raises(RuntimeError, match="generator crashed"):
+        synthetic_archive({"seed": 666}, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no temporary directory, no lock file
+    out = synthetic_archive({"seed": 3}, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_a_killed_generation_is_cleaned_up(tmp_path, fake_generator):
+    out = synthetic_archive({"seed": 4}, tmp_path)
+    for p in sorted(out.iterdir()):
+        p.unlink()
+    out.rmdir()
+    stale = tmp_path / f".tmp-{out.name}-999999"
+    stale.mkdir()
+    (tmp_path / f".{out.name}.lock").write_text("")
+    assert synthetic_archive({"seed": 4}, tmp_path) == out
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_a_real_small_archive(tmp_path):
+    out = synthetic_archive({"shape": [16, 18], "years": [2020], "day_step": 90, "seed": 5}, tmp_path)
+    truth = json.loads((out / SYNTH_DONE).read_text())
+    assert truth["shape"] == [16, 18] and truth["n_frames"] == 2 * truth["n_dates"] > 0
+    assert (out / "dem.tif").is_file() and [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_bad_settings(tmp_path):
+    with pytest.raises(LSTError, match="data.synthetic.dem: file .* does not exist"):
+        synthetic_archive({"dem": str(tmp_path / "nope.tif")}, tmp_path)
+    with pytest.raises(LSTError, match="data.source must be"):
+        resolve_cache({"source": "ftp"})
+    with pytest.raises(LSTError, match="data.lst_dir is not set"):
+        resolve_cache({"source": "files", "lst_dir": "???"})
