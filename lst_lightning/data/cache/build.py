@@ -96,7 +96,8 @@ class _Inputs:
 
 
 def _read_inputs(lst_dir, dem, ndvi, oracle_dir, k: int, hours) -> _Inputs:
-    archive = open_archive(lst_dir, hours=hours)
+    # the DEM and NDVI may sit in the LST directory: they are inputs, not archive files
+    archive = open_archive(lst_dir, hours=hours, exclude=[p for p in (dem, ndvi) if p])
     check_k_fits(k, archive.grid.shape)
     dem_path, ndvi_path = Path(dem), (Path(ndvi) if ndvi else None)
     dem_array, _ = read_dem(dem_path, archive.grid)  # missing file / other grid: LSTError naming both grids

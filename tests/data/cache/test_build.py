@@ -311,3 +311,15 @@ def test_unwritable_cache_root(small):
     blocker.write_text("not a directory")
     with pytest.raises(LSTError, match="cache root"):
         prepare_cache(small["lst_dir"], dem=small["dem"], cache_root=blocker / "cache")
+
+
+def test_dem_inside_the_lst_directory_is_not_an_archive_file(tmp_path):
+    """data.lst_dir=X data.dem=X/dem.tif: the configured DEM does not count as an archive file."""
+    from lst_lightning.data.cache import prepare_cache
+    from tests.conftest import write_random_archive
+
+    arch = write_random_archive(tmp_path, n_days=6)
+    dem_inside = arch["lst_dir"] / "dem.tif"
+    arch["dem"].rename(dem_inside)
+    cache = prepare_cache(arch["lst_dir"], dem=dem_inside, k=3, cache_root=tmp_path / "cache", progress=False)
+    assert len(cache.meta["frames"]) == 12  # 6 dates x day + night: the DEM was not read as a frame
