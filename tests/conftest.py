@@ -34,8 +34,8 @@ def rng() -> np.random.Generator:
 
 def write_random_archive(root: Path, shape=(60, 45), n_days=20, seed=0, day_step=3) -> dict:
     """A small archive of random LST (no physics) in the NetCDF form: fast plumbing fixtures."""
-    from lst_lightning.data.io.writers import write_geotiff, write_lst_netcdf
     from lst_lightning.data.io.grid import Grid
+    from lst_lightning.data.io.writers import write_geotiff, write_lst_netcdf
 
     rng = np.random.default_rng(seed)
     grid = Grid.from_corner(34.0, 33.0, 0.0083, 0.0083, shape)

@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.common import CONF, compose_cfg
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.utils import instantiate
-from omegaconf import OmegaConf, open_dict
 
 GROUPS = {g.name: sorted(p.stem for p in g.glob("*.yaml")) for g in CONF.iterdir()
           if g.is_dir() and g.name not in ("hydra",)}
@@ -61,8 +57,8 @@ def test_model_split_feature_combinations_instantiate(model, split, features, tm
 @pytest.mark.parametrize("trainer", GROUPS["trainer"])
 @pytest.mark.parametrize("logger", GROUPS["logger"])
 def test_trainer_and_logger_options_instantiate(trainer, logger, tmp_path):
-    from lst_lightning.training.tracking import build_loggers
     from lst_lightning.training.run import build_trainer
+    from lst_lightning.training.tracking import build_loggers
 
     cfg = compose_cfg([f"trainer={trainer}", f"logger={logger}"], tmp_path)
     if trainer == "gpu":

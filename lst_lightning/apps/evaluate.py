@@ -123,8 +123,8 @@ def evaluate(cfg) -> dict:
     """Evaluate the run named by ``cfg.run``; returns the evaluation dict (also written)."""
     import mlflow
 
-    from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
     from lst_lightning.apps.runs import open_run
+    from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
     from lst_lightning.training.tracking import write_results
 
     if cfg.part not in ("val", "test"):

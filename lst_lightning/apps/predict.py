@@ -101,9 +101,9 @@ def predict_maps(cfg) -> list[Path]:
     """The whole ``lst-predict`` job; returns the files written."""
     from tqdm import tqdm
 
+    from lst_lightning.apps.runs import open_run
     from lst_lightning.data.io.writers import write_geotiff
     from lst_lightning.evaluation.plots import map_panel
-    from lst_lightning.apps.runs import open_run
 
     out = Path(cfg.output_dir)
     run = open_run(str(cfg.run), str(cfg.tracking_uri), out / "run", device=str(cfg.device))

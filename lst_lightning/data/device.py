@@ -21,7 +21,6 @@ from lst_lightning.data.sampling import OBSERVED_TABLE, FeatureGatherer
 from lst_lightning.errors import LSTError
 
 
-
 class DeviceGatherer:
     """The FeatureGatherer interface (valid, observed, gather, width, height, ...) on a torch device;
     ``gather`` returns a dict of tensors on that device."""
@@ -104,7 +103,8 @@ class DeviceGatherer:
                 layer = self.month_t[f] if self.ndvi.shape[0] == 12 else torch.zeros_like(f)
                 channels.append(self.ndvi[layer[:, None], pix[:, None] + self.patch_offsets].reshape(n, k, k))
         patch = torch.stack([ch.to(torch.float32) for ch in channels], dim=1)
-        oracle = self.oracle[f, r, c].to(torch.float32) if self.oracle is not None else torch.full_like(mean, float("nan"))
+        oracle = (self.oracle[f, r, c].to(torch.float32) if self.oracle is not None
+                  else torch.full_like(mean, float("nan")))
         observed = self.observed_table[self.band[f], self.qa[f, r, c].long()]
         return {"scalars": scalars, "patch": patch, "target": centre - mean, "oracle": oracle,
                 "observed": observed, "frame": f, "row": r, "col": c}

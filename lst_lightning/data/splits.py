@@ -206,7 +206,8 @@ def _fully_inside(region: np.ndarray, reach: int) -> np.ndarray:
 def sample_bucket(frame: np.ndarray, flat_pixel: np.ndarray, n_pixels: int, seed: int,
                   fractions: tuple[float, float, float]) -> np.ndarray:
     """Leaky random split: a fixed pseudo-random part for each (frame, pixel), by hashing."""
-    x = (frame.astype(np.uint64) * np.uint64(n_pixels) + flat_pixel.astype(np.uint64)) ^ np.uint64(seed * 0x9E3779B9 + 1)
+    x = ((frame.astype(np.uint64) * np.uint64(n_pixels) + flat_pixel.astype(np.uint64))
+         ^ np.uint64(seed * 0x9E3779B9 + 1))
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     x = x ^ (x >> np.uint64(31))

@@ -84,8 +84,9 @@ def data_window(mask, lat=None, lon=None, bbox=None, margin: int = 2) -> tuple[s
         rows = np.flatnonzero((np.asarray(lat) >= lat_min) & (np.asarray(lat) <= lat_max))
         cols = np.flatnonzero((np.asarray(lon) >= lon_min) & (np.asarray(lon) <= lon_max))
         if rows.size == 0 or cols.size == 0:
-            raise LSTError(f"bbox={list(bbox)}: no pixel of the grid (lon {float(np.min(lon)):.4f}..{float(np.max(lon)):.4f}, "
-                           f"lat {float(np.min(lat)):.4f}..{float(np.max(lat)):.4f}) lies inside it")
+            raise LSTError(f"bbox={list(bbox)}: no pixel of the grid (lon {float(np.min(lon)):.4f}.."
+                           f"{float(np.max(lon)):.4f}, lat {float(np.min(lat)):.4f}..{float(np.max(lat)):.4f}) "
+                           "lies inside it")
     else:
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         if rows.size == 0:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from lst_lightning.data.features import ORIGINAL_GROUPS, FeatureLayout
 from lst_lightning.data.scaling import ORIGINAL_SCALING, FeatureScaler
 from lst_lightning.errors import LSTError
-from lst_lightning.evaluation.metrics import ALL_KEYS, METRIC_KEYS, LSTMetrics
+from lst_lightning.evaluation.metrics import ALL_KEYS, LSTMetrics
 
 STAGES = ("train", "val", "test")
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from lst_lightning.apps.cli import prepare_main
-from lst_lightning.data.io.writers import write_geotiff, write_lst_netcdf
 from lst_lightning.data.io.grid import Grid
+from lst_lightning.data.io.writers import write_geotiff, write_lst_netcdf
 from tests.common import REPO
-
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from omegaconf import open_dict
 
-from tests.common import compose_cfg
-from tests.common import REPO, CONF
+from tests.common import CONF, REPO, compose_cfg
 
 PLOTS = ("pred_vs_true.png", "error_map.png", "residual_vs_elevation.png", "rmse_by_month.png")
 

@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import pytest
-
-from pathlib import Path
-
 from omegaconf import open_dict
 
-from tests.common import compose_cfg
-from tests.common import REPO
+from tests.common import REPO, compose_cfg
 
 pytestmark = pytest.mark.e2e  # executes the notebook in a kernel
 

@@ -36,9 +36,9 @@ def test_conservation_makes_every_complete_cell_average_to_the_observation(rng):
 
 
 def test_predict_frame_fills_only_valid_windows(random_cache):
+    from lst_lightning.apps.predict import predict_frame
     from lst_lightning.data.features import FeatureLayout
     from lst_lightning.data.sampling import FeatureGatherer
-    from lst_lightning.apps.predict import predict_frame
 
     gatherer = FeatureGatherer(random_cache, FeatureLayout(k=random_cache.k))
     frame = int(np.argmax(random_cache.n_windows))
@@ -79,8 +79,8 @@ def predict_cfg(root: Path, run: str, out: Path, *overrides: str):
 def test_maps_on_the_grid_in_cf_netcdf_geotiff_and_png(tiny_run, tmp_path):
     import xarray as xr
 
-    from lst_lightning.data.io.geotiff import read_geotiff
     from lst_lightning.apps.predict import predict_maps
+    from lst_lightning.data.io.geotiff import read_geotiff
 
     root, results = tiny_run
     files = predict_maps(predict_cfg(root, results["best_checkpoint"], tmp_path, "dates=[2020-01-13]",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.common import REPO
 
 pytestmark = pytest.mark.e2e  # the whole lst-report

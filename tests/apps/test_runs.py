@@ -33,8 +33,8 @@ def tracked(tmp_path_factory):
 
 
 def test_checkpoint_run_dir_and_run_id_name_the_same_run(tracked, tmp_path):
-    from lst_lightning.training.module import LSTRegressor
     from lst_lightning.apps.runs import locate_run
+    from lst_lightning.training.module import LSTRegressor
 
     uri, runs = tracked
     out, results = runs["ckpt"]
@@ -53,8 +53,8 @@ def test_checkpoint_run_dir_and_run_id_name_the_same_run(tracked, tmp_path):
 
 
 def test_open_run_predicts_the_run_test_set(tracked, tmp_path):
-    from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
     from lst_lightning.apps.runs import open_run
+    from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
 
     uri, runs = tracked
     out, results = runs["ckpt"]

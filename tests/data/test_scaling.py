@@ -1,8 +1,6 @@
 """FeatureScaler: statistics from exactly the given samples, joint patch scaling, exact inverse."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch

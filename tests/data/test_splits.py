@@ -117,7 +117,7 @@ def test_bad_settings_are_named():
         make_split(meta, (40, 40), 5, kind="days", days={"val_fraction": 0.6, "test_fraction": 0.5})
     with pytest.raises(LSTError, match="split.space.block_px"):
         make_split(meta, (40, 40), 5, kind="space", space={"block_px": 0})
-    with pytest.raises(LSTError, match="part 'val' is empty \(0 frames"):
+    with pytest.raises(LSTError, match=r"part 'val' is empty \(0 frames"):
         make_split(frames_meta(2), (40, 40), 5, kind="days")
     with pytest.raises(LSTError, match="no usable frame"):
         make_split(frames_meta(3, empty={(i, b) for i in range(3) for b in ("day", "night")}), (40, 40), 5)

@@ -86,8 +86,8 @@ def test_bad_baseline_setting_is_one_clear_error(tmp_path, shared_data):
 
 def write_lapse_archive(root: Path, shape=(64, 64), n_days=24, noise_k=0.15, seed=3) -> dict:
     """LST = 300 K + lapse x elevation + noise, every pixel observed; a random (rough) DEM."""
-    from lst_lightning.data.io.writers import write_geotiff, write_lst_netcdf
     from lst_lightning.data.io.grid import Grid
+    from lst_lightning.data.io.writers import write_geotiff, write_lst_netcdf
 
     rng = np.random.default_rng(seed)
     grid = Grid.from_corner(34.0, 33.0, 0.0083, 0.0083, shape)
@@ -120,12 +120,12 @@ def test_ridge_beats_trivial_on_a_clear_lapse_rate(lapse_run):
 
 
 def test_permutation_importance_of_ignored_groups_is_about_zero(lapse_run):
-    from lst_lightning.models.baselines import load_baseline
     from lst_lightning.data.cache import open_cache
     from lst_lightning.data.features import FeatureLayout
     from lst_lightning.data.sampling import FeatureGatherer
     from lst_lightning.evaluation.importance import permutation_importance
     from lst_lightning.evaluation.predictions import gather_all
+    from lst_lightning.models.baselines import load_baseline
 
     _, res = lapse_run
     saved = load_baseline(Path(res["best_checkpoint"]))

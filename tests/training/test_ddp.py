@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tests.common import REPO
 
 pytestmark = pytest.mark.e2e  # subprocess DDP runs

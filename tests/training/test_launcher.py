@@ -1,11 +1,10 @@
 """The SLURM launcher config composes into the submitit plugin's launcher with one GPU per job."""
-from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import get_class
-from tests.common import CONF
 
+from tests.common import CONF
 
 
 def test_slurm_launcher_composes_with_an_optuna_sweep():

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.common import REPO
 
 pytestmark = pytest.mark.e2e  # SIGKILLed subprocess runs

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import open_dict
 
-from tests.common import compose_cfg
-from tests.common import REPO
+from tests.common import REPO, compose_cfg
 
 RESULT_KEYS = ("test/rmse_k", "test/trivial_rmse_k", "test/mse_improvement_pct", "test/rmse_improvement_pct",
                "test/floor_rmse_k", "test/explained_fraction", "test/n_samples", "val/rmse_k", "mlflow_run_id")

@@ -16,9 +16,9 @@ metrics, and ``importance/...`` metrics it logs to the runs). ``experiment=repor
 """
 from __future__ import annotations
 
-import logging
 import argparse
 import json
+import logging
 import shutil
 import sys
 import time
@@ -145,9 +145,9 @@ def analyse(job: Job, name: str, out: Path, repeats: int, importance: bool, figu
     from omegaconf import OmegaConf
 
     from lst_lightning.apps import evaluate
+    from lst_lightning.apps.runs import model_predictor
     from lst_lightning.data.sources import resolve_cache
     from lst_lightning.evaluation.importance import permutation_importance
-    from lst_lightning.apps.runs import model_predictor
     from lst_lightning.evaluation.predictions import gather_all, predict_batched
     from lst_lightning.training.run import build_datamodule
 
@@ -238,7 +238,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--importance-models", nargs="*", default=list(IMPORTANCE_MODELS),
                    help=f"models whose permutation importance is measured (default: {' '.join(IMPORTANCE_MODELS)})")
     p.add_argument("--repeats", type=int, default=3, help="permutation repeats per group (default: 3)")
-    p.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/ in the current directory)")
+    p.add_argument("--out", type=Path, default=Path("reports"),
+                   help="where reports go (default: reports/ in the current directory)")
     return p
 
 

@@ -15,7 +15,11 @@ from lst_lightning.data.synthetic.calibration import Calibration
 from lst_lightning.data.synthetic.climate import Climate, build_climate
 from lst_lightning.data.synthetic.physics import season_parameters
 from lst_lightning.data.synthetic.settings import (
-    DEFAULT_CLOUD_FRACTION, DEFAULT_HIDDEN_K, DEFAULT_NOISE_K, check_settings)
+    DEFAULT_CLOUD_FRACTION,
+    DEFAULT_HIDDEN_K,
+    DEFAULT_NOISE_K,
+    check_settings,
+)
 from lst_lightning.data.synthetic.terrain import ISRAEL_SHAPE, Terrain
 from lst_lightning.errors import LSTError
 

@@ -12,7 +12,13 @@ from lst_lightning.data.synthetic.fields import SmoothNoise, fine_noise
 from lst_lightning.data.synthetic.physics import Physics, climate_offset, seasonal, sun_vector
 from lst_lightning.data.synthetic.settings import DEFAULT_CLOUD_FRACTION, DEFAULT_HIDDEN_K, DEFAULT_NOISE_K
 from lst_lightning.data.synthetic.terrain import (
-    ISRAEL_SHAPE, Terrain, hidden_static, load_terrain, ndvi_climatology, town_mask)
+    ISRAEL_SHAPE,
+    Terrain,
+    hidden_static,
+    load_terrain,
+    ndvi_climatology,
+    town_mask,
+)
 
 
 class Climate:

@@ -14,7 +14,6 @@ from lst_lightning.data.synthetic import generate_archive, israel_grid
 from lst_lightning.errors import LSTError
 from tests.data.synthetic.reading import SMALL, read_all
 
-
 # ---------------------------------------------------------------- formats and grid
 
 def test_files_readable_with_grid_frames_and_dates(small):
