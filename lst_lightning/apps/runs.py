@@ -1,10 +1,11 @@
 """A finished run, found from what a user has at hand, and opened for prediction.
 
 ``locate_run`` accepts a model file (a network ``.ckpt`` or a ``baseline.joblib``), the run's
-directory (``logs/runs/<time>``), or an MLflow run id (its ``config.yaml`` and model artifacts are
-downloaded). ``open_run`` then rebuilds the run's data module from its saved config (same cache,
-split and seed, hence the same fixed evaluation sets) and a predictor for its model. Used by
-``lst-evaluate`` and ``lst-predict``.
+directory (``logs/runs/<time>``), or an MLflow run id (its ``config.yaml`` and the model file inside
+its MLflow Model ``model/`` are downloaded: the one way a tracked run's model is read back).
+``open_run`` then rebuilds the run's data module from its saved config (same cache, split and seed,
+hence the same fixed evaluation sets) and a predictor for its model. Used by ``lst-evaluate`` and
+``lst-predict``.
 """
 from __future__ import annotations
 
@@ -59,22 +60,29 @@ def _from_path(spec: str, path: Path) -> tuple[Any, Path, str | None]:
 
 
 def _from_mlflow(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, str | None]:
-    """An MLflow run id: its config.yaml and model artifacts, downloaded into ``workdir``."""
+    """An MLflow run id: its config.yaml and the model file inside its MLflow Model (artifact path
+    ``model``, see ``training/mlflow_model.py``), downloaded into ``workdir``."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from omegaconf import OmegaConf
+
+    from lst_lightning.training.mlflow_model import MODEL_PATH
 
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     try:
         client.get_run(spec)
         names = [a.path for a in client.list_artifacts(spec)]
+        inside = ([a.path for a in client.list_artifacts(spec, f"{MODEL_PATH}/artifacts")]
+                  if MODEL_PATH in names else [])
     except MlflowException as err:
         raise LSTError(f"run={spec}: neither a file nor a run directory, nor a run in the MLflow store "
                        f"{tracking_uri} ({str(err).splitlines()[0]})") from None
-    model = next((n for n in names if n.endswith((".ckpt", ".joblib"))), None)
+    model = next((n for n in inside if n.endswith((".ckpt", ".joblib"))), None)
     missing = [what for what, there in (("config.yaml", "config.yaml" in names), ("model file", model)) if not there]
     if missing:
-        raise LSTError(f"run={spec}: the MLflow run has no {' and no '.join(missing)} among its artifacts {names}")
+        where = "" if model else f" (the model file is looked for inside its MLflow Model {MODEL_PATH}/)"
+        raise LSTError(f"run={spec}: the MLflow run has no {' and no '.join(missing)} "
+                       f"among its artifacts {names}{where}")
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = OmegaConf.load(client.download_artifacts(spec, "config.yaml", str(workdir)))
     return cfg, Path(client.download_artifacts(spec, model, str(workdir))), spec

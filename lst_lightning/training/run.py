@@ -93,6 +93,7 @@ def run_training(cfg: DictConfig) -> float | None:
     if main_rank:
         numeric = {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         results["mlflow_run_id"] = tracking.log_run_files(loggers, numeric, files + [Path(best) if best else None])
+        tracking.log_run_model(loggers, best, dm)  # runs:/<id>/model, an MLflow Model
         tracking.write_results(out / "results.json", results)
         _print_summary(results, cfg, out)
     _close_distributed()

@@ -1,12 +1,16 @@
-"""Experiment tracking: loggers from config, run names, params/tags/artifacts, results.json."""
+"""Experiment tracking: loggers from config, run names, params/tags/artifacts, the run's MLflow
+Model, results.json."""
 from __future__ import annotations
 
 import json
+import logging
 import math
-import sys
+import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -65,8 +69,7 @@ def mlflow_settings(cfg: DictConfig, conf: DictConfig) -> dict:
 
         raise LSTError(f"logger.mlflow.tracking_uri: the MLflow server {uri} does not answer ({problem}); "
                        f"start it, or set logger.mlflow.fallback_to_local=true to log to {local}")
-    print(f"warning: the MLflow server {uri} does not answer ({problem}); logging to {local} instead",
-          file=sys.stderr)
+    log.warning(f"warning: the MLflow server {uri} does not answer ({problem}); logging to {local} instead")
     settings["tracking_uri"] = local
     return settings
 
@@ -132,6 +135,22 @@ def log_run_files(loggers: list, metrics: dict[str, float], files: list[Path]) -
         if path and Path(path).is_file():
             client.log_artifact(run_id, str(path))
     return run_id
+
+
+def log_run_model(loggers: list, model_file: str | Path | None, dm) -> None:
+    """The run's saved model (checkpoint or baseline.joblib) as an MLflow Model under the artifact
+    path ``model`` (``training/mlflow_model.py``), if MLflow is configured and a model was saved.
+    ``dm``: the run's data module (its frames, and five validation samples as the input example)."""
+    logger = mlflow_logger(loggers)
+    if logger is None or not model_file or not Path(model_file).is_file():
+        return
+    from lst_lightning.evaluation.predictions import gather_all
+    from lst_lightning.training.mlflow_model import MODEL_PATH, save_run_model
+
+    example = gather_all(dm.gatherer, tuple(a[:5] for a in dm.eval_index("val")))
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = save_run_model(model_file, dm.gatherer, Path(tmp) / MODEL_PATH, example)
+        logger.experiment.log_artifacts(logger.run_id, str(saved), MODEL_PATH)
 
 
 def write_results(path: Path, results: dict) -> None:

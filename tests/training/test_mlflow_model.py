@@ -1,0 +1,138 @@
+"""A tracked run's model is an MLflow Model: ``mlflow.pyfunc.load_model("runs:/<id>/model")`` predicts
+a table of raw features as the run's own predictor does, for a network and the baselines; its
+signature names the columns; a missing column is one clear error naming it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import open_dict
+
+from tests.common import compose_cfg
+
+MODELS = {  # tiny runs (seconds each): one epoch, fewer training samples and trees than the defaults
+    "mlp": ["trainer.max_epochs=1"],
+    "ridge": ["model=ridge", "model.train_samples=20000"],
+    "lightgbm": ["model=lightgbm", "model.train_samples=20000", "model.baseline.n_estimators=30",
+                 "model.baseline.log_every=0"],
+    "coarse": ["model=coarse"],
+}
+CONTEXT = {"mlp": [], "ridge": ["band", "month"], "lightgbm": [], "coarse": ["date", "band"]}
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory):
+    """One MLflow-tracked tiny run per model, on one archive and one store: uri, {model: (out, results)}."""
+    from lst_lightning.training.run import run_training
+
+    root = tmp_path_factory.mktemp("mlflow_model")
+    runs = {}
+    for name, extra in MODELS.items():
+        cfg = compose_cfg(["debug=tiny", "logger=mlflow", *extra], root / name)
+        with open_dict(cfg):
+            cfg.paths.data_dir = str(root / "data")
+            cfg.paths.log_dir = str(root / "logs")
+        run_training(cfg)
+        out = Path(cfg.paths.output_dir)
+        runs[name] = (out, json.loads((out / "results.json").read_text()))
+    return f"sqlite:///{root}/logs/mlflow.db", runs
+
+
+@pytest.fixture(scope="module")
+def test_set(tracked):
+    """The gathered test batch of the runs (one split, one archive) and the data module that gave it."""
+    from lst_lightning.apps.runs import open_run
+    from lst_lightning.evaluation.predictions import gather_all
+
+    run = open_run(str(tracked[1]["mlp"][0]), tracked[0], Path("unused"))
+    return run.dm, gather_all(run.dm.gatherer, run.dm.eval_index("test"), run.dm.eval_batch_size)
+
+
+def load(uri: str, run_id: str):
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    return mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_pyfunc_model_predicts_as_the_run_does(tracked, test_set, name):
+    from lst_lightning.apps.runs import model_predictor
+    from lst_lightning.evaluation.predictions import predict_batched
+    from lst_lightning.training.mlflow_model import feature_table
+
+    uri, runs = tracked
+    out, results = runs[name]
+    dm, batch = test_set
+    predict, _ = model_predictor(results["best_checkpoint"], dm.gatherer)
+    expected = predict_batched(predict, batch, dm.eval_batch_size)
+    model = load(uri, results["mlflow_run_id"])
+    table = feature_table(batch, dm.gatherer)[model.metadata.get_input_schema().input_names()]
+    got = np.asarray(model.predict(table), dtype=np.float64)
+    assert got.shape == expected.shape == (batch["target"].shape[0],)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    if name != "mlp":  # a baseline's prediction is numpy on the same float32 inputs: exact
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_signature_names_the_columns(tracked, name):
+    from lst_lightning.data.features import ORIGINAL_GROUPS, FeatureLayout
+    from lst_lightning.training.mlflow_model import feature_columns
+
+    uri, runs = tracked
+    signature = load(uri, runs[name][1]["mlflow_run_id"]).metadata.signature
+    features = feature_columns(FeatureLayout(k=9, groups=ORIGINAL_GROUPS))
+    assert features[:8] == ["lst_mean", "elev_mean", "doy_sin", "doy_cos", "tod_sin", "tod_cos", "lat", "lon"]
+    assert features[8] == "elev_diff_0_0" and features[-1] == "elev_diff_8_8" and len(features) == 8 + 81
+    assert signature.inputs.input_names() == features + CONTEXT[name]
+    assert {s.name: s.type.name for s in signature.inputs.inputs}["elev_diff_4_4"] == "double"
+    assert signature.outputs.input_names() == ["lst_anomaly_k"]
+
+
+@pytest.mark.parametrize("name, column", [("mlp", "elev_diff_4_4"), ("ridge", "band"), ("coarse", "date")])
+def test_missing_column_is_a_clear_error(tracked, test_set, name, column):
+    from mlflow.exceptions import MlflowException
+
+    from lst_lightning.errors import LSTError
+    from lst_lightning.training.mlflow_model import feature_table, table_model
+
+    uri, runs = tracked
+    model = load(uri, runs[name][1]["mlflow_run_id"])
+    dm, batch = test_set
+    columns = model.metadata.get_input_schema().input_names()
+    table = feature_table(batch, dm.gatherer)[columns].head(10).drop(columns=column)
+    # MLflow checks the signature first: its message (the table and schema, then the verdict) ends naming it
+    with pytest.raises(MlflowException) as err:
+        model.predict(table)
+    assert str(err.value).endswith(f"Error: Model is missing inputs ['{column}'].")
+    # the same model without MLflow's check (table_model, what the pyfunc runs): one line naming it
+    with pytest.raises(LSTError, match=rf"^the model's input table lacks column\(s\) {column} "
+                                       rf"\(it needs {len(columns)} columns; see the model's signature\)$"):
+        table_model(runs[name][1]["best_checkpoint"], dm.gatherer.cache.meta["frames"]).predict(table)
+
+
+def test_coarse_model_needs_a_frame_of_the_archive(tracked, test_set):
+    from lst_lightning.errors import LSTError
+    from lst_lightning.training.mlflow_model import feature_table
+
+    uri, runs = tracked
+    model = load(uri, runs["coarse"][1]["mlflow_run_id"])
+    dm, batch = test_set
+    table = feature_table(batch, dm.gatherer)[model.metadata.get_input_schema().input_names()].head(3)
+    table["date"] = "1999-12-31"
+    with pytest.raises(LSTError, match=r"\('1999-12-31', '(day|night)'\).*only for those frames"):
+        model.predict(table)
+
+
+def test_run_id_opens_the_model_inside_the_mlflow_model(tracked, tmp_path):
+    from lst_lightning.apps.runs import locate_run
+
+    uri, runs = tracked
+    for name in ("mlp", "ridge"):
+        out, results = runs[name]
+        _, model_file, run_id = locate_run(results["mlflow_run_id"], uri, tmp_path / name)
+        assert run_id == results["mlflow_run_id"] and model_file.is_relative_to(tmp_path / name)
+        assert model_file.read_bytes() == Path(results["best_checkpoint"]).read_bytes()
