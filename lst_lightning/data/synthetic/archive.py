@@ -22,6 +22,7 @@ from lst_lightning.data.synthetic.settings import (
 )
 from lst_lightning.data.synthetic.terrain import ISRAEL_SHAPE, Terrain
 from lst_lightning.errors import LSTError
+from lst_lightning.progress import progress_bar
 
 # Bumped whenever the same settings would give different data (2: inland continentality and the
 # weather anomaly read by band name; version 1 had day and night swapped). Recorded in truth.json.
@@ -128,8 +129,6 @@ def _pack(out: np.ndarray, night: np.ndarray, day: np.ndarray, qa: np.ndarray, l
 def _write_year(out: Path, climate: Climate, calib: Calibration, year: int, day_step: int,
                 form: str, progress: bool) -> tuple[int, list]:
     """Generate and write one year's LST files and oracle file; return (frames, cloudy fractions)."""
-    from tqdm import tqdm
-
     grid, land = climate.t.grid, climate.t.land
     dates = _dates(year, day_step)
     shape = (len(dates), 4, *grid.shape)
@@ -137,23 +136,32 @@ def _write_year(out: Path, climate: Climate, calib: Calibration, year: int, day_
     lst_year = np.zeros(shape, np.uint16) if form == "netcdf" else np.zeros((1, *shape[1:]), np.uint16)
     oracle_year = np.zeros(shape, np.uint16)
     oracle_qa = np.where(land, 3, 0).astype(np.uint16)  # the oracle "observes" every land pixel
-    n_land = max(int(land.sum()), 1)
     cloudy = []
-    for i, date in enumerate(tqdm(dates, desc=f"synthetic {year}", unit="day", disable=not progress)):
-        f = climate.frames(date)
-        for b, band in enumerate(FRAME_BANDS):
-            calib.add(date, band, f["lst"][b], f["oracle"][b])
-        night_obs, day_obs = f["observed"]
-        qa = qa_code(day_obs & land, night_obs & land)  # 0 (no observation) on the sea
-        cloudy.append(1 - (np.count_nonzero(night_obs & land) + np.count_nonzero(day_obs & land)) / (2 * n_land))
-        record = lst_year[i if form == "netcdf" else 0]
-        _pack(record, *f["lst"], qa, land)
-        _pack(oracle_year[i], *f["oracle"], oracle_qa, land)
-        if form == "geotiff":
-            writers.write_lst_geotiff_day(out / "lst" / f"LST_{date:%Y_%m_%d}.tif", grid, record)
+    with progress_bar(dates, desc=f"synthetic {year}", unit="day", enabled=progress) as bar:
+        for i, date in enumerate(bar):
+            record = lst_year[i if form == "netcdf" else 0]
+            cloudy.append(_fill_date(climate, calib, date, record, oracle_year[i], oracle_qa))
+            if form == "geotiff":
+                writers.write_lst_geotiff_day(out / "lst" / f"LST_{date:%Y_%m_%d}.tif", grid, record)
     doys = np.array([d.timetuple().tm_yday for d in dates])
     if form == "netcdf":
         writers.write_lst_netcdf(out / "lst" / f"LST_{year}_NetCDF.nc", grid, doys, lst_year)
     del lst_year
     writers.write_lst_netcdf(out / "oracle" / f"LST_{year}_oracle.nc", grid, doys, oracle_year)
     return len(dates) * len(FRAME_BANDS), cloudy
+
+
+def _fill_date(climate: Climate, calib: Calibration, date: dt.date, record: np.ndarray,
+               oracle_record: np.ndarray, oracle_qa: np.ndarray) -> float:
+    """One date's frames into its archive and oracle records and the calibration sums; return the
+    date's cloudy fraction of land."""
+    land = climate.t.land
+    f = climate.frames(date)
+    for b, band in enumerate(FRAME_BANDS):
+        calib.add(date, band, f["lst"][b], f["oracle"][b])
+    night_obs, day_obs = f["observed"]
+    qa = qa_code(day_obs & land, night_obs & land)  # 0 (no observation) on the sea
+    _pack(record, *f["lst"], qa, land)
+    _pack(oracle_record, *f["oracle"], oracle_qa, land)
+    n_land = max(int(land.sum()), 1)
+    return 1 - (np.count_nonzero(night_obs & land) + np.count_nonzero(day_obs & land)) / (2 * n_land)
