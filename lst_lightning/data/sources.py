@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lst_lightning.data.cache import Cache, prepare_cache
 from lst_lightning.data.cache.fs import build_in_place
+from lst_lightning.data.windows import DEFAULT_K
 from lst_lightning.errors import LSTError
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def resolve_cache(data: dict, progress: bool = True) -> Cache:
         oracle = Path(data["oracle_dir"]) if data.get("oracle_dir") else None
     else:
         raise LSTError(f"data.source must be 'synthetic' or 'files', got {source!r}")
-    return prepare_cache(lst_dir, dem=dem, ndvi=ndvi, oracle_dir=oracle, k=data.get("k", 9),
+    return prepare_cache(lst_dir, dem=dem, ndvi=ndvi, oracle_dir=oracle, k=data.get("k", DEFAULT_K),
                          cache_root=data["cache_root"], hours=data.get("hours"), progress=progress)
 
 
@@ -43,9 +44,12 @@ def _required(data: dict, key: str) -> Path:
 
 def synthetic_archive(params: dict, root: Path, progress: bool = True) -> Path:
     """Generate (once) the synthetic archive for these parameters; a folder per distinct setting."""
-    from lst_lightning.data.synthetic import generate_archive
+    from lst_lightning.data.synthetic import GENERATOR_VERSION, ISRAEL_SHAPE, generate_archive
 
     params = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in params.items()}
+    # a generator that would write other data for the same settings gets a new folder, so an archive
+    # made before a physics fix is never reused
+    params["generator_version"] = GENERATOR_VERSION
     if params.get("dem"):
         dem = Path(params["dem"])
         if not dem.is_file():
@@ -54,9 +58,9 @@ def synthetic_archive(params: dict, root: Path, progress: bool = True) -> Path:
     key = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = root / f"synth-{key}"
     root.mkdir(parents=True, exist_ok=True)
-    options = {k: v for k, v in params.items() if v is not None and k not in ("dem_sha256",)}
+    options = {k: v for k, v in params.items() if v is not None and k not in ("dem_sha256", "generator_version")}
     options["years"] = tuple(options.get("years", (2020,)))
-    options["shape"] = tuple(options.get("shape", (603, 409)))
+    options["shape"] = tuple(options.get("shape", ISRAEL_SHAPE))
     with build_in_place(out, marker=SYNTH_DONE, what="this synthetic archive", family=SYNTH_NAME) as tmp:
         if tmp is not None:
             log.info(f"generating the synthetic archive {out} (first use only)")

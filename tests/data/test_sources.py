@@ -43,6 +43,14 @@ def test_generated_once_then_reused(tmp_path, fake_generator, caplog):
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("synth-")) == []
 
 
+def test_a_new_generator_version_is_not_served_an_old_archive(tmp_path, fake_generator, monkeypatch):
+    old = synthetic_archive({"seed": 1}, tmp_path)
+    monkeypatch.setattr(synthetic, "GENERATOR_VERSION", synthetic.GENERATOR_VERSION + 1)
+    new = synthetic_archive({"seed": 1}, tmp_path)
+    assert new != old and len(fake_generator) == 2
+    assert "generator_version" not in fake_generator[1][1]  # a key of the folder, not a generator option
+
+
 def test_a_failed_generation_leaves_nothing(tmp_path, fake_generator):
     with pytest.raises(RuntimeError, match="generator crashed"):
         synthetic_archive({"seed": 666}, tmp_path)

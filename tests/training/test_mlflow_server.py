@@ -62,7 +62,7 @@ def test_silent_server_stops_the_run_before_training(tmp_path, data_dir):
     assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()  # no training happened
 
 
-def test_silent_server_falls_back_to_the_local_store_when_asked(tmp_path, data_dir, capsys):
+def test_silent_server_falls_back_to_the_local_store_when_asked(tmp_path, data_dir, caplog):
     import mlflow
 
     from lst_lightning.training.run import run_training
@@ -70,7 +70,7 @@ def test_silent_server_falls_back_to_the_local_store_when_asked(tmp_path, data_d
     url = f"http://127.0.0.1:{services.free_port()}"
     cfg = short_run_cfg(tmp_path, data_dir, f"logger.mlflow.tracking_uri={url}", "logger.mlflow.fallback_to_local=true")
     run_training(cfg)
-    assert f"the MLflow server {url} does not answer" in capsys.readouterr().err
+    assert f"the MLflow server {url} does not answer" in caplog.text
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
     local = mlflow.MlflowClient(tracking_uri=f"sqlite:///{Path(cfg.paths.log_dir).resolve()}/mlflow.db")
     run = local.get_run(results["mlflow_run_id"])
