@@ -61,8 +61,8 @@ def run_training(cfg: DictConfig) -> float | None:
     """Train and test one configuration; returns ``cfg.optimized_metric`` (for Optuna)."""
     import lightning.pytorch as L
 
-    from lst_lightning.training import tracking
     from lst_lightning.data.sources import resolve_cache
+    from lst_lightning.training import tracking
 
     _check_missing(cfg)
     out = Path(cfg.paths.output_dir)
