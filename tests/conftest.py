@@ -58,3 +58,46 @@ def random_cache(tmp_path_factory):
     arch = write_random_archive(root)
     return prepare_cache(arch["lst_dir"], dem=arch["dem"], cache_root=root / "cache", progress=False, quiet=True)
 
+
+
+TINY_RUNS = {  # debug=tiny runs (seconds each), all tracked in one MLflow store over one archive
+    "mlp": ["trainer.max_epochs=1"],
+    "ridge": ["model=ridge", "model.train_samples=20000"],
+    "lightgbm": ["model=lightgbm", "model.train_samples=20000", "model.baseline.n_estimators=30",
+                 "model.baseline.log_every=0"],
+    "coarse": ["model=coarse"],
+    "mlp_nockpt": ["trainer.max_epochs=1", "callbacks=none", "+trainer.enable_checkpointing=false"],
+}
+
+
+class TinyRuns:
+    """Finished tiny runs shared by every test module that needs one (evaluate, predict, runs, the
+    MLflow Model): each is trained on first use only. ``runs[name]`` is (run dir, results.json);
+    ``runs.root/logs/mlflow.db`` (``runs.uri``) is their store. Tests must not modify run files:
+    copy a run directory first."""
+
+    def __init__(self, root: Path):
+        self.root, self.uri, self._done = root, f"sqlite:///{root}/logs/mlflow.db", {}
+
+    def __getitem__(self, name: str) -> tuple[Path, dict]:
+        if name not in self._done:
+            import json
+
+            from omegaconf import open_dict
+
+            from lst_lightning.training.run import run_training
+            from tests.common import compose_cfg
+
+            cfg = compose_cfg(["debug=tiny", "logger=mlflow", *TINY_RUNS[name]], self.root / name)
+            with open_dict(cfg):
+                cfg.paths.data_dir = str(self.root / "data")
+                cfg.paths.log_dir = str(self.root / "logs")
+            run_training(cfg)
+            out = Path(cfg.paths.output_dir)
+            self._done[name] = (out, json.loads((out / "results.json").read_text()))
+        return self._done[name]
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory) -> TinyRuns:
+    return TinyRuns(tmp_path_factory.mktemp("tiny_runs"))

@@ -11,26 +11,15 @@ import numpy as np
 import pytest
 from omegaconf import open_dict
 
-from tests.common import CONF, REPO, compose_cfg
+from tests.common import CONF, REPO
 
 PLOTS = ("pred_vs_true.png", "error_map.png", "residual_vs_elevation.png", "rmse_by_month.png")
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A tiny MLP run and a tiny ridge run, both logged to MLflow."""
-    from lst_lightning.training.run import run_training
-
-    root = tmp_path_factory.mktemp("eval")
-    out = {}
-    for model, extra in (("mlp", []), ("ridge", ["model.train_samples=5000"])):
-        cfg = compose_cfg(["debug=tiny", "logger=mlflow", f"model={model}", *extra], root / model)
-        with open_dict(cfg):
-            cfg.paths.data_dir = str(root / "data")
-            cfg.paths.log_dir = str(root / "logs")
-        run_training(cfg)
-        out[model] = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
-    return root, out
+def runs(tiny_runs):
+    """A tiny MLP run and a tiny ridge run, both logged to MLflow (shared: tests/conftest.py)."""
+    return tiny_runs.root, {model: tiny_runs[model][1] for model in ("mlp", "ridge")}
 
 
 def eval_cfg(root: Path, run: str, out: Path):

@@ -1,7 +1,6 @@
 """lst-predict: maps on the grid, fill where no valid window exists, conservation, CF NetCDF."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 from omegaconf import open_dict
 
 from lst_lightning.errors import LSTError
-from tests.common import CONF, compose_cfg
+from tests.common import CONF
 
 
 def test_conservation_makes_every_complete_cell_average_to_the_observation(rng):
@@ -53,15 +52,8 @@ def test_predict_frame_fills_only_valid_windows(random_cache):
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from lst_lightning.training.run import run_training
-
-    root = tmp_path_factory.mktemp("predict")
-    cfg = compose_cfg(["debug=tiny", "trainer.max_epochs=1"], root)
-    with open_dict(cfg):
-        cfg.paths.data_dir = str(root / "data")
-    run_training(cfg)
-    return root, json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+def tiny_run(tiny_runs):
+    return tiny_runs.root, tiny_runs["mlp"][1]
 
 
 def predict_cfg(root: Path, run: str, out: Path, *overrides: str):

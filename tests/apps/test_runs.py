@@ -8,28 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 from lst_lightning.errors import LSTError
-from tests.common import compose_cfg
 
 
 @pytest.fixture(scope="module")
-def tracked(tmp_path_factory):
+def tracked(tiny_runs):
     """Two tiny MLflow-tracked runs on one archive: with checkpoints, and without any."""
-    from lst_lightning.training.run import run_training
-
-    root = tmp_path_factory.mktemp("runs")
-    runs = {}
-    for name, extra in (("ckpt", []), ("nockpt", ["callbacks=none", "+trainer.enable_checkpointing=false"])):
-        cfg = compose_cfg(["debug=tiny", "trainer.max_epochs=1", "logger=mlflow", *extra], root / name)
-        with open_dict(cfg):
-            cfg.paths.data_dir = str(root / "data")
-            cfg.paths.log_dir = str(root / "logs")
-        run_training(cfg)
-        out = Path(cfg.paths.output_dir)
-        runs[name] = (out, json.loads((out / "results.json").read_text()))
-    return f"sqlite:///{root}/logs/mlflow.db", runs
+    return tiny_runs.uri, {"ckpt": tiny_runs["mlp"], "nockpt": tiny_runs["mlp_nockpt"]}
 
 
 def test_checkpoint_run_dir_and_run_id_name_the_same_run(tracked, tmp_path):

@@ -3,41 +3,19 @@ a table of raw features as the run's own predictor does, for a network and the b
 signature names the columns; a missing column is one clear error naming it."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from omegaconf import open_dict
 
-from tests.common import compose_cfg
-
-MODELS = {  # tiny runs (seconds each): one epoch, fewer training samples and trees than the defaults
-    "mlp": ["trainer.max_epochs=1"],
-    "ridge": ["model=ridge", "model.train_samples=20000"],
-    "lightgbm": ["model=lightgbm", "model.train_samples=20000", "model.baseline.n_estimators=30",
-                 "model.baseline.log_every=0"],
-    "coarse": ["model=coarse"],
-}
+MODELS = ("mlp", "ridge", "lightgbm", "coarse")  # tiny runs shared through tests/conftest.py
 CONTEXT = {"mlp": [], "ridge": ["band", "month"], "lightgbm": [], "coarse": ["date", "band"]}
 
 
 @pytest.fixture(scope="module")
-def tracked(tmp_path_factory):
+def tracked(tiny_runs):
     """One MLflow-tracked tiny run per model, on one archive and one store: uri, {model: (out, results)}."""
-    from lst_lightning.training.run import run_training
-
-    root = tmp_path_factory.mktemp("mlflow_model")
-    runs = {}
-    for name, extra in MODELS.items():
-        cfg = compose_cfg(["debug=tiny", "logger=mlflow", *extra], root / name)
-        with open_dict(cfg):
-            cfg.paths.data_dir = str(root / "data")
-            cfg.paths.log_dir = str(root / "logs")
-        run_training(cfg)
-        out = Path(cfg.paths.output_dir)
-        runs[name] = (out, json.loads((out / "results.json").read_text()))
-    return f"sqlite:///{root}/logs/mlflow.db", runs
+    return tiny_runs.uri, {name: tiny_runs[name] for name in MODELS}
 
 
 @pytest.fixture(scope="module")
