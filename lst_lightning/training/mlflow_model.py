@@ -28,6 +28,7 @@ requirements pin its version; it is installed from its repository, not from PyPI
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from contextlib import contextmanager
@@ -242,12 +243,17 @@ def save_run_model(model_file: str | Path, gatherer, path: Path, example: dict |
 
 @contextmanager
 def _no_progress_bar():
-    """MLflow "downloads" the model file into the model with a progress bar: noise in a run's log."""
+    """MLflow "downloads" the model file into the model with a progress bar, and says at INFO that it
+    validates the input example: noise in a run's log (its warnings and errors still show)."""
     name, old = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    chatty = logging.getLogger("mlflow.pyfunc")
+    level = chatty.level
     os.environ[name] = "false"
+    chatty.setLevel(logging.WARNING)
     try:
         yield
     finally:
+        chatty.setLevel(level)
         if old is None:
             os.environ.pop(name, None)
         else:
