@@ -32,27 +32,11 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
-def write_random_archive(root: Path, shape=(60, 45), n_days=20, seed=0, day_step=3) -> dict:
-    """A small archive of random LST (no physics) in the NetCDF form: fast plumbing fixtures."""
-    from lst_lightning.data.io.grid import Grid
-    from lst_lightning.data.io.writers import write_geotiff, write_lst_netcdf
-
-    rng = np.random.default_rng(seed)
-    grid = Grid.from_corner(34.0, 33.0, 0.0083, 0.0083, shape)
-    data = rng.integers(14_000, 16_000, size=(n_days, 4, *shape)).astype(np.uint16)
-    data[:, 3] = rng.integers(0, 4, size=(n_days, *shape))
-    data[:, :3, :, :4] = 0  # a strip of "sea"
-    doys = np.arange(1, 1 + n_days * day_step, day_step)
-    write_lst_netcdf(root / "lst" / "LST_2020_NetCDF.nc", grid, doys, data)
-    dem = rng.integers(-100, 1000, size=shape).astype(np.int16)
-    write_geotiff(root / "dem.tif", grid, dem)
-    return {"lst_dir": root / "lst", "dem": root / "dem.tif", "grid": grid, "data": data, "dem_array": dem}
-
-
 @pytest.fixture(scope="session")
 def random_cache(tmp_path_factory):
     """A prepared cache over a small random archive (60 x 45 pixels, 40 frames)."""
     from lst_lightning.data.cache import prepare_cache
+    from tests.data.inputs import write_random_archive
 
     root = tmp_path_factory.mktemp("random_archive")
     arch = write_random_archive(root)

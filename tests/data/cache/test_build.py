@@ -22,7 +22,7 @@ from lst_lightning.data.io.writers import write_geotiff, write_lst_geotiff_day, 
 from lst_lightning.data.terrain import terrain_features
 from lst_lightning.errors import LSTError
 from tests.data.cache.common import cache_dirs, lock_files, prep
-from tests.data.inputs import make_dates, make_dem, make_grid, random_raw, write_archive
+from tests.data.inputs import make_dates, make_dem, make_grid, random_raw, write_archive, write_random_archive
 from tests.data.references import assert_nan_equal, brute_window_mean
 from tests.terminal import screen_lines
 
@@ -316,8 +316,6 @@ def test_unwritable_cache_root(small):
 def test_dem_inside_the_lst_directory_is_not_an_archive_file(tmp_path):
     """data.lst_dir=X data.dem=X/dem.tif: the configured DEM does not count as an archive file."""
     from lst_lightning.data.cache import prepare_cache
-    from tests.conftest import write_random_archive
-
     arch = write_random_archive(tmp_path, n_days=6)
     dem_inside = arch["lst_dir"] / "dem.tif"
     arch["dem"].rename(dem_inside)
