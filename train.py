@@ -13,7 +13,7 @@ os.environ.setdefault("LST_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def main(cfg) -> float | None:
-    from lst_lightning.training.run import main_entry
+    from lst_lightning.training.experiment import main_entry
 
     return main_entry(cfg)
 

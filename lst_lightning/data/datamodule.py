@@ -139,7 +139,8 @@ class LSTDataModule(L.LightningDataModule):
         self.plan = make_split(self.cache.meta["frames"], self.cache.grid.shape, self.cache.k,
                                kind=cfg.get("kind", "space_days"), days=cfg.get("days"), space=cfg.get("space"),
                                bands=self.bands, fractions=tuple(cfg.get("fractions", (0.15, 0.15))),
-                               seed=int(cfg.get("seed", self.seed)), land=self._land())
+                               seed=int(cfg.get("seed", self.seed)), land=self._land(),
+                               folds=cfg.get("folds"), fold=cfg.get("fold"))
         check_guarantees(self.plan, self.cache.meta["frames"], self.cache.k)
         for part in ("val", "test"):
             self._eval[part] = eval_indices(self.gatherer, self.plan, self.plan[part], self.eval_samples,

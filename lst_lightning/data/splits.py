@@ -9,6 +9,12 @@
                  window overlaps a validation or test window.
 * ``space_days`` test = test blocks x test dates, val likewise, train = train blocks x train dates;
                  the mixed combinations are used by none. The default.
+
+K-fold cross-validation (``folds=K``, ``fold=i``; not for ``random``): the date units and the
+spatial blocks are each dealt into K groups by one seeded permutation, the same for every fold, so
+fold i's test part is group i's blocks x group i's dates and the K test parts are disjoint. The
+validation part is drawn inside the rest (a ``val_fraction`` of all units, per fold), so model
+selection never sees a test block or date.
 """
 from __future__ import annotations
 
@@ -58,7 +64,7 @@ class SplitPlan:
 def make_split(frames_meta: list[dict], shape: tuple[int, int], k: int, *, kind: str = "space_days",
                days: dict | None = None, space: dict | None = None, bands=("night", "day"),
                fractions: tuple[float, float] = (0.15, 0.15), seed: int = 0,
-               land: np.ndarray | None = None) -> SplitPlan:
+               land: np.ndarray | None = None, folds: int | None = None, fold: int | None = 0) -> SplitPlan:
     """Plan a split over the usable frames (``n_windows > 0`` and a selected band).
 
     ``fractions`` = (val, test) for the random split; ``days``/``space`` carry their own.
@@ -68,13 +74,14 @@ def make_split(frames_meta: list[dict], shape: tuple[int, int], k: int, *, kind:
     if kind not in KINDS:
         raise LSTError(f"split.kind: unknown {kind!r}; choose from {list(KINDS)}")
     days, space = dict(days or {}), dict(space or {})
+    cv = _check_folds(kind, folds, fold, seed)
     usable = np.array([i for i, f in enumerate(frames_meta) if f["n_windows"] > 0 and f["band"] in bands])
     if usable.size == 0:
         raise LSTError(f"no usable frame (with a valid window, bands {list(bands)}) in the cache")
     rng = np.random.default_rng(seed)
-    frame_parts = _split_dates(frames_meta, usable, days, rng) if kind in ("days", "space_days") \
+    frame_parts = _split_dates(frames_meta, usable, days, rng, cv) if kind in ("days", "space_days") \
         else {p: usable for p in PARTS}
-    masks = _split_space(shape, k, space, rng, land) if kind in ("space", "space_days") \
+    masks = _split_space(shape, k, space, rng, land, cv) if kind in ("space", "space_days") \
         else {p: _interior(shape, k) for p in PARTS}
     buckets = {p: i for i, p in enumerate(PARTS)} if kind == "random" else {p: None for p in PARTS}
     if kind == "random":
@@ -89,6 +96,49 @@ def make_split(frames_meta: list[dict], shape: tuple[int, int], k: int, *, kind:
             raise LSTError(f"split {kind}: part '{part.name}' is empty ({part.frames.size} frames, "
                            f"{part.pixels.size} pixels); adjust the split fractions/blocks or add data")
     return plan
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Which fold of a K-fold cross-validation a split is, and the seed of its grouping."""
+
+    folds: int
+    fold: int
+    seed: int
+
+
+def _check_folds(kind: str, folds, fold, seed: int) -> Fold | None:
+    if folds is None:
+        return None
+    if kind == "random":
+        raise LSTError("split.folds: cross-validation needs held-out dates or blocks (split=days, space or "
+                       "space_days), not the leaky random split")
+    if isinstance(folds, bool) or int(folds) != folds or folds < 2:
+        raise LSTError(f"split.folds must be an integer >= 2 (or null for one split), got {folds!r}")
+    if fold is None:
+        raise LSTError(f"split.fold is null: one training run is one fold of the {folds}; run them all through "
+                       f"train.py (lst_lightning.training.experiment.run_experiment), or give split.fold")
+    if isinstance(fold, bool) or int(fold) != fold or not 0 <= fold < folds:
+        raise LSTError(f"split.fold must be one of 0..{int(folds) - 1} (split.folds={folds}), got {fold!r}")
+    return Fold(int(folds), int(fold), int(seed))
+
+
+def assign_fold(units: list, cv: Fold, val: float, what: str, salt: int) -> dict:
+    """Part (0 train, 1 val, 2 test) of each unit in fold ``cv.fold``: units are dealt into
+    ``cv.folds`` groups by a permutation that depends only on the seed; the fold's group is test, and
+    a ``val`` fraction of all units (at least one) is drawn from the others for validation."""
+    n = len(units)
+    if n < cv.folds + 1:
+        raise LSTError(f"split.folds={cv.folds}: only {n} {what} to deal into {cv.folds} test groups plus "
+                       f"validation; lower split.folds or make the {what} smaller")
+    group = np.empty(n, dtype=int)
+    group[np.random.default_rng([cv.seed, salt]).permutation(n)] = np.arange(n) % cv.folds
+    rest = np.flatnonzero(group != cv.fold)
+    n_val = min(max(1, int(round(val * n))), rest.size - 1)
+    part = np.zeros(n, dtype=int)
+    part[group == cv.fold] = 2
+    part[np.random.default_rng([cv.seed, salt, cv.fold]).choice(rest, n_val, replace=False)] = 1
+    return {u: int(part[i]) for i, u in enumerate(units)}
 
 
 def _check_fractions(val: float, test: float, where: str) -> None:
@@ -110,14 +160,17 @@ def _date_units(dates: list[dt.date], mode: str, block_days: int) -> list:
     return [d.year for d in dates]
 
 
-def _split_dates(frames_meta: list[dict], usable: np.ndarray, cfg: dict, rng) -> dict[str, np.ndarray]:
+def _split_dates(frames_meta: list[dict], usable: np.ndarray, cfg: dict, rng,
+                 cv: Fold | None = None) -> dict[str, np.ndarray]:
     mode = cfg.get("mode", "random")
     if mode not in DAY_MODES:
         raise LSTError(f"split.days.mode: unknown {mode!r}; choose from {list(DAY_MODES)}")
     dates = [dt.date.fromisoformat(frames_meta[i]["date"]) for i in usable]
     units = _date_units(dates, mode, int(cfg.get("block_days", 30)))
     unique = sorted(set(units))
-    if mode == "years" and cfg.get("test_years"):
+    if cv is not None:
+        assign = assign_fold(unique, cv, float(cfg.get("val_fraction", 0.15)), f"date groups (mode={mode})", 1)
+    elif mode == "years" and cfg.get("test_years"):
         assign = _assign_years(unique, cfg)
     else:
         val, test = float(cfg.get("val_fraction", 0.15)), float(cfg.get("test_fraction", 0.15))
@@ -160,7 +213,7 @@ def _interior(shape: tuple[int, int], k: int) -> np.ndarray:
 
 
 def block_labels(shape: tuple[int, int], block_px: int, val: float, test: float, rng,
-                 land: np.ndarray | None = None) -> np.ndarray:
+                 land: np.ndarray | None = None, cv: Fold | None = None) -> np.ndarray:
     """Part index (0 train, 1 val, 2 test) of every pixel, constant over block_px squares.
     Blocks without land are not drawn (they hold no sample) and stay in train."""
     if block_px < 1:
@@ -172,20 +225,24 @@ def block_labels(shape: tuple[int, int], block_px: int, val: float, test: float,
         padded = np.zeros((nb_r * block_px, nb_c * block_px), dtype=bool)
         padded[:shape[0], :shape[1]] = land
         drawn = np.flatnonzero(padded.reshape(nb_r, block_px, nb_c, block_px).any(axis=(1, 3)))
-    assign = _assign_units(list(drawn), val, test, rng)
+    if cv is None:
+        assign = _assign_units(list(drawn), val, test, rng)
+    else:
+        assign = assign_fold(list(drawn), cv, val, f"spatial blocks (split.space.block_px={block_px})", 2)
     blocks = np.zeros(nb_r * nb_c, dtype=int)
     blocks[drawn] = [assign[i] for i in drawn]
     blocks = blocks.reshape(nb_r, nb_c)
     return np.repeat(np.repeat(blocks, block_px, 0), block_px, 1)[:shape[0], :shape[1]]
 
 
-def _split_space(shape: tuple[int, int], k: int, cfg: dict, rng, land=None) -> dict[str, np.ndarray]:
+def _split_space(shape: tuple[int, int], k: int, cfg: dict, rng, land=None,
+                 cv: Fold | None = None) -> dict[str, np.ndarray]:
     val, test = float(cfg.get("val_fraction", 0.15)), float(cfg.get("test_fraction", 0.15))
     _check_fractions(val, test, "split.space")
     buffer_px = int(cfg.get("buffer_px", 0))
     if buffer_px < 0:
         raise LSTError(f"split.space.buffer_px must be >= 0, got {buffer_px}")
-    labels = block_labels(shape, int(cfg.get("block_px", 32)), val, test, rng, land)
+    labels = block_labels(shape, int(cfg.get("block_px", 32)), val, test, rng, land, cv)
     # A pixel is usable for its part when every pixel within k//2 + buffer lies in the same part:
     # then its window sits inside its own part's blocks and cannot overlap another part's window.
     reach = 2 * (k // 2 + buffer_px) + 1

@@ -10,17 +10,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from lst_lightning.errors import LSTError, exit_on_user_error
+from lst_lightning.errors import LSTError
 
 log = logging.getLogger(__name__)
 
 SUMMARY_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct",
                 "floor_rmse_k", "explained_fraction", "n_samples")
-
-
-def main_entry(cfg: DictConfig) -> float | None:
-    """The Hydra entry: user mistakes become one line on stderr and exit code 2."""
-    return exit_on_user_error(run_training)(cfg)
 
 
 def _check_missing(cfg: DictConfig) -> None:

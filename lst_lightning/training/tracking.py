@@ -98,7 +98,16 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
         "features": ",".join(cfg.features.groups),
         "leaky_split": str(cfg.split.get("kind") == "random").lower(),
         **study_tags(cfg),  # optuna.study / optuna.trial inside a sweep
+        **_cv_tags(cfg),  # a fold of a cross-validation: a child of its parent run
     }
+
+
+def _cv_tags(cfg: DictConfig) -> dict[str, str]:
+    cv = cfg.get("cv") or {}
+    tags = {"cv.fold": str(cv["fold"]), "cv.folds": str(cv["folds"])} if cv else {}
+    if cv.get("parent_run_id"):
+        tags["mlflow.parentRunId"] = str(cv["parent_run_id"])
+    return tags
 
 
 def flat_params(cfg: DictConfig) -> dict[str, str]:

@@ -1,0 +1,146 @@
+"""What ``train.py`` runs: one training run, or a K-fold cross-validation (``split.folds=K``).
+
+Cross-validation trains the same configuration once per fold (``data.splits``: fold i tests on
+group i's blocks x group i's dates, validation inside the rest), each a complete run in
+``<output_dir>/fold_<i>`` and an MLflow child run of one parent run. The parent and
+``<output_dir>/results.json`` carry every fold's metrics, their mean and the 95 % t interval
+(``evaluation.intervals``); the value returned to Optuna is the folds' mean VALIDATION metric, so
+a sweep never selects on a test part.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from lst_lightning.errors import LSTError, exit_on_user_error
+
+log = logging.getLogger(__name__)
+CV_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct", "explained_fraction",
+           "bias_k", "floor_rmse_k")
+
+
+def main_entry(cfg: DictConfig) -> float | None:
+    """The Hydra entry: user mistakes become one line on stderr and exit code 2."""
+    return exit_on_user_error(run_experiment)(cfg)
+
+
+def run_experiment(cfg: DictConfig) -> float | None:
+    """``run_training(cfg)``, or every fold of it when ``split.folds`` is set and ``split.fold`` is not."""
+    from lst_lightning.training.run import run_training
+
+    if cfg.split.get("folds") and cfg.split.get("fold") is None:
+        return run_cv(cfg)
+    return run_training(cfg)
+
+
+def run_cv(cfg: DictConfig) -> float | None:
+    """Train and test every fold; returns the folds' mean ``optimized_metric`` (a val/ metric)."""
+    from lst_lightning.training.run import run_training
+    from lst_lightning.training.tracking import run_name, write_results
+
+    folds, out = int(cfg.split.folds), Path(cfg.paths.output_dir)
+    metric = str(cfg.get("optimized_metric", "val/rmse_k"))
+    if metric.startswith("test/"):
+        raise LSTError(f"optimized_metric={metric}: cross-validation selects on validation metrics only "
+                       "(a test part must never choose a model); use a val/ metric")
+    name = run_name(cfg)
+    parent = _parent_run(cfg, name, folds)
+    per_fold = []
+    for fold in range(folds):
+        log.info(f"\n[cv {fold + 1}/{folds}] {name}: fold {fold}")
+        fold_cfg = fold_config(cfg, fold, name, parent)
+        run_training(fold_cfg)
+        per_fold.append(json.loads((Path(fold_cfg.paths.output_dir) / "results.json").read_text()))
+    summary = summarise(per_fold)
+    results = {"run_name": name, "folds": folds, "split/kind": str(cfg.split.kind), "mlflow_run_id": parent,
+               "optimized_metric": metric, "cv": summary,
+               "per_fold": [{k: v for k, v in r.items() if k != "cache"} for r in per_fold]}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    write_results(out / "results.json", results)
+    if parent:
+        _log_parent(cfg, parent, summary)
+    print(format_cv(name, folds, summary, out))
+    mean = summary.get(metric, {}).get("mean")
+    return float(mean) if mean is not None else None
+
+
+def fold_config(cfg: DictConfig, fold: int, name: str, parent: str | None) -> DictConfig:
+    """The configuration of one fold: its split.fold, its own run directory and run name, and the
+    CV parent run it reports to."""
+    fold_cfg = copy.deepcopy(cfg)
+    with open_dict(fold_cfg):
+        fold_cfg.split.fold = fold
+        fold_cfg.paths.output_dir = str(Path(cfg.paths.output_dir) / f"fold_{fold}")
+        fold_cfg.run_name = f"{name} [fold {fold}/{int(cfg.split.folds)}]"
+        fold_cfg.cv = {"parent_run_id": parent, "fold": fold, "folds": int(cfg.split.folds)}
+    return fold_cfg
+
+
+def summarise(per_fold: list[dict]) -> dict[str, dict]:
+    """``{"<part>/<key>": mean_interval(...) + {"folds": [...]}}`` over the folds' results."""
+    from lst_lightning.evaluation.intervals import mean_interval
+
+    out = {}
+    for part in ("val", "test"):
+        for key in CV_KEYS:
+            values = [r.get(f"{part}/{key}") for r in per_fold]
+            if any(v is not None for v in values):
+                out[f"{part}/{key}"] = {**mean_interval([v for v in values if v is not None]), "folds": values}
+    return out
+
+
+def format_cv(name: str, folds: int, summary: dict, out: Path) -> str:
+    from lst_lightning.evaluation.numbers import fmt
+
+    lines = [f"\n== {name}: {folds}-fold cross-validation (test = each fold's held-out blocks x dates) =="]
+    for key, label in (("rmse_k", "model RMSE (K)"), ("trivial_rmse_k", "trivial RMSE (K)"),
+                       ("rmse_improvement_pct", "RMSE improvement (%)"), ("mse_improvement_pct", "MSE improvement (%)"),
+                       ("explained_fraction", "explained fraction")):
+        s = summary.get(f"test/{key}")
+        if s:
+            lines.append(f"  {label:24s} {fmt(s['mean'], 4)}  95 % interval {fmt(s['low'], 4)} .. {fmt(s['high'], 4)}"
+                         f"  (folds: {', '.join(fmt(v, 3) for v in s['folds'])})")
+    lines.append(f"  results: {out / 'results.json'}")
+    return "\n".join(lines)
+
+
+def _parent_run(cfg: DictConfig, name: str, folds: int) -> str | None:
+    """The MLflow parent run of the cross-validation (None without an MLflow logger)."""
+    conf = (cfg.get("logger") or {}).get("mlflow")
+    if conf is None:
+        return None
+    import mlflow
+
+    from lst_lightning.training.tracking import mlflow_settings, run_tags
+
+    settings = mlflow_settings(cfg, conf)
+    Path(cfg.paths.log_dir).mkdir(parents=True, exist_ok=True)
+    client = mlflow.MlflowClient(tracking_uri=settings["tracking_uri"])
+    experiment = client.get_experiment_by_name(settings["experiment_name"])
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
+        settings["experiment_name"], artifact_location=settings.get("artifact_location"))
+    tags = {**run_tags(cfg), "cv.folds": str(folds), "mlflow.runName": f"{name} [{folds}-fold CV]"}
+    return client.create_run(experiment_id, tags=tags).info.run_id
+
+
+def _log_parent(cfg: DictConfig, run_id: str, summary: dict) -> None:
+    import math
+
+    import mlflow
+
+    from lst_lightning.training.tracking import mlflow_settings
+
+    client = mlflow.MlflowClient(tracking_uri=mlflow_settings(cfg, cfg.logger.mlflow)["tracking_uri"])
+    for key, s in summary.items():
+        for stat in ("mean", "low", "high", "std"):
+            if s[stat] is not None and math.isfinite(s[stat]):
+                client.log_metric(run_id, f"cv/{key}/{stat}", float(s[stat]))
+        for fold, value in enumerate(s["folds"]):
+            if value is not None and math.isfinite(value):
+                client.log_metric(run_id, f"cv/{key}/fold", float(value), step=fold)
+    client.set_terminated(run_id)

@@ -1,0 +1,84 @@
+"""train.py's experiment: a K-fold cross-validation trains every fold, reports each, their mean and
+interval, and tracks them as MLflow child runs of one parent."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf, open_dict
+
+from lst_lightning.errors import LSTError
+from tests.common import compose_cfg
+
+
+def cv_cfg(tmp_path: Path, *overrides: str):
+    cfg = compose_cfg(["debug=tiny", "logger=mlflow", "trainer.max_epochs=1", "split.folds=3", *overrides], tmp_path)
+    with open_dict(cfg):
+        cfg.paths.data_dir = str(tmp_path / "data")
+    return cfg
+
+
+def test_three_fold_cv_reports_every_fold_and_their_interval(tmp_path, capsys):
+    import mlflow
+
+    from lst_lightning.training.experiment import run_experiment
+
+    cfg = cv_cfg(tmp_path, "model=ridge", "model.train_samples=5000")
+    returned = run_experiment(cfg)
+    out = Path(cfg.paths.output_dir)
+    results = json.loads((out / "results.json").read_text())
+    assert results["folds"] == 3 and len(results["per_fold"]) == 3
+    rmse = [r["test/rmse_k"] for r in results["per_fold"]]
+    cv = results["cv"]["test/rmse_k"]
+    assert cv["folds"] == rmse and cv["mean"] == pytest.approx(np.mean(rmse))
+    assert cv["low"] < cv["mean"] < cv["high"]
+    assert returned == pytest.approx(np.mean([r["val/rmse_k"] for r in results["per_fold"]]))  # val, never test
+    for fold in range(3):  # every fold is a complete run of its own
+        assert (out / f"fold_{fold}" / "results.json").is_file()
+    printed = capsys.readouterr().out
+    assert "3-fold cross-validation" in printed and "95 % interval" in printed
+
+    client = mlflow.MlflowClient(tracking_uri=cfg.logger.mlflow.tracking_uri)
+    parent = client.get_run(results["mlflow_run_id"])
+    assert parent.data.metrics["cv/test/rmse_k/mean"] == pytest.approx(cv["mean"])
+    assert parent.data.metrics["cv/test/rmse_k/high"] == pytest.approx(cv["high"])
+    children = client.search_runs([parent.info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert sorted(int(c.data.tags["cv.fold"]) for c in children) == [0, 1, 2]
+    assert sorted(c.info.run_id for c in children) == sorted(r["mlflow_run_id"] for r in results["per_fold"])
+
+
+def test_the_folds_test_parts_are_disjoint_in_the_data_module(tmp_path):
+    from lst_lightning.data.sources import resolve_cache
+    from lst_lightning.training.experiment import fold_config
+    from lst_lightning.training.run import build_datamodule
+
+    cfg = cv_cfg(tmp_path, "logger=none")
+    tests = []
+    for fold in range(3):
+        fcfg = fold_config(cfg, fold, "cv", None)
+        dm = build_datamodule(fcfg, resolve_cache(OmegaConf.to_container(fcfg.data, resolve=True), progress=False))
+        dm.setup()
+        frames = dm.cache.meta["frames"]
+        tests.append(({frames[i]["date"] for i in dm.plan["test"].frames}, dm.plan["test"].pixel_mask))
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not tests[i][0] & tests[j][0] and not np.any(tests[i][1] & tests[j][1])
+
+
+def test_cv_never_optimises_a_test_metric(tmp_path):
+    from lst_lightning.training.experiment import run_experiment
+
+    with pytest.raises(LSTError, match="optimized_metric=test/rmse_k: cross-validation selects on validation"):
+        run_experiment(cv_cfg(tmp_path, "optimized_metric=test/rmse_k"))
+
+
+def test_one_fold_alone_is_one_run(tmp_path):
+    from lst_lightning.training.experiment import run_experiment
+
+    cfg = cv_cfg(tmp_path, "logger=none", "split.fold=1")
+    run_experiment(cfg)
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    assert "test/rmse_k" in results and "folds" not in results
