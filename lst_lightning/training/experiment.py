@@ -20,7 +20,7 @@ from lst_lightning.errors import LSTError, exit_on_user_error
 
 log = logging.getLogger(__name__)
 CV_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct", "explained_fraction",
-           "bias_k", "floor_rmse_k")
+           "bias_k", "floor_rmse_k", "all_rmse_k", "n_samples")
 
 
 def main_entry(cfg: DictConfig) -> float | None:
@@ -58,7 +58,7 @@ def run_cv(cfg: DictConfig) -> float | None:
     summary = summarise(per_fold)
     results = {"run_name": name, "folds": folds, "split/kind": str(cfg.split.kind), "mlflow_run_id": parent,
                "optimized_metric": metric, "cv": summary,
-               "per_fold": [{k: v for k, v in r.items() if k != "cache"} for r in per_fold]}
+               "per_fold": per_fold}
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     write_results(out / "results.json", results)

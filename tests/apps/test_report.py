@@ -78,3 +78,32 @@ def test_report_refuses_a_run_without_mlflow(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: lst-report reads its results back from MLflow: do not set logger=none/csv")
     assert not (tmp_path / "default" / "report.md").exists()
+
+
+def test_cross_validated_report_gives_intervals_and_a_paired_verdict(tmp_path):
+    import mlflow
+
+    from lst_lightning.apps.report.jobs import build_report
+
+    overrides = ["debug=tiny", f"paths.data_dir={tmp_path}/data", f"paths.log_dir={tmp_path}/logs",
+                 "model.train_samples=5000", "trainer.max_epochs=1"]
+    path = build_report("cv", overrides, models=("mlp", "ridge", "trivial"), splits=("space_days", "random"),
+                        ablation_model=None, importance_models=("ridge",), repeats=1, out_root=tmp_path / "reports",
+                        folds=3)
+    text = path.read_text()
+    assert "3-fold cross-validation over spatial blocks x dates" in text
+    assert "## Split contrast" not in text  # the leaky random split is not cross-validated
+    summary = json.loads((path.parent / "summary.json").read_text())["runs"]
+    assert sorted(summary) == ["space_days/mlp", "space_days/ridge", "space_days/trivial"]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/logs/mlflow.db")
+    results = json.loads((tmp_path / "reports" / "cv" / "runs" / "space_days__ridge" / "results.json").read_text())
+    cv = results["cv"]["test/rmse_k"]
+    # the table shows the folds' mean and the half-width of its interval, read back from the parent run
+    parent = client.get_run(summary["space_days/ridge"]["mlflow_run_id"]).data.metrics
+    assert parent["cv/test/rmse_k/mean"] == pytest.approx(cv["mean"])
+    assert f"| ridge | {cv['mean']:.3f} ± {cv['half_width']:.3f} |" in text
+    # Q2 names a paired verdict over the same 3 folds
+    assert re.search(r"Paired over the same 3 folds, \w+ leads \w+ by [-\d.]+ K \(95 % interval", text)
+    # permutation importance of each fold's ridge, with the folds' interval
+    assert parent["importance/elev_diff/rmse_increase_k/high"] >= parent["importance/elev_diff/rmse_increase_k"]
+    assert re.search(r"^\| elev_diff \| [+-]\d\.\d{3} ± \d\.\d{3} \|", text, re.M)

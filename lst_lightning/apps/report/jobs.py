@@ -48,6 +48,7 @@ class Job:
     metrics: dict = field(default_factory=dict)  # read back from MLflow
     seconds: float = 0.0
     cfg: object = None            # the composed config (composed once)
+    cv: dict = field(default_factory=dict)  # cross-validated: {"test/rmse_k": {mean, low, high, folds}, ...}
 
     @property
     def is_baseline(self) -> bool:
@@ -125,47 +126,80 @@ def tracking_uri(cfg) -> str:
 # ---------------------------------------------------------------- running
 
 def run_jobs(jobs: list[Job], name: str, out: Path) -> None:
-    from lst_lightning.training.run import run_training
+    from lst_lightning.training.experiment import run_experiment
 
     for i, job in enumerate(jobs, 1):
         cfg = job_config(job, name, out)
         log.info(f"\n[report {i}/{len(jobs)}] {job.key}: python train.py {' '.join(job.overrides)}")
         start = time.perf_counter()
-        run_training(cfg)
+        run_experiment(cfg)  # one run, or every fold of a cross-validation
         job.seconds = time.perf_counter() - start
         job.results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+        job.cv = job.results.get("cv", {})
+        rmse, trivial = (job.cv[f"test/{k}"]["mean"] if job.cv else job.results[f"test/{k}"]
+                         for k in ("rmse_k", "trivial_rmse_k"))
         log.info(f"[report {i}/{len(jobs)}] {job.key} done in {job.seconds:.0f} s: test RMSE "
-                 f"{job.results['test/rmse_k']:.4f} K (trivial {job.results['test/trivial_rmse_k']:.4f} K)")
+                 f"{rmse:.4f} K (trivial {trivial:.4f} K){' (mean over folds)' if job.cv else ''}")
+
+
+def fold_runs(job: Job, name: str, out: Path) -> list[tuple[object, dict]]:
+    """(config, results) of each trained model of a job: its folds when cross-validated, else itself."""
+    from lst_lightning.training.experiment import fold_config
+
+    cfg = job_config(job, name, out)
+    if not job.cv:
+        return [(cfg, job.results)]
+    return [(fold_config(cfg, i, job.results["run_name"], None), r) for i, r in enumerate(job.results["per_fold"])]
+
+
+def _test_set(cfg, model_file):
+    """(data module, predictor, gathered test batch) of one trained model."""
+    from omegaconf import OmegaConf
+
+    from lst_lightning.apps.runs import model_predictor
+    from lst_lightning.data.sources import resolve_cache
+    from lst_lightning.evaluation.predictions import gather_all
+    from lst_lightning.training.run import build_datamodule
+
+    dm = build_datamodule(cfg, resolve_cache(OmegaConf.to_container(cfg.data, resolve=True), progress=False))
+    dm.setup()
+    predict, _ = model_predictor(model_file, dm.gatherer)
+    return dm, predict, gather_all(dm.gatherer, dm.eval_index("test"), dm.eval_batch_size)
 
 
 def analyse(job: Job, name: str, out: Path, repeats: int, importance: bool, figures: Path | None) -> list[Path]:
-    """With ``importance``, the permutation importance of ``job``'s model on its test set, logged
-    to its MLflow run; with ``figures``, its evaluation plots (predicted vs true, error map, ...)."""
+    """With ``importance``, the permutation importance of ``job``'s model on its test set (of each
+    fold's model, with the folds' mean and interval, when cross-validated), logged to its MLflow
+    run; with ``figures``, the evaluation plots (predicted vs true, error map, ...) of its (first)
+    model."""
     import mlflow
-    from omegaconf import OmegaConf
 
     from lst_lightning.apps import evaluate
-    from lst_lightning.apps.runs import model_predictor
-    from lst_lightning.data.sources import resolve_cache
     from lst_lightning.evaluation.importance import permutation_importance
-    from lst_lightning.evaluation.predictions import gather_all, predict_batched
-    from lst_lightning.training.run import build_datamodule
+    from lst_lightning.evaluation.intervals import mean_interval
+    from lst_lightning.evaluation.predictions import predict_batched
 
-    cfg = job_config(job, name, out)
-    dm = build_datamodule(cfg, resolve_cache(OmegaConf.to_container(cfg.data, resolve=True), progress=False))
-    dm.setup()
-    predict, _ = model_predictor(job.results["best_checkpoint"], dm.gatherer)
-    batch = gather_all(dm.gatherer, dm.eval_index("test"), dm.eval_batch_size)
-    observed_only = bool(cfg.data.eval_observed_only)
+    runs = fold_runs(job, name, out)
     if importance:
-        log.info(f"[report] permutation importance of {job.key} ({repeats} repeats)")
-        imp = permutation_importance(predict, batch, dm.layout, observed_only, repeats, seed=int(cfg.seed))
-        client = mlflow.MlflowClient(tracking_uri=tracking_uri(cfg))
-        for group, row in imp.items():
+        log.info(f"[report] permutation importance of {job.key} ({repeats} repeats, {len(runs)} model(s))")
+        per_model = []
+        for cfg, results in runs:
+            dm, predict, batch = _test_set(cfg, results["best_checkpoint"])
+            per_model.append(permutation_importance(predict, batch, dm.layout, bool(cfg.data.eval_observed_only),
+                                                    repeats, seed=int(cfg.seed)))
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri(job_config(job, name, out)))
+        for group in per_model[0]:
             for key in ("rmse_increase_k", "mse_increase_pct", "std_k"):
-                client.log_metric(job.results["mlflow_run_id"], f"importance/{group}/{key}", row[key])
+                iv = mean_interval([imp[group][key] for imp in per_model])
+                client.log_metric(job.results["mlflow_run_id"], f"importance/{group}/{key}", iv["mean"])
+                if len(per_model) > 1 and key == "rmse_increase_k":
+                    for stat in ("low", "high"):
+                        client.log_metric(job.results["mlflow_run_id"], f"importance/{group}/{key}/{stat}", iv[stat])
     if figures is None:
         return []
+    cfg, results = runs[0]
+    dm, predict, batch = _test_set(cfg, results["best_checkpoint"])
+    observed_only = bool(cfg.data.eval_observed_only)
     pred = predict_batched(predict, batch, dm.eval_batch_size)
     tables = evaluate.breakdowns(pred, batch, dm.gatherer, observed_only)
     files = evaluate.write_plots(pred, batch, dm.gatherer, tables, figures, job.key, observed_only)
@@ -185,16 +219,25 @@ def read_back(jobs: list[Job], name: str, out: Path) -> None:
         if uri not in clients:
             clients[uri] = mlflow.MlflowClient(tracking_uri=uri)
         run = clients[uri].get_run(job.results["mlflow_run_id"])
-        job.metrics = {k.removeprefix("final/"): v for k, v in run.data.metrics.items()
+        metrics = run.data.metrics
+        job.metrics = {k.removeprefix("final/"): v for k, v in metrics.items()
                        if k.startswith(("final/", "importance/"))}
+        # a cross-validation's parent run: the folds' means (cv/<part>/<key>/mean) stand for the figures
+        job.metrics.update({k[3:-5]: v for k, v in metrics.items() if k.startswith("cv/") and k.endswith("/mean")})
 
 
 def build_report(name: str = "default", overrides: list[str] = (), models=MODELS, splits=SPLITS,
                  ablation_model: str | None = "mlp", importance_models=IMPORTANCE_MODELS, repeats: int = 3,
-                 out_root: Path = Path("reports")) -> Path:
-    """Run everything and write ``<out_root>/<name>/report.md``; returns its path."""
+                 out_root: Path = Path("reports"), folds: int | None = None) -> Path:
+    """Run everything and write ``<out_root>/<name>/report.md``; returns its path. With ``folds``,
+    every run is a K-fold cross-validation and every figure a mean over folds with its interval."""
     from lst_lightning.apps.report.writer import write_report
 
+    if folds is not None:
+        if "random" in splits:
+            log.info("[report] --folds: the leaky random split is not cross-validated; it is left out")
+        splits = [s for s in splits if s != "random"]
+        overrides = [*overrides, f"split.folds={folds}"]
     if not splits or not models:
         raise LSTError("lst-report: needs at least one model and one split")
     start = time.perf_counter()
@@ -238,6 +281,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--importance-models", nargs="*", default=list(IMPORTANCE_MODELS),
                    help=f"models whose permutation importance is measured (default: {' '.join(IMPORTANCE_MODELS)})")
     p.add_argument("--repeats", type=int, default=3, help="permutation repeats per group (default: 3)")
+    p.add_argument("--folds", type=int, default=None, help="cross-validate every run over K folds of blocks x "
+                   "dates: means with 95 %% intervals and paired comparisons (default: one split)")
     p.add_argument("--out", type=Path, default=Path("reports"),
                    help="where reports go (default: reports/ in the current directory)")
     return p
@@ -248,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     path = build_report(args.name, args.overrides, args.models, args.splits,
                         None if args.ablation_model == "none" else args.ablation_model,
-                        args.importance_models, args.repeats, args.out)
+                        args.importance_models, args.repeats, args.out, args.folds)
     print(f"\nreport written: {path}")
 
 

@@ -24,6 +24,14 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
             *("| " + " | ".join(r) + " |" for r in rows), ""]
 
 
+def _iv(job, key: str, digits: int = 3) -> str:
+    """A job's figure; cross-validated: the folds' mean +- the half-width of its 95 % interval."""
+    s = job.cv.get(T + key) if job.cv else None
+    if s is None:
+        return _f(job.metrics.get(T + key), digits)
+    return f"{_f(s['mean'], digits)} ± {_f(s['half_width'], digits)}"
+
+
 def _img(path: Path, out: Path, alt: str) -> str:
     return f"![{alt}]({path.relative_to(out).as_posix()})"
 
@@ -42,8 +50,9 @@ def q1(jobs, split: str, networks: list[str], out: Path, shown) -> list[str]:
     for name in networks:
         m = jobs[name].metrics
         gain = m[T + "trivial_rmse_k"] - m[T + "rmse_k"]
-        rows.append([name, _f(m[T + "rmse_k"]), _f(m[T + "trivial_rmse_k"]), _f(gain, sign=True),
-                     _f(m[T + "rmse_improvement_pct"], 1), _f(m[T + "mse_improvement_pct"], 1),
+        job = jobs[name]
+        rows.append([name, _iv(job, "rmse_k"), _iv(job, "trivial_rmse_k"), _f(gain, sign=True),
+                     _iv(job, "rmse_improvement_pct", 1), _iv(job, "mse_improvement_pct", 1),
                      _f(m.get(T + "floor_rmse_k")), _f(m.get(T + "explained_fraction"), 2),
                      f"{int(m[T + 'n_samples']):,}"])
     lines += _table(["model", "RMSE (K)", "trivial RMSE (K)", "improvement (K)", "RMSE improvement (%)",
@@ -70,8 +79,8 @@ def q2(jobs, split: str, out: Path) -> list[str]:
     fig = plots.bars({"test RMSE (K)": {j.model: j.metrics[T + "rmse_k"] for j in order}},
                      out / "figures" / "models.png", "test RMSE (K)", f"all models, split={split}",
                      reference=("trivial (0)", trivial))
-    rows = [[j.model, _f(j.metrics[T + "rmse_k"]), _f(j.metrics[T + "rmse_improvement_pct"], 1),
-             _f(j.metrics[T + "mse_improvement_pct"], 1), _f(j.metrics.get(T + "bias_k"), sign=True),
+    rows = [[j.model, _iv(j, "rmse_k"), _iv(j, "rmse_improvement_pct", 1),
+             _iv(j, "mse_improvement_pct", 1), _f(j.metrics.get(T + "bias_k"), sign=True),
              _f(j.metrics.get(T + "explained_fraction"), 2), _f(j.metrics.get(T + "all_rmse_k")),
              f"{j.seconds:.0f}"] for j in order]
     return ["## Q2: how do the models compare?", "",
@@ -94,7 +103,22 @@ def _answer_q2(order) -> str:
         diff = b.metrics[T + "rmse_k"] - n.metrics[T + "rmse_k"]
         text += (f" The best network ({n.model}) is {_f(abs(diff))} K {'better' if diff > 0 else 'worse'} "
                  f"than the best baseline ({b.model}).")
+    if best.cv and len(order) > 1:
+        text += " " + _paired(best, order[1])
+        if nets and base and {nets[0].key, base[0].key} != {best.key, order[1].key}:
+            text += " " + _paired(*sorted((nets[0], base[0]), key=lambda j: j.metrics[T + "rmse_k"]))
     return text
+
+
+def _paired(better, other) -> str:
+    """Whether ``better``'s lead over ``other`` exceeds the spread of their per-fold differences."""
+    from lst_lightning.evaluation.intervals import paired_difference
+
+    d = paired_difference(other.cv[T + "rmse_k"]["folds"], better.cv[T + "rmse_k"]["folds"])
+    verdict = ("exceeds the folds' spread: a real lead" if d["differs"] else
+               "is within the folds' spread: no verdict from these folds")
+    return (f"Paired over the same {d['n']} folds, {better.model} leads {other.model} by {_f(d['mean'])} K "
+            f"(95 % interval {_f(d['low'])} .. {_f(d['high'])} K), which {verdict}.")
 
 
 def q3(jobs_all, split: str, out: Path) -> list[str]:
@@ -117,7 +141,13 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
              "in the ablation even when the trained model leans on it.", ""]
     groups = list(dict.fromkeys(g for v in perm.values() for g in v))
     groups += [g for v in ablation.values() for g in v if g not in groups]
-    rows = [[g, *(_f(perm[m].get(g), 3, sign=True) for m in perm),
+    def perm_cell(model: str, group: str) -> str:
+        m = primary[model].metrics
+        high = m.get(f"importance/{group}/rmse_increase_k/high")  # cross-validated: the folds' interval
+        cell = _f(perm[model].get(group), 3, sign=True)
+        return cell if high is None else f"{cell} ± {_f(high - perm[model][group], 3)}"
+
+    rows = [[g, *(perm_cell(m, g) for m in perm),
              *(_f(ablation[m][g]["rmse_increase_k"], 3, sign=True) if g in ablation[m] else "n/a" for m in ablation)]
             for g in groups]
     header = ["group", *(f"permutation: {m} (K)" for m in perm), *(f"ablation: {m} (K)" for m in ablation)]
@@ -180,10 +210,14 @@ def runs_section(jobs_all) -> list[str]:
 def write_report(out: Path, name: str, jobs_all, base: list[str], splits: list[str], shown, seconds: float) -> Path:
     honest = _primary(jobs_all, splits[0])
     networks = [m for m, j in honest.items() if not j.is_baseline]
-    first = jobs_all[0].results
+    folds = jobs_all[0].results.get("folds")
+    first = jobs_all[0].results["per_fold"][0] if folds else jobs_all[0].results
+    cv_note = (f" Every run is a {folds}-fold cross-validation over spatial blocks x dates: each figure is the "
+               "mean over the folds ± the half-width of its 95 % t interval; samples below are fold 0's."
+               if folds else "")
     head = [f"# Study report: {name}", "",
             f"Generated {dt.datetime.now():%Y-%m-%d %H:%M} by `lst-report {' '.join(base)}` in {seconds / 60:.1f} "
-            f"minutes ({len(jobs_all)} training runs). Data cache: `{first.get('cache')}`; samples "
+            f"minutes ({len(jobs_all)} training runs).{cv_note} Data cache: `{first.get('cache')}`; samples "
             f"train/val/test under `{splits[0]}`: {int(first['split/train_samples']):,} / "
             f"{int(first['split/val_samples']):,} / {int(first['split/test_samples']):,}. Inputs (feature groups): "
             f"{', '.join(f'`{g}`' for g in jobs_all[0].cfg.features.groups)}. Metrics in K on really "
