@@ -19,6 +19,7 @@ selection never sees a test block or date.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy as np
 from lst_lightning.data.windows import box_sum
 from lst_lightning.errors import LSTError
 
+log = logging.getLogger(__name__)
 PARTS = ("train", "val", "test")
 KINDS = ("random", "days", "space", "space_days")
 DAY_MODES = ("random", "blocks", "months", "years")
@@ -131,6 +133,9 @@ def assign_fold(units: list, cv: Fold, val: float, what: str, salt: int) -> dict
     if n < cv.folds + 1:
         raise LSTError(f"split.folds={cv.folds}: only {n} {what} to deal into {cv.folds} test groups plus "
                        f"validation; lower split.folds or make the {what} smaller")
+    if n // cv.folds < 2:  # one block or date group per test part: its figure is one place or time
+        log.warning(f"split.folds={cv.folds}: each fold tests on only {n // cv.folds} of the {n} {what}; "
+                    f"consider fewer folds or smaller {what.split(' (')[0]}")
     group = np.empty(n, dtype=int)
     group[np.random.default_rng([cv.seed, salt]).permutation(n)] = np.arange(n) % cv.folds
     rest = np.flatnonzero(group != cv.fold)

@@ -81,3 +81,9 @@ def test_bad_fold_settings(kwargs, needle):
     with pytest.raises(LSTError) as err:
         make_split(frames_meta(6), (60, 60), 3, space={"block_px": 10}, seed=0, **kwargs)
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_single_unit_test_part_is_a_warning(caplog):
+    with caplog.at_level("WARNING", logger="lst_lightning"):
+        plans(7, (60, 60), 3, 5, seed=0, kind="days")  # 7 dates into 5 folds: one date per test part
+    assert "split.folds=5: each fold tests on only 1 of the 7 date groups (mode=random)" in caplog.text
