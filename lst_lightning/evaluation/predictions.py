@@ -49,6 +49,29 @@ def part_metrics(pred: np.ndarray, batch: dict, observed_only: bool = True) -> d
     return values
 
 
+BAND_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct", "n_samples")
+
+
+def band_metrics(pred: np.ndarray, batch: dict, gatherer, observed_only: bool = True) -> dict[str, float]:
+    """The headline metrics of each band present, as ``band/<day|night>/<key>``: day and night
+    behave differently (night: inversions, cold-air pooling) and a pooled figure hides it."""
+    from lst_lightning.data.io.formats import FRAME_BANDS
+
+    band = gatherer.band_index[batch["frame"]]
+    out = {}
+    for i in np.unique(band):
+        keep = band == i
+        values = part_metrics(pred[keep], take(batch, keep), observed_only)
+        out.update({f"band/{FRAME_BANDS[i]}/{k}": values[k] for k in BAND_KEYS})
+    return out
+
+
+def part_band_metrics(predict: Predictor, dm, part: str, observed_only: bool = True) -> dict[str, float]:
+    """``band_metrics`` of a predictor over a data module's fixed evaluation set of ``part``."""
+    batch = gather_all(dm.gatherer, dm.eval_index(part), dm.eval_batch_size)
+    return band_metrics(predict_batched(predict, batch, dm.eval_batch_size), batch, dm.gatherer, observed_only)
+
+
 def network_predictor(module, device: str = "cpu") -> Predictor:
     """A predictor from an ``LSTRegressor`` (raw features in, K out; scaling is inside)."""
     import torch

@@ -31,7 +31,7 @@ def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], b
     """Fit a baseline and evaluate it like the network: (results, extra files, main rank)."""
     from omegaconf import OmegaConf
 
-    from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
+    from lst_lightning.evaluation.predictions import band_metrics, gather_all, part_metrics, predict_batched
 
     model = build_baseline(OmegaConf.to_container(cfg.model.baseline, resolve=True), int(cfg.seed))
     name = cfg.model.get("name", "baseline")
@@ -50,6 +50,8 @@ def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], b
         batch = val if part == "val" else gather_all(dm.gatherer, dm.eval_index(part), dm.eval_batch_size)
         pred = predict_batched(lambda b: model.predict(b, dm.gatherer), batch, dm.eval_batch_size)
         results.update({f"{part}/{k}": v for k, v in part_metrics(pred, batch, observed_only).items()})
+        if part == "test":
+            results.update({f"test/{k}": v for k, v in band_metrics(pred, batch, dm.gatherer, observed_only).items()})
     results["best_checkpoint"] = str(save_baseline(model, dm.layout, out / BASELINE_FILE))
     finite = {k: float(v) for k, v in results.items() if isinstance(v, float) and np.isfinite(v)}
     for logger in loggers:

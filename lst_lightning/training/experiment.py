@@ -84,13 +84,15 @@ def fold_config(cfg: DictConfig, fold: int, name: str, parent: str | None) -> Di
 def summarise(per_fold: list[dict]) -> dict[str, dict]:
     """``{"<part>/<key>": mean_interval(...) + {"folds": [...]}}`` over the folds' results."""
     from lst_lightning.evaluation.intervals import mean_interval
+    from lst_lightning.evaluation.predictions import BAND_KEYS
 
+    keys = [f"{part}/{key}" for part in ("val", "test") for key in CV_KEYS]
+    keys += sorted({k for r in per_fold for k in r if k.startswith("test/band/") and k.rsplit("/", 1)[1] in BAND_KEYS})
     out = {}
-    for part in ("val", "test"):
-        for key in CV_KEYS:
-            values = [r.get(f"{part}/{key}") for r in per_fold]
-            if any(v is not None for v in values):
-                out[f"{part}/{key}"] = {**mean_interval([v for v in values if v is not None]), "folds": values}
+    for key in keys:
+        values = [r.get(key) for r in per_fold]
+        if any(v is not None for v in values):
+            out[key] = {**mean_interval([v for v in values if v is not None]), "folds": values}
     return out
 
 

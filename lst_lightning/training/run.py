@@ -111,6 +111,12 @@ def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict,
     if cfg.get("test", True):
         trainer.test(module, datamodule=dm, ckpt_path=best or None, verbose=False)
         results.update({f"test/{k}": v for k, v in _stage_metrics(trainer, "test").items()})
+        if trainer.is_global_zero:  # the tested (best) weights, per band, on the same fixed test set
+            from lst_lightning.evaluation.predictions import network_predictor, part_band_metrics
+
+            predict = network_predictor(module, str(module.device))
+            results.update({f"test/{k}": v for k, v in
+                            part_band_metrics(predict, dm, "test", bool(cfg.data.eval_observed_only)).items()})
     results["best_checkpoint"] = best
     files = []
     if history.history and trainer.is_global_zero:

@@ -48,6 +48,7 @@ def test_report_has_every_section_and_figure(tiny_report):
     for group in ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "ndvi"):
         assert re.search(rf"^\| {group} \| [+-]\d", text, re.M), group
     assert "permutation: mlp (K) | permutation: ridge (K) | ablation: ridge (K)" in text
+    assert "| model | day RMSE (K) | day trivial (K) | day MSE improvement (%) | night RMSE (K)" in text
 
 
 def test_report_numbers_come_from_the_mlflow_runs(tiny_report):

@@ -34,6 +34,8 @@ def test_three_fold_cv_reports_every_fold_and_their_interval(tmp_path, capsys):
     cv = results["cv"]["test/rmse_k"]
     assert cv["folds"] == rmse and cv["mean"] == pytest.approx(np.mean(rmse))
     assert cv["low"] < cv["mean"] < cv["high"]
+    day = results["cv"]["test/band/day/rmse_k"]  # per band too
+    assert day["folds"] == [r["test/band/day/rmse_k"] for r in results["per_fold"]]
     assert returned == pytest.approx(np.mean([r["val/rmse_k"] for r in results["per_fold"]]))  # val, never test
     for fold in range(3):  # every fold is a complete run of its own
         assert (out / f"fold_{fold}" / "results.json").is_file()

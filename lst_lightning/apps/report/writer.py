@@ -90,7 +90,19 @@ def q2(jobs, split: str, out: Path) -> list[str]:
             "applied at 1 km (what the 1 km labels add is the gap to it).", "",
             *_table(["model", "RMSE (K)", "RMSE improvement (%)", "MSE improvement (%)", "bias (K)",
                      "explained fraction", "RMSE incl. gap-filled (K)", "run time (s)"], rows),
-            _answer_q2(order), "", _img(fig, out, "model comparison"), ""]
+            _answer_q2(order), "", *_by_band(order), _img(fig, out, "model comparison"), ""]
+
+
+def _by_band(order) -> list[str]:
+    """Q2 per band: day and night behave differently, a pooled figure can hide it."""
+    bands = sorted({k.split("/")[2] for j in order for k in j.metrics if k.startswith(T + "band/")})
+    if not bands:
+        return []
+    rows = [[j.model, *(cell for b in bands for cell in (_iv(j, f"band/{b}/rmse_k"), _iv(j, f"band/{b}/trivial_rmse_k"),
+                                                         _iv(j, f"band/{b}/mse_improvement_pct", 1)))]
+            for j in order]
+    header = ["model", *(h for b in bands for h in (f"{b} RMSE (K)", f"{b} trivial (K)", f"{b} MSE improvement (%)"))]
+    return ["Per band:", "", *_table(header, rows)]
 
 
 def _answer_q2(order) -> str:
