@@ -188,6 +188,7 @@ def _print_summary(results: dict, cfg: DictConfig, out: Path) -> None:
     if f"{stage}/all_rmse_k" in results:
         lines.append(f"  {'incl. gap-filled: model/trivial':30s} {fmt(results[f'{stage}/all_rmse_k'])} / "
                      f"{fmt(results.get(f'{stage}/all_trivial_rmse_k'))}")
+    lines.append(f"  inputs (features.groups): {', '.join(cfg.features.groups)}")
     lines.append("  samples train/val/test: " + " / ".join(
         f"{results[f'split/{p}_samples']:,}" for p in ("train", "val", "test")))
     lines.append(f"  results: {out / 'results.json'}")

@@ -127,3 +127,5 @@ def test_cli_model_cnn_split_days_as_typed(tmp_path, shared_data):
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["split/kind"] == "days" and results["test/n_samples"] > 0
+    # the summary names the run's inputs
+    assert "inputs (features.groups): lst_mean, elev_mean, elev_diff, doy, tod, latlon" in proc.stdout
