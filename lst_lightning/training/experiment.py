@@ -14,7 +14,7 @@ import json
 import logging
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from lst_lightning.errors import LSTError, exit_on_user_error
 
@@ -39,7 +39,7 @@ def run_experiment(cfg: DictConfig) -> float | None:
 
 def run_cv(cfg: DictConfig) -> float | None:
     """Train and test every fold; returns the folds' mean ``optimized_metric`` (a val/ metric)."""
-    from lst_lightning.training.run import run_training
+    from lst_lightning.training.run import run_training, save_config
     from lst_lightning.training.tracking import run_name, write_results
 
     folds, out = int(cfg.split.folds), Path(cfg.paths.output_dir)
@@ -60,7 +60,7 @@ def run_cv(cfg: DictConfig) -> float | None:
                "optimized_metric": metric, "cv": summary,
                "per_fold": per_fold}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    save_config(cfg, out)
     write_results(out / "results.json", results)
     if parent:
         _log_parent(cfg, parent, summary)

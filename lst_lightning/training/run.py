@@ -84,7 +84,7 @@ def run_training(cfg: DictConfig) -> float | None:
                    **{"split/kind": dm.summary.kind, "split/leaky": dm.summary.leaky,
                       "run_name": name, "cache": str(cache.path)})
 
-    files = [_save_config(cfg, out)] + files
+    files = [save_config(cfg, out)] + files
     if main_rank:
         numeric = {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         results["mlflow_run_id"] = tracking.log_run_files(loggers, numeric, files + [Path(best) if best else None])
@@ -150,7 +150,8 @@ def _best_checkpoint(trainer) -> str:
     return str(cb.best_model_path) if cb is not None and cb.best_model_path else ""
 
 
-def _save_config(cfg: DictConfig, out: Path) -> Path:
+def save_config(cfg: DictConfig, out: Path) -> Path:
+    """The resolved config as ``<out>/config.yaml`` (what lst-evaluate and lst-predict reopen)."""
     path = out / "config.yaml"
     path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
     return path

@@ -1,6 +1,7 @@
 """Small random inputs written in code: grids, LST frames, DEMs and NetCDF archives."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,24 @@ def write_random_archive(root: Path, shape=(60, 45), n_days=20, seed=0, day_step
     dem = rng.integers(-100, 1000, size=shape).astype(np.int16)
     write_geotiff(root / "dem.tif", grid, dem)
     return {"lst_dir": root / "lst", "dem": root / "dem.tif", "grid": grid, "data": data, "dem_array": dem}
+
+
+def frames_meta(n_dates: int, start=dt.date(2020, 1, 1), step=1, empty=()):
+    out = []
+    for i in range(n_dates):
+        d = (start + dt.timedelta(days=i * step)).isoformat()
+        for band in ("night", "day"):
+            out.append({"date": d, "band": band, "hour": 1.5 if band == "night" else 13.5,
+                        "n_windows": 0 if (i, band) in empty else 100})
+    return out
+
+
+def windows_overlap(mask_a: np.ndarray, mask_b: np.ndarray, k: int) -> bool:
+    """Brute force: is any window of an A-sample overlapping a window of a B-sample?"""
+    ra, ca = np.nonzero(mask_a)
+    rb, cb = np.nonzero(mask_b)
+    if ra.size == 0 or rb.size == 0:
+        return False
+    dr = np.abs(ra[:, None] - rb[None, :])
+    dc = np.abs(ca[:, None] - cb[None, :])
+    return bool(np.any((dr < k) & (dc < k)))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from lst_lightning.data.splits import PARTS, check_guarantees, make_split
 from lst_lightning.errors import LSTError
-from tests.data.test_splits import frames_meta, windows_overlap
+from tests.data.inputs import frames_meta, windows_overlap
 
 
 def plans(n_dates, shape, k, folds, seed, kind="space_days", block=10):

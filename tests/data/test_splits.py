@@ -11,27 +11,7 @@ from hypothesis import strategies as st
 from lst_lightning.data.splits import PARTS, check_guarantees, make_split, sample_bucket
 from lst_lightning.data.windows import box_sum
 from lst_lightning.errors import LSTError
-
-
-def frames_meta(n_dates: int, start=dt.date(2020, 1, 1), step=1, empty=()):
-    out = []
-    for i in range(n_dates):
-        d = (start + dt.timedelta(days=i * step)).isoformat()
-        for band in ("night", "day"):
-            out.append({"date": d, "band": band, "hour": 1.5 if band == "night" else 13.5,
-                        "n_windows": 0 if (i, band) in empty else 100})
-    return out
-
-
-def windows_overlap(mask_a: np.ndarray, mask_b: np.ndarray, k: int) -> bool:
-    """Brute force: is any window of an A-sample overlapping a window of a B-sample?"""
-    ra, ca = np.nonzero(mask_a)
-    rb, cb = np.nonzero(mask_b)
-    if ra.size == 0 or rb.size == 0:
-        return False
-    dr = np.abs(ra[:, None] - rb[None, :])
-    dc = np.abs(ca[:, None] - cb[None, :])
-    return bool(np.any((dr < k) & (dc < k)))
+from tests.data.inputs import frames_meta, windows_overlap
 
 
 @settings(max_examples=25, deadline=None)
