@@ -94,3 +94,29 @@ def test_original_recipe_is_the_original_project(tmp_path):
     # five epochs at 1e-3, then divided by 2^0.1 at every epoch
     expected = [1.0] * 5 + [2.0 ** (-0.1 * n) for n in range(1, 16)]
     assert [factor(e) for e in range(20)] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("data, expected_extra", [
+    (["data=synthetic"], ["ndvi"]),  # the synthetic archive always has NDVI
+    (["data=custom", "data.lst_dir=x", "data.dem=d.tif"], []),
+    (["data=custom", "data.lst_dir=x", "data.dem=d.tif", "data.landcover=lc.tif"], ["landcover"]),
+    (["data=custom", "data.lst_dir=x", "data.dem=d.tif", "data.ndvi=n.tif", "data.landcover=lc.tif"],
+     ["ndvi", "landcover"]),
+])
+def test_default_features_use_every_input_the_data_provides(data, expected_extra, tmp_path):
+    from lst_lightning.data.features import ORIGINAL_GROUPS
+    from lst_lightning.training.run import resolve_features
+
+    cfg = resolve_features(compose_cfg(data, tmp_path))
+    assert cfg.features.groups == [*ORIGINAL_GROUPS, "context", *expected_extra]
+    assert list(resolve_features(cfg).features.groups) == list(cfg.features.groups)  # idempotent
+    original = resolve_features(compose_cfg([*data, "features=original"], tmp_path))
+    assert tuple(original.features.groups) == ORIGINAL_GROUPS
+
+
+def test_when_available_accepts_only_optional_inputs(tmp_path):
+    from lst_lightning.errors import LSTError
+    from lst_lightning.training.run import resolve_features
+
+    with pytest.raises(LSTError, match=r"features.when_available: \['doy'\] are not optional inputs"):
+        resolve_features(compose_cfg(["features.when_available=[doy]"], tmp_path))

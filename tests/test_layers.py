@@ -12,7 +12,7 @@ PACKAGE = REPO / "lst_lightning"
 LAYERS = [
     ("base", ("errors", "log", "progress", "config")),
     ("io", ("data.io",)),
-    ("facts", ("data.windows", "data.terrain", "data.seasons", "data.features")),
+    ("facts", ("data.windows", "data.terrain", "data.landcover", "data.context", "data.seasons", "data.features")),
     ("cache", ("data.cache",)),
     ("data", ("data",)),
     ("models", ("models",)),

@@ -105,7 +105,8 @@ def open_run(spec: str, tracking_uri: str, workdir: Path, device: str = "cpu") -
 
 def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[Any, tuple[str, ...]]:
     """(predictor, feature groups) of a run's saved model: a network checkpoint (``.ckpt``) or a
-    saved baseline (``baseline.joblib``). The groups must match the gatherer's layout."""
+    saved baseline (``baseline.joblib``). Its feature layout must match the gatherer's."""
+    from lst_lightning.data.features import FeatureLayout
     from lst_lightning.evaluation.predictions import network_predictor
 
     path = Path(path)
@@ -115,7 +116,7 @@ def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[An
         from lst_lightning.models.baselines import load_baseline
 
         saved = load_baseline(path)
-        model, groups = saved["baseline"], tuple(saved["groups"])
+        model, layout = saved["baseline"], FeatureLayout.from_json(saved)
         predict = lambda batch: model.predict(batch, gatherer)  # noqa: E731
     else:
         from lst_lightning.training.module import LSTRegressor
@@ -124,8 +125,12 @@ def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[An
             module = LSTRegressor.load_from_checkpoint(str(path), map_location=device)
         except Exception as err:  # noqa: BLE001 - a corrupt or foreign file: one line for the user
             raise LSTError(f"{path}: not a readable LSTRegressor checkpoint ({type(err).__name__}: {err})") from None
-        groups, predict = tuple(module.layout.groups), network_predictor(module, device)
-    if groups != tuple(gatherer.layout.groups):
-        raise LSTError(f"{path}: the model was trained on feature groups {list(groups)}, but the data "
-                       f"gives {list(gatherer.layout.groups)}")
-    return predict, groups
+        layout, predict = module.layout, network_predictor(module, device)
+    data = gatherer.layout
+    if layout.groups != data.groups:
+        raise LSTError(f"{path}: the model was trained on feature groups {list(layout.groups)}, but the data "
+                       f"gives {list(data.groups)}")
+    if layout.scalar_names != data.scalar_names:  # e.g. other land-cover classes
+        raise LSTError(f"{path}: the model's input columns differ from the data's "
+                       f"(land-cover classes {list(layout.landcover_classes)} vs {list(data.landcover_classes)})")
+    return predict, layout.groups

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lst_lightning.data.features import GROUP_COLUMNS
+from lst_lightning.data.features import GROUP_COLUMNS, NEIGHBOURS
 from lst_lightning.data.io.formats import LST_SCALE
 from lst_lightning.data.sampling import OBSERVED_TABLE, FeatureGatherer
 from lst_lightning.errors import LSTError
@@ -31,7 +31,7 @@ class DeviceGatherer:
         self.height, self.width = host.height, host.width
         self.band_index, self.month = host.band_index, host.month
         names = ["window_mean", "lst", "qa", "terrain"] + [
-            n for n in ("terrain_extra", "ndvi", "oracle_target") if self.cache.has(n)]
+            n for n in ("terrain_extra", "ndvi", "landcover_frac", "frame_lapse", "oracle_target") if self.cache.has(n)]
         self._check_memory(names)
         t = {n: self._put(self.cache.array(n)) for n in names}
         pixels = self.height * self.width
@@ -39,6 +39,8 @@ class DeviceGatherer:
         self.terrain = t["terrain"].reshape(pixels, -1)
         self.terrain_extra = t["terrain_extra"].reshape(pixels, -1) if "terrain_extra" in t else None
         self.ndvi = t["ndvi"].reshape(t["ndvi"].shape[0], -1) if "ndvi" in t else None
+        self.landcover = t["landcover_frac"].reshape(pixels, -1) if "landcover_frac" in t else None
+        self.lapse = t.get("frame_lapse")
         self.oracle = t.get("oracle_target")
         self.frame_table = {k: self._put(v) for k, v in host.frame_table.items()}
         self.band = self._put(host.band_index)
@@ -81,6 +83,21 @@ class DeviceGatherer:
         f, r, c = self._index(f, r, c)
         return self.observed_table[self.band[f], self.qa[f, r, c].long()].cpu().numpy()
 
+    def _context(self, f, r, c, mean, elev_mean) -> dict[str, torch.Tensor]:
+        """FeatureGatherer._context on the device (same formula, same zeros)."""
+        k, h, w = self.layout.k, self.height, self.width
+        out = {"ctx_lapse": self.lapse[f]}
+        zero = torch.zeros((), dtype=torch.float32, device=self.device)
+        for name, dr, dc in NEIGHBOURS:
+            rr, cc = r + dr * k, c + dc * k
+            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+            rr, cc = rr.clamp(0, h - 1), cc.clamp(0, w - 1)
+            lst = self.window_mean[f, rr, cc] - mean
+            height = self.terrain[rr * w + cc, 0] - elev_mean
+            out[f"ctx_lst_{name}"] = torch.where(inside & torch.isfinite(lst), lst, zero)
+            out[f"ctx_elev_{name}"] = torch.where(inside & torch.isfinite(height), height, zero)
+        return out
+
     def gather(self, f, r, c) -> dict[str, torch.Tensor]:
         f, r, c = self._index(f, r, c)
         layout, n, k = self.layout, f.numel(), self.layout.k
@@ -94,6 +111,11 @@ class DeviceGatherer:
         if "terrain" in layout.groups:
             extra = self.terrain_extra[pix]
             columns.update({name: extra[:, j] for j, name in enumerate(GROUP_COLUMNS["terrain"])})
+        if "landcover" in layout.groups:
+            fractions = self.landcover[pix]
+            columns.update({name: fractions[:, j] for j, name in enumerate(layout.group_columns("landcover"))})
+        if "context" in layout.groups:
+            columns.update(self._context(f, r, c, mean, terrain[:, 0]))
         scalars = torch.stack([columns[name].to(torch.float32) for name in layout.scalar_names], dim=1)
         channels = []
         for name in layout.patch_channels:

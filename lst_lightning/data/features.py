@@ -24,7 +24,17 @@ tod        sin, cos of time of day                                scalar
 latlon     latitude, longitude of the centre (deg)                scalar
 ndvi       k*k NDVI window (month of the frame, or static)        patch
 terrain    slope (deg), sin/cos aspect, topographic position (m)  scalar
+landcover  the window's fraction of each land-cover class         scalar
+           (``lc_<code>``, rare classes and nodata in ``lc_other``)
+context    coarse-field context: the 8 neighbouring windows'      scalar
+           mean LST and mean elevation minus the window's own
+           (``ctx_lst_<dir>``, ``ctx_elev_<dir>``; an invalid
+           neighbour counts as equal, 0), and the frame's coarse
+           LST-elevation slope (``ctx_lapse``, K/km)
 =========  =====================================================  =======
+
+``features.when_available`` lists groups (ndvi, landcover) added only when the data provides them:
+the default features use every input the archive has (``features=original``: the original set).
 """
 from __future__ import annotations
 
@@ -38,9 +48,30 @@ GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
     "latlon": ("lat", "lon"),
     "terrain": ("slope", "aspect_sin", "aspect_cos", "tpi"),
 }
+# the 8 neighbouring windows, one window side away: (name, row step, column step)
+NEIGHBOURS = (("n", -1, 0), ("ne", -1, 1), ("e", 0, 1), ("se", 1, 1),
+              ("s", 1, 0), ("sw", 1, -1), ("w", 0, -1), ("nw", -1, -1))
+GROUP_COLUMNS["context"] = (tuple(f"ctx_lst_{d}" for d, _, _ in NEIGHBOURS)
+                            + tuple(f"ctx_elev_{d}" for d, _, _ in NEIGHBOURS) + ("ctx_lapse",))
 PATCH_GROUPS = ("elev_diff", "ndvi")
-ALL_GROUPS = ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "ndvi", "terrain")
+ALL_GROUPS = ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "ndvi", "terrain",
+              "landcover", "context")
 ORIGINAL_GROUPS = ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon")
+OPTIONAL_INPUTS = ("ndvi", "landcover")  # groups that need an input file beyond the LST and the DEM
+
+
+def resolve_groups(groups, when_available=(), available=()) -> tuple[str, ...]:
+    """The feature groups of a run: ``groups`` plus those of ``when_available`` the data provides
+    (``available``: the optional inputs present), in ALL_GROUPS order for the added ones."""
+    groups = tuple(groups)
+    bad = [g for g in when_available if g not in OPTIONAL_INPUTS]
+    if bad:
+        from lst_lightning.errors import LSTError
+
+        raise LSTError(f"features.when_available: {bad} are not optional inputs; "
+                       f"only {list(OPTIONAL_INPUTS)} can be")
+    extra = [g for g in ALL_GROUPS if g in when_available and g in available and g not in groups]
+    return groups + tuple(extra)
 
 
 @dataclass(frozen=True)
@@ -49,6 +80,7 @@ class FeatureLayout:
 
     k: int
     groups: tuple[str, ...] = ORIGINAL_GROUPS
+    landcover_classes: tuple[str, ...] = ()  # column labels of the landcover group (the cache's)
     scalar_names: tuple[str, ...] = field(init=False)
     scalar_groups: tuple[str, ...] = field(init=False)
     patch_channels: tuple[str, ...] = field(init=False)
@@ -59,14 +91,31 @@ class FeatureLayout:
             from lst_lightning.errors import LSTError
 
             raise LSTError(f"features.groups: unknown group(s) {unknown}; known groups are {list(ALL_GROUPS)}")
+        object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "landcover_classes", tuple(str(c) for c in self.landcover_classes))
         names, groups = [], []
         for g in self.groups:
-            for col in GROUP_COLUMNS.get(g, ()):
+            for col in self.group_columns(g):
                 names.append(col)
                 groups.append(g)
         object.__setattr__(self, "scalar_names", tuple(names))
         object.__setattr__(self, "scalar_groups", tuple(groups))
         object.__setattr__(self, "patch_channels", tuple(g for g in PATCH_GROUPS if g in self.groups))
+
+    def group_columns(self, group: str) -> tuple[str, ...]:
+        """The scalar columns of one group (none for the patch groups)."""
+        if group == "landcover":
+            return tuple(f"lc_{c}" for c in self.landcover_classes)
+        return GROUP_COLUMNS.get(group, ())
+
+    def to_json(self) -> dict:
+        """What a checkpoint or a saved baseline keeps of the layout (``from_json`` reads it)."""
+        return {"k": self.k, "groups": list(self.groups), "landcover_classes": list(self.landcover_classes)}
+
+    @classmethod
+    def from_json(cls, saved: dict) -> "FeatureLayout":
+        return cls(k=int(saved["k"]), groups=tuple(saved.get("groups", ORIGINAL_GROUPS)),
+                   landcover_classes=tuple(saved.get("landcover_classes", ())))
 
     @property
     def n_scalars(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from lst_lightning.data.cache import Cache
-from lst_lightning.data.features import GROUP_COLUMNS, FeatureLayout
+from lst_lightning.data.features import GROUP_COLUMNS, NEIGHBOURS, FeatureLayout
 from lst_lightning.data.io.formats import FRAME_BANDS, LST_SCALE, QA_OBSERVED
 from lst_lightning.data.splits import SplitPart, SplitPlan, sample_bucket
 from lst_lightning.errors import LSTError
@@ -17,6 +17,12 @@ from lst_lightning.errors import LSTError
 # rows: band index in FRAME_BANDS; columns: QA code -> observed?
 OBSERVED_TABLE = np.stack([QA_OBSERVED[b] for b in FRAME_BANDS])
 COUNT_FRAMES_MAX = 2000  # beyond this many frames, sample counts are estimated from a subset
+
+
+def layout_for(cache: Cache, groups) -> FeatureLayout:
+    """The feature layout of ``groups`` on this cache (its k and land-cover classes)."""
+    return FeatureLayout(k=cache.k, groups=tuple(groups),
+                         landcover_classes=tuple(cache.meta.get("landcover_classes", ())))
 
 
 class FeatureGatherer:
@@ -27,6 +33,13 @@ class FeatureGatherer:
             raise LSTError(f"features k={layout.k} differs from the cache's k={cache.k}")
         if "ndvi" in layout.groups and not cache.has("ndvi"):
             raise LSTError("features: group 'ndvi' needs an NDVI raster (data.ndvi) in the cache")
+        if "landcover" in layout.groups:
+            classes = tuple(cache.meta.get("landcover_classes", ()))
+            if not classes:
+                raise LSTError("features: group 'landcover' needs a land-cover raster (data.landcover) in the cache")
+            if layout.landcover_classes != classes:
+                raise LSTError(f"features: the layout's land-cover classes {list(layout.landcover_classes)} "
+                               f"differ from the cache's {classes}")
         self.cache, self.layout = cache, layout
         frames = cache.meta["frames"]
         doy = np.array([f["doy"] for f in frames], dtype=np.float64)
@@ -65,6 +78,11 @@ class FeatureGatherer:
         if "terrain" in layout.groups:
             extra = cache.array("terrain_extra").reshape(self.height * self.width, -1)[pix]
             columns.update(zip(GROUP_COLUMNS["terrain"], extra.T))  # terrain_extra.npy's column order
+        if "landcover" in layout.groups:
+            fractions = cache.array("landcover_frac").reshape(self.height * self.width, -1)[pix]
+            columns.update(zip(layout.group_columns("landcover"), fractions.T))
+        if "context" in layout.groups:
+            columns.update(self._context(f, r, c, mean, terrain[:, 0]))
         scalars = np.empty((n, layout.n_scalars), dtype=np.float32)
         for j, name in enumerate(layout.scalar_names):
             scalars[:, j] = columns[name]
@@ -82,6 +100,24 @@ class FeatureGatherer:
                   if cache.has("oracle_target") else np.full(n, np.nan, dtype=np.float32))
         return {"scalars": scalars, "patch": patch, "target": centre - mean, "oracle": oracle,
                 "observed": self.observed(f, r, c), "frame": f, "row": r, "col": c}
+
+
+    def _context(self, f, r, c, mean, elev_mean) -> dict[str, np.ndarray]:
+        """The context group's columns (context.py): neighbouring windows minus the own window,
+        0 where a neighbour leaves the grid or is not valid; the frame's lapse rate."""
+        k, h, w = self.layout.k, self.height, self.width
+        window_mean = self.cache.array("window_mean")
+        elev = self.cache.array("terrain").reshape(h * w, -1)
+        out = {"ctx_lapse": np.asarray(self.cache.array("frame_lapse")[f], dtype=np.float32)}
+        for name, dr, dc in NEIGHBOURS:
+            rr, cc = r + dr * k, c + dc * k
+            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+            rr, cc = np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)
+            lst = np.asarray(window_mean[f, rr, cc], dtype=np.float32) - mean
+            height = elev[rr * w + cc, 0] - elev_mean
+            out[f"ctx_lst_{name}"] = np.where(inside & np.isfinite(lst), lst, np.float32(0))
+            out[f"ctx_elev_{name}"] = np.where(inside & np.isfinite(height), height, np.float32(0))
+        return out
 
 
 def draw_samples(gatherer: FeatureGatherer, plan: SplitPlan, part: SplitPart, n: int,

@@ -25,14 +25,24 @@ def resolve_cache(data: dict, progress: bool = True) -> Cache:
     if source == "synthetic":
         archive = synthetic_archive(data["synthetic"], Path(data["archive_dir"]), progress)
         lst_dir, dem, ndvi, oracle = archive / "lst", archive / "dem.tif", archive / "ndvi.tif", archive / "oracle"
+        landcover = None
     elif source == "files":
         lst_dir, dem = _required(data, "lst_dir"), _required(data, "dem")
         ndvi = Path(data["ndvi"]) if data.get("ndvi") else None
+        landcover = Path(data["landcover"]) if data.get("landcover") else None
         oracle = Path(data["oracle_dir"]) if data.get("oracle_dir") else None
     else:
         raise LSTError(f"data.source must be 'synthetic' or 'files', got {source!r}")
-    return prepare_cache(lst_dir, dem=dem, ndvi=ndvi, oracle_dir=oracle, k=data.get("k", DEFAULT_K),
+    return prepare_cache(lst_dir, dem=dem, ndvi=ndvi, landcover=landcover, oracle_dir=oracle, k=data.get("k", DEFAULT_K),
                          cache_root=data["cache_root"], hours=data.get("hours"), progress=progress)
+
+
+def available_inputs(data: dict) -> set[str]:
+    """The optional inputs (features.OPTIONAL_INPUTS) a ``data`` config provides: the synthetic
+    archive always has its monthly NDVI; files sources what is configured."""
+    if data.get("source") == "synthetic":
+        return {"ndvi"}
+    return {name for name in ("ndvi", "landcover") if data.get(name)}
 
 
 def _required(data: dict, key: str) -> Path:

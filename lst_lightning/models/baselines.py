@@ -224,7 +224,7 @@ def save_baseline(model: Baseline, layout, path: Path) -> Path:
     import joblib
 
     tmp = path.with_suffix(".tmp")
-    joblib.dump({"baseline": model, "k": layout.k, "groups": list(layout.groups)}, tmp)
+    joblib.dump({"baseline": model, **layout.to_json()}, tmp)
     tmp.replace(path)
     return path
 

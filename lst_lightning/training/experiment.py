@@ -30,8 +30,9 @@ def main_entry(cfg: DictConfig) -> float | None:
 
 def run_experiment(cfg: DictConfig) -> float | None:
     """``run_training(cfg)``, or every fold of it when ``split.folds`` is set and ``split.fold`` is not."""
-    from lst_lightning.training.run import run_training
+    from lst_lightning.training.run import resolve_features, run_training
 
+    resolve_features(cfg)
     if cfg.split.get("folds") and cfg.split.get("fold") is None:
         return run_cv(cfg)
     return run_training(cfg)

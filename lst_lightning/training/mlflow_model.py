@@ -123,7 +123,7 @@ def table_model(model_file: str | Path, frames: list[dict] | None = None) -> Tab
         from lst_lightning.models.baselines import load_baseline
 
         saved = load_baseline(path)
-        layout = FeatureLayout(k=int(saved["k"]), groups=tuple(saved["groups"]))
+        layout = FeatureLayout.from_json(saved)
         return _baseline_table_model(saved["baseline"], layout, frames)
     from lst_lightning.evaluation.predictions import network_predictor
     from lst_lightning.training.module import LSTRegressor
@@ -236,7 +236,7 @@ def save_run_model(model_file: str | Path, gatherer, path: Path, example: dict |
             mlflow.pyfunc.save_model(
                 str(path), python_model=str(code), artifacts=artifacts, signature=signature,
                 input_example=input_example, pip_requirements=_requirements(Path(model_file)),
-                metadata={"lst_lightning": {"k": model.layout.k, "groups": list(model.layout.groups),
+                metadata={"lst_lightning": {**model.layout.to_json(),
                                             "output": "centre minus window-mean LST (K)"}})
     return path
 

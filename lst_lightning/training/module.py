@@ -20,7 +20,7 @@ import lightning.pytorch as L
 import torch
 import torch.nn.functional as F
 
-from lst_lightning.data.features import ORIGINAL_GROUPS, FeatureLayout
+from lst_lightning.data.features import FeatureLayout
 from lst_lightning.data.scaling import ORIGINAL_SCALING, FeatureScaler
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.metrics import ALL_KEYS, LSTMetrics
@@ -104,7 +104,7 @@ class LSTRegressor(L.LightningModule):
                  scaling: dict | None = None, eval_observed_only: bool = True):
         super().__init__()
         self.save_hyperparameters()
-        self.layout = FeatureLayout(k=int(layout["k"]), groups=tuple(layout.get("groups", ORIGINAL_GROUPS)))
+        self.layout = FeatureLayout.from_json(layout)
         self.optimizer_cfg = check_optimizer(optimizer)
         self.scheduler_cfg = check_scheduler(scheduler)
         self.eval_observed_only = bool(eval_observed_only)

@@ -26,11 +26,27 @@ def _check_missing(cfg: DictConfig) -> None:
                        f"give it on the command line: {err.full_key}=...") from None
 
 
+def resolve_features(cfg: DictConfig) -> DictConfig:
+    """Fix the run's feature groups in ``cfg`` (in place): ``features.groups`` plus the
+    ``features.when_available`` inputs the data provides, so the saved config says what was used."""
+    from omegaconf import open_dict
+
+    from lst_lightning.data.features import resolve_groups
+    from lst_lightning.data.sources import available_inputs
+
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    groups = resolve_groups(cfg.features.groups, cfg.features.get("when_available") or (), available_inputs(data))
+    with open_dict(cfg):
+        cfg.features.groups = list(groups)
+        cfg.features.when_available = []
+    return cfg
+
+
 def build_datamodule(cfg: DictConfig, cache):
     from lst_lightning.data.datamodule import LSTDataModule
-    from lst_lightning.data.features import FeatureLayout
+    from lst_lightning.data.sampling import layout_for
 
-    layout = FeatureLayout(k=cache.k, groups=tuple(cfg.features.groups))
+    layout = layout_for(cache, cfg.features.groups)
     loader = OmegaConf.to_container(cfg.data.loader, resolve=True)
     split = OmegaConf.to_container(cfg.split, resolve=True)
     return LSTDataModule(cache, layout, split, bands=tuple(cfg.data.bands), seed=int(cfg.seed), **loader)
@@ -40,7 +56,7 @@ def build_module(cfg: DictConfig, layout):
     from lst_lightning.training.module import LSTRegressor
 
     as_dict = lambda node: OmegaConf.to_container(node, resolve=True) if node is not None else None  # noqa: E731
-    return LSTRegressor(net=as_dict(cfg.model.net), layout={"k": layout.k, "groups": list(layout.groups)},
+    return LSTRegressor(net=as_dict(cfg.model.net), layout=layout.to_json(),
                         optimizer=as_dict(cfg.model.optimizer), scheduler=as_dict(cfg.model.get("scheduler")),
                         scaling=as_dict(cfg.scaling.methods), eval_observed_only=bool(cfg.data.eval_observed_only))
 
@@ -60,6 +76,7 @@ def run_training(cfg: DictConfig) -> float | None:
     from lst_lightning.training import tracking
 
     _check_missing(cfg)
+    resolve_features(cfg)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)

@@ -34,7 +34,7 @@ def test_device_resident_batches_equal_the_host_batches(random_cache):
         assert_same_batches(getattr(host, loader)(), getattr(device, loader)())
 
 
-def test_device_resident_with_ndvi_and_terrain(tmp_path):
+def test_device_resident_with_ndvi_terrain_and_context(tmp_path):
     from lst_lightning.data.cache import prepare_cache
     from lst_lightning.data.synthetic import generate_archive
 
@@ -42,7 +42,7 @@ def test_device_resident_with_ndvi_and_terrain(tmp_path):
     cache = prepare_cache(tmp_path / "arch" / "lst", dem=tmp_path / "arch" / "dem.tif",
                           ndvi=tmp_path / "arch" / "ndvi.tif", oracle_dir=tmp_path / "arch" / "oracle",
                           cache_root=tmp_path / "cache", progress=False, quiet=True)
-    groups = ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "ndvi", "terrain")
+    groups = ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "ndvi", "terrain", "context")
     host, device = datamodule(cache, groups), datamodule(cache, groups, device_resident=True)
     assert_same_batches(host.train_dataloader(), device.train_dataloader())
     batch = next(iter(device.val_dataloader()))

@@ -60,7 +60,7 @@ def test_baseline_reports_on_the_networks_samples(model, network, tmp_path, shar
         assert res["test/rmse_k"] < 0.95 * res["test/trivial_rmse_k"]
         assert 0 < res["test/explained_fraction"] < 1
     saved = load_baseline(Path(res["best_checkpoint"]))
-    assert saved["groups"] == ["lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon"]
+    assert saved["groups"] == ["lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "context", "ndvi"]
 
 
 def test_baseline_run_logged_to_mlflow(tmp_path, shared_data):

@@ -62,9 +62,11 @@ def test_signature_names_the_columns(tracked, name):
 
     uri, runs = tracked
     signature = load(uri, runs[name][1]["mlflow_run_id"]).metadata.signature
-    features = feature_columns(FeatureLayout(k=9, groups=ORIGINAL_GROUPS))
+    # the default features on the synthetic archive: the original ones, the context, NDVI
+    features = feature_columns(FeatureLayout(k=9, groups=ORIGINAL_GROUPS + ("context", "ndvi")))
     assert features[:8] == ["lst_mean", "elev_mean", "doy_sin", "doy_cos", "tod_sin", "tod_cos", "lat", "lon"]
-    assert features[8] == "elev_diff_0_0" and features[-1] == "elev_diff_8_8" and len(features) == 8 + 81
+    assert features[8] == "ctx_lst_n" and features[24] == "ctx_lapse"
+    assert features[25] == "elev_diff_0_0" and features[-1] == "ndvi_8_8" and len(features) == 8 + 17 + 2 * 81
     assert signature.inputs.input_names() == features + CONTEXT[name]
     assert {s.name: s.type.name for s in signature.inputs.inputs}["elev_diff_4_4"] == "double"
     assert signature.outputs.input_names() == ["lst_anomaly_k"]

@@ -72,19 +72,11 @@ def compose_train(overrides: list[str]):
 
 
 def base_overrides(overrides: list[str]) -> list[str]:
-    """The user's overrides plus the report's: the sizing preset, MLflow (results are read back
-    from it), and NDVI among the inputs whenever the data has it (unless features= is given)."""
+    """The user's overrides plus the report's: the sizing preset and MLflow (results are read back
+    from it). The default features already use every input the data has."""
     given = {o.split("=")[0].lstrip("+~") for o in overrides}
     base = ([] if "experiment" in given else [PRESET]) + list(overrides)
-    base += [] if "logger" in given else ["logger=mlflow"]
-    if "features" not in given and has_ndvi(compose_train(base)):
-        base.append("features=with_ndvi")
-    return base
-
-
-def has_ndvi(cfg) -> bool:
-    """Synthetic archives always come with monthly NDVI; other data when data.ndvi is set."""
-    return cfg.data.get("source") == "synthetic" or bool(cfg.data.get("ndvi"))
+    return base + ([] if "logger" in given else ["logger=mlflow"])
 
 
 def plan_jobs(base: list[str], models, splits, ablation_model: str | None) -> list[Job]:
@@ -92,12 +84,14 @@ def plan_jobs(base: list[str], models, splits, ablation_model: str | None) -> li
     (the report's equivalent of ``python train.py -m features=original,no_lst_mean,...``)."""
     jobs = [Job(f"{s}/{m}", (*base, f"model={m}", f"split={s}"), m, s) for s in splits for m in models]
     if ablation_model:
-        groups = list(compose_train(base + [f"model={ablation_model}"]).features.groups)
+        from lst_lightning.training.run import resolve_features
+
+        groups = list(resolve_features(compose_train(base + [f"model={ablation_model}"])).features.groups)
         for group in groups:
             rest = ",".join(g for g in groups if g != group)
             jobs.append(Job(f"ablation/{ablation_model}/no_{group}",
-                            (*base, f"model={ablation_model}", f"split={splits[0]}", f"features.groups=[{rest}]"),
-                            ablation_model, splits[0], dropped=group))
+                            (*base, f"model={ablation_model}", f"split={splits[0]}", f"features.groups=[{rest}]",
+                             "features.when_available=[]"), ablation_model, splits[0], dropped=group))
     return jobs
 
 

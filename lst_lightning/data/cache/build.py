@@ -35,7 +35,9 @@ from lst_lightning.data.cache.store import (
 from lst_lightning.data.io.archive import Frame, LSTArchive, open_archive
 from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
 from lst_lightning.data.io.grid import Grid
-from lst_lightning.data.io.rasters import read_dem, read_raster
+from lst_lightning.data.context import frame_lapse
+from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
+from lst_lightning.data.landcover import class_fractions, class_labels, landcover_classes
 from lst_lightning.data.terrain import terrain_derivatives, terrain_features
 from lst_lightning.data.windows import check_k, check_k_fits, window_mean, window_mean_raw
 from lst_lightning.errors import LSTError
@@ -45,14 +47,14 @@ log = logging.getLogger(__name__)
 
 
 def prepare_cache(lst_dir: str | Path, *, dem: str | Path, ndvi: str | Path | None = None,
-                  oracle_dir: str | Path | None = None, k: int = 9, cache_root: str | Path = "data/cache",
+                  landcover: str | Path | None = None, oracle_dir: str | Path | None = None, k: int = 9, cache_root: str | Path = "data/cache",
                   hours: dict[str, float] | None = None, progress: bool = True, quiet: bool = False) -> Cache:
     """Return the cache for these inputs, building it first unless an identical one exists.
 
     All input checks happen before anything is written, so bad input leaves no directory behind.
     ``quiet``: the progress messages go to the debug level; warnings still show."""
     k = check_k(k)
-    inputs = _read_inputs(lst_dir, dem, ndvi, oracle_dir, k, hours)
+    inputs = _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k, hours)
     params = {"k": k, "hours": inputs.archive.hours, "roles": inputs.roles}
     try:
         fp = fingerprint(inputs.files, params)
@@ -90,26 +92,29 @@ class _Inputs:
     archive: LSTArchive
     dem: np.ndarray
     ndvi: np.ndarray | None
+    landcover: np.ndarray | None  # int32 class codes, -1 = nodata
     oracle: LSTArchive | None
     roles: dict[str, int]  # files per role, part of the fingerprint
-    files: list[Path]  # every input file, role by role (lst, dem, ndvi, oracle)
+    files: list[Path]  # every input file, role by role (lst, dem, ndvi, landcover, oracle)
 
 
-def _read_inputs(lst_dir, dem, ndvi, oracle_dir, k: int, hours) -> _Inputs:
-    # the DEM and NDVI may sit in the LST directory: they are inputs, not archive files
-    archive = open_archive(lst_dir, hours=hours, exclude=[p for p in (dem, ndvi) if p])
+def _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k: int, hours) -> _Inputs:
+    # the DEM and covariates may sit in the LST directory: they are inputs, not archive files
+    archive = open_archive(lst_dir, hours=hours, exclude=[p for p in (dem, ndvi, landcover) if p])
     check_k_fits(k, archive.grid.shape)
-    dem_path, ndvi_path = Path(dem), (Path(ndvi) if ndvi else None)
+    dem_path = Path(dem)
+    ndvi_path, lc_path = (Path(ndvi) if ndvi else None), (Path(landcover) if landcover else None)
     dem_array, _ = read_dem(dem_path, archive.grid)  # missing file / other grid: LSTError naming both grids
     ndvi_array = read_raster(ndvi_path, archive.grid, "NDVI") if ndvi_path else None
+    lc_array = read_landcover(lc_path, archive.grid) if lc_path else None
     oracle = _open_oracle(oracle_dir, archive, hours) if oracle_dir else None
     by_role = {"lst": archive.files, "dem": [dem_path], "ndvi": [ndvi_path] if ndvi_path else [],
-               "oracle": oracle.files if oracle else []}
+               "landcover": [lc_path] if lc_path else [], "oracle": oracle.files if oracle else []}
     files = [p for role_files in by_role.values() for p in role_files]
     for p in files:
         if not Path(p).is_file():
             raise LSTError(f"input file {p} does not exist")
-    return _Inputs(archive, dem_array, ndvi_array, oracle, {r: len(f) for r, f in by_role.items()}, files)
+    return _Inputs(archive, dem_array, ndvi_array, lc_array, oracle, {r: len(f) for r, f in by_role.items()}, files)
 
 
 def _open_oracle(oracle_dir: str | Path, archive: LSTArchive, hours) -> LSTArchive:
@@ -204,15 +209,19 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
     t, (h, w) = len(archive.frames), grid.shape
     files = _ArrayFiles(out)
     try:
-        dem_ok = _write_terrain(files, inputs.dem, grid, k)
+        dem_ok, elev_mean = _write_terrain(files, inputs.dem, grid, k)
         if inputs.ndvi is not None:
             files.write_whole("ndvi", inputs.ndvi)
+        classes = landcover_classes(inputs.landcover) if inputs.landcover is not None else None
+        if classes is not None:
+            files.write_whole("landcover_frac", class_fractions(inputs.landcover, classes, k))
         # every frame-sized file is created (its space reserved) before the first frame is read
         lst = files.create("lst", np.uint16, (t, h, w))
         qa = files.create("qa", np.uint8, (t, h, w))
         mean = files.create("window_mean", np.float32, (t, h, w))
         target = files.create("oracle_target", np.float32, (t, h, w)) if inputs.oracle is not None else None
         n_windows = np.zeros(t, dtype=np.int64)
+        lapse = np.zeros(t, dtype=np.float32)
         done = 0
         with progress_bar(total=t, desc="preparing frames", unit="frame", enabled=progress) as bar:
             for start, raw, qa_block in archive.iter_blocks():
@@ -223,9 +232,11 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
                 mean.write(start, block_mean)
                 done = start + raw.shape[0]
                 n_windows[start:done] = np.isfinite(block_mean).sum(axis=(1, 2))
+                lapse[start:done] = frame_lapse(block_mean, elev_mean)
                 bar.update(raw.shape[0])
         if done != t:
             raise LSTError(f"LST archive {archive.root}: read {done} frames, expected {t}")
+        files.write_whole("frame_lapse", lapse)
         if target is not None:
             for start, raw, _ in inputs.oracle.iter_blocks():
                 kelvin = raw_to_kelvin(raw)
@@ -233,7 +244,9 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
         files.close()
     finally:
         files.abandon()
+    extra = {"landcover_classes": class_labels(classes)} if classes is not None else {}
     return {
+        **extra,
         "format_version": FORMAT_VERSION,
         "k": k,
         "lst_scale": LST_SCALE,
@@ -245,15 +258,17 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
     }
 
 
-def _write_terrain(files: _ArrayFiles, dem: np.ndarray, grid: Grid, k: int) -> np.ndarray:
-    """Write dem, terrain and terrain_extra; return where the window lies on known ground."""
+def _write_terrain(files: _ArrayFiles, dem: np.ndarray, grid: Grid, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Write dem, terrain and terrain_extra; return where the window lies on known ground and the
+    window-mean elevation."""
     terrain = terrain_features(dem, k)
-    dem_ok = np.isfinite(terrain[..., 0])
+    elev_mean = terrain[..., 0].copy()
+    dem_ok = np.isfinite(elev_mean)
     files.write_whole("dem", dem)
     files.write_whole("terrain", terrain)
     del terrain  # the largest static array: freed before the next is computed
     files.write_whole("terrain_extra", terrain_derivatives(dem, grid, k))
-    return dem_ok
+    return dem_ok, elev_mean
 
 
 def _warn_empty_frames(frames: list[Frame], meta: dict) -> None:

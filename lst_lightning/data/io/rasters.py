@@ -1,4 +1,5 @@
-"""Static rasters on the LST grid: the DEM (metres) and covariates (one band, or twelve monthly).
+"""Static rasters on the LST grid: the DEM (metres), covariates (one band, or twelve monthly) and
+categorical land cover (integer class codes).
 
 Each is a GeoTIFF (read by geotiff.py) that must lie on the LST grid: same shape, every pixel
 centre within half a pixel (``Grid.require_match``). Nodata becomes NaN.
@@ -43,6 +44,26 @@ def read_raster(path: str | Path, grid: Grid, what: str) -> np.ndarray:
     if array.dtype.kind not in "iuf":
         raise LSTError(f"{what} {path} has non-numeric pixels ({array.dtype})")
     return _nodata_to_nan(array, nodata)
+
+
+def read_landcover(path: str | Path, grid: Grid) -> np.ndarray:
+    """A categorical land-cover raster on the LST grid: int32 class codes (y, x), -1 = nodata.
+    Class codes must be integers (a float raster is refused: fractions of it would mean nothing)."""
+    array, raster_grid, nodata = read_geotiff(path, "land cover")
+    grid.require_match(raster_grid, f"land cover {path}")
+    if array.shape[0] != 1:
+        raise LSTError(f"land cover {path} has {array.shape[0]} bands; expected 1 (class codes)")
+    if array.dtype.kind not in "iu":
+        raise LSTError(f"land cover {path} holds {array.dtype} values; expected integer class codes "
+                       "(a categorical raster, e.g. uint8)")
+    codes = array[0].astype(np.int64)
+    if codes.min(initial=0) < 0 and (nodata is None or codes[codes < 0].min() != nodata):
+        raise LSTError(f"land cover {path}: negative class codes (e.g. {int(codes[codes < 0].flat[0])}) "
+                       "that are not its nodata value")
+    out = codes.astype(np.int32)
+    if nodata is not None and not math.isnan(nodata):
+        out[codes == nodata] = -1
+    return out
 
 
 def _nodata_to_nan(array: np.ndarray, nodata: float | None) -> np.ndarray:

@@ -41,7 +41,7 @@ def test_prepare_end_to_end(small, messages):
     c = prep(small)
     grid, raw, dem = small["grid"], small["raw"], small["dem_array"]
     t, (h, w) = 8, grid.shape
-    assert set(c.meta["arrays"]) == {"dem", "terrain", "terrain_extra", "lst", "qa", "window_mean"}
+    assert set(c.meta["arrays"]) == {"dem", "terrain", "terrain_extra", "lst", "qa", "window_mean", "frame_lapse"}
     expect = {"lst": ("uint16", (t, h, w)), "qa": ("uint8", (t, h, w)), "window_mean": ("float32", (t, h, w)),
               "terrain": ("float32", (h, w, 82)), "terrain_extra": ("float32", (h, w, 4)),
               "dem": ("float32", (h, w))}

@@ -1,0 +1,40 @@
+"""Land cover as model input: the k x k window's fraction of each class.
+
+A categorical raster (integer class codes) is static; a window's fractions say what it is made of
+without asking the model to learn an ordering of arbitrary codes. Classes covering less than
+``MIN_SHARE`` of the raster's pixels share one ``other`` column with nodata: a dozen columns for
+real biome maps, none of them almost always 0. A class present in the raster but absent from the
+training part only ever shows 0 in training (constant columns are left unscaled): harmless, and
+with too little data to learn it from anyway.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lst_lightning.data.windows import box_sum, pad_interior
+
+MIN_SHARE = 0.01  # classes rarer than this share of the raster's pixels go to "other"
+OTHER = "other"
+
+
+def landcover_classes(codes: np.ndarray) -> list[int]:
+    """The class codes that get their own column (sorted): those covering at least MIN_SHARE of
+    the raster's pixels (nodata, -1, excluded)."""
+    values, counts = np.unique(codes[codes >= 0], return_counts=True)
+    return [int(v) for v, n in zip(values, counts) if n >= MIN_SHARE * codes.size]
+
+
+def class_labels(classes: list[int]) -> list[str]:
+    """Column labels of the fractions: one per class code, then ``other``."""
+    return [str(c) for c in classes] + [OTHER]
+
+
+def class_fractions(codes: np.ndarray, classes: list[int], k: int) -> np.ndarray:
+    """[H, W, len(classes) + 1] float32: the fraction of each class in the k x k window around each
+    pixel, then the fraction of every other code and nodata; NaN where the window leaves the grid."""
+    h, w = codes.shape
+    out = np.empty((h, w, len(classes) + 1), dtype=np.float32)
+    for j, c in enumerate(classes):
+        out[..., j] = pad_interior(box_sum(codes == c, k) / (k * k), k)
+    out[..., -1] = pad_interior(box_sum(~np.isin(codes, classes), k) / (k * k), k)
+    return out
