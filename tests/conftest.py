@@ -13,6 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DEM = REPO.parent / "shared" / "data" / "israel_dem_1km.tif"
+REAL_DEV = REPO.parent / "shared" / "data" / "real_dev"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -20,11 +21,22 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.fixture(scope="session")
 def israel_dem() -> Path:
     """Path of the real SRTM DEM on the Israel LST grid (603 x 409)."""
-    if not SHARED_DEM.is_file():
+    return require_shared(SHARED_DEM)
+
+
+@pytest.fixture(scope="session")
+def real_dev() -> Path:
+    """The real MODIS development archives (madrid, vladivostok, stpetersburg), one folder each
+    with lst/, dem.tif and landcover.tif."""
+    return require_shared(REAL_DEV / "madrid" / "landcover.tif").parents[1]
+
+
+def require_shared(path: Path) -> Path:
+    if not path.exists():
         if os.environ.get("LST_REQUIRE_SHARED") == "1":
-            pytest.fail(f"LST_REQUIRE_SHARED=1 but the real DEM {SHARED_DEM} is missing")
-        pytest.skip(f"real DEM {SHARED_DEM} not present (set LST_REQUIRE_SHARED=1 to fail instead)")
-    return SHARED_DEM
+            pytest.fail(f"LST_REQUIRE_SHARED=1 but the shared file {path} is missing")
+        pytest.skip(f"shared file {path} not present (set LST_REQUIRE_SHARED=1 to fail instead)")
+    return path
 
 
 @pytest.fixture

@@ -58,6 +58,8 @@ def _prepare_parser() -> argparse.ArgumentParser:
     p.add_argument("lst_dir", type=Path, help="directory of yearly NetCDFs or daily GeoTIFFs")
     p.add_argument("--dem", type=Path, required=True, help="DEM GeoTIFF on the LST grid")
     p.add_argument("--ndvi", type=Path, default=None, help="optional NDVI GeoTIFF (1 or 12 bands) on the grid")
+    p.add_argument("--landcover", type=Path, default=None,
+                   help="optional land-cover GeoTIFF (1 band of integer class codes) on the grid")
     p.add_argument("--oracle-dir", type=Path, default=None, help="synthetic archives: per-frame oracle LST")
     p.add_argument("--k", type=int, default=DEFAULT_K, help=f"window size in pixels (odd, >= 3; default {DEFAULT_K})")
     p.add_argument("--cache-root", type=Path, default=Path("data/cache"), help="where caches live")
@@ -69,5 +71,5 @@ def prepare_main(argv: list[str] | None = None) -> None:
     args = _prepare_parser().parse_args(argv)
     from lst_lightning.data.cache import prepare_cache
 
-    prepare_cache(args.lst_dir, dem=args.dem, ndvi=args.ndvi, oracle_dir=args.oracle_dir, k=args.k,
+    prepare_cache(args.lst_dir, dem=args.dem, ndvi=args.ndvi, landcover=args.landcover, oracle_dir=args.oracle_dir, k=args.k,
                   cache_root=args.cache_root)

@@ -31,7 +31,7 @@ class DeviceGatherer:
         self.height, self.width = host.height, host.width
         self.band_index, self.month = host.band_index, host.month
         names = ["window_mean", "lst", "qa", "terrain"] + [
-            n for n in ("terrain_extra", "ndvi", "landcover_frac", "frame_lapse", "oracle_target") if self.cache.has(n)]
+            n for n in ("terrain_extra", "ndvi", "landcover_frac", "landcover_centre", "frame_lapse", "oracle_target") if self.cache.has(n)]
         self._check_memory(names)
         t = {n: self._put(self.cache.array(n)) for n in names}
         pixels = self.height * self.width
@@ -39,7 +39,8 @@ class DeviceGatherer:
         self.terrain = t["terrain"].reshape(pixels, -1)
         self.terrain_extra = t["terrain_extra"].reshape(pixels, -1) if "terrain_extra" in t else None
         self.ndvi = t["ndvi"].reshape(t["ndvi"].shape[0], -1) if "ndvi" in t else None
-        self.landcover = t["landcover_frac"].reshape(pixels, -1) if "landcover_frac" in t else None
+        self.landcover = (torch.cat([t["landcover_frac"].reshape(pixels, -1), t["landcover_centre"].reshape(pixels, -1)],
+                                    dim=1) if "landcover_frac" in t else None)
         self.lapse = t.get("frame_lapse")
         self.oracle = t.get("oracle_target")
         self.frame_table = {k: self._put(v) for k, v in host.frame_table.items()}
@@ -112,8 +113,8 @@ class DeviceGatherer:
             extra = self.terrain_extra[pix]
             columns.update({name: extra[:, j] for j, name in enumerate(GROUP_COLUMNS["terrain"])})
         if "landcover" in layout.groups:
-            fractions = self.landcover[pix]
-            columns.update({name: fractions[:, j] for j, name in enumerate(layout.group_columns("landcover"))})
+            values = self.landcover[pix]
+            columns.update({name: values[:, j] for j, name in enumerate(layout.group_columns("landcover"))})
         if "context" in layout.groups:
             columns.update(self._context(f, r, c, mean, terrain[:, 0]))
         scalars = torch.stack([columns[name].to(torch.float32) for name in layout.scalar_names], dim=1)

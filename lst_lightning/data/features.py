@@ -25,7 +25,8 @@ latlon     latitude, longitude of the centre (deg)                scalar
 ndvi       k*k NDVI window (month of the frame, or static)        patch
 terrain    slope (deg), sin/cos aspect, topographic position (m)  scalar
 landcover  the window's fraction of each land-cover class         scalar
-           (``lc_<code>``, rare classes and nodata in ``lc_other``)
+           (``lc_<code>``, rare classes and nodata in ``lc_other``),
+           then the centre pixel's class one-hot (``lc_centre_<code>``)
 context    coarse-field context: the 8 neighbouring windows'      scalar
            mean LST and mean elevation minus the window's own
            (``ctx_lst_<dir>``, ``ctx_elev_<dir>``; an invalid
@@ -105,7 +106,8 @@ class FeatureLayout:
     def group_columns(self, group: str) -> tuple[str, ...]:
         """The scalar columns of one group (none for the patch groups)."""
         if group == "landcover":
-            return tuple(f"lc_{c}" for c in self.landcover_classes)
+            return (tuple(f"lc_{c}" for c in self.landcover_classes)
+                    + tuple(f"lc_centre_{c}" for c in self.landcover_classes))
         return GROUP_COLUMNS.get(group, ())
 
     def to_json(self) -> dict:

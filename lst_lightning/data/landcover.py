@@ -1,7 +1,8 @@
-"""Land cover as model input: the k x k window's fraction of each class.
+"""Land cover as model input: the k x k window's fraction of each class, and the centre pixel's class.
 
 A categorical raster (integer class codes) is static; a window's fractions say what it is made of
-without asking the model to learn an ordering of arbitrary codes. Classes covering less than
+and the centre's class (one-hot) what the predicted pixel is, without asking the model to learn an
+ordering of arbitrary codes: the target, centre minus window mean, depends on both. Classes covering less than
 ``MIN_SHARE`` of the raster's pixels share one ``other`` column with nodata: a dozen columns for
 real biome maps, none of them almost always 0. A class present in the raster but absent from the
 training part only ever shows 0 in training (constant columns are left unscaled): harmless, and
@@ -38,3 +39,11 @@ def class_fractions(codes: np.ndarray, classes: list[int], k: int) -> np.ndarray
         out[..., j] = pad_interior(box_sum(codes == c, k) / (k * k), k)
     out[..., -1] = pad_interior(box_sum(~np.isin(codes, classes), k) / (k * k), k)
     return out
+
+
+def class_one_hot(codes: np.ndarray, classes: list[int]) -> np.ndarray:
+    """[H, W, len(classes) + 1] float32: each pixel's own class as one-hot (last: other / nodata)."""
+    index = np.full(codes.shape, len(classes), dtype=np.int64)
+    for j, c in enumerate(classes):
+        index[codes == c] = j
+    return np.eye(len(classes) + 1, dtype=np.float32)[index]

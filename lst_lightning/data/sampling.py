@@ -79,8 +79,10 @@ class FeatureGatherer:
             extra = cache.array("terrain_extra").reshape(self.height * self.width, -1)[pix]
             columns.update(zip(GROUP_COLUMNS["terrain"], extra.T))  # terrain_extra.npy's column order
         if "landcover" in layout.groups:
-            fractions = cache.array("landcover_frac").reshape(self.height * self.width, -1)[pix]
-            columns.update(zip(layout.group_columns("landcover"), fractions.T))
+            pixels = self.height * self.width
+            values = np.concatenate([cache.array(name).reshape(pixels, -1)[pix]
+                                     for name in ("landcover_frac", "landcover_centre")], axis=1)
+            columns.update(zip(layout.group_columns("landcover"), values.T))
         if "context" in layout.groups:
             columns.update(self._context(f, r, c, mean, terrain[:, 0]))
         scalars = np.empty((n, layout.n_scalars), dtype=np.float32)

@@ -141,7 +141,7 @@ class LightGBM(Baseline):
         self.params = dict(n_estimators=int(n_estimators), learning_rate=float(learning_rate),
                            num_leaves=int(num_leaves), min_child_samples=int(min_child_samples),
                            subsample=float(subsample), subsample_freq=1, colsample_bytree=float(colsample_bytree),
-                           n_jobs=int(n_jobs) or (os.cpu_count() or 1), random_state=int(seed), verbose=-1)
+                           n_jobs=int(n_jobs) or len(os.sched_getaffinity(0)), random_state=int(seed), verbose=-1)
         self.early_stopping_rounds, self.log_every = int(early_stopping_rounds), int(log_every)
         self.model = None
 

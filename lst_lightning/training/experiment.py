@@ -6,6 +6,9 @@ group i's blocks x group i's dates, validation inside the rest), each a complete
 ``<output_dir>/results.json`` carry every fold's metrics, their mean and the 95 % t interval
 (``evaluation.intervals``); the value returned to Optuna is the folds' mean VALIDATION metric, so
 a sweep never selects on a test part.
+
+``cv_jobs=N`` runs N folds at once, each in its own process with ``cpus / N`` torch threads (the
+folds are independent; on a many-core machine or one GPU per process this divides the wall time).
 """
 from __future__ import annotations
 
@@ -48,14 +51,17 @@ def run_cv(cfg: DictConfig) -> float | None:
     if metric.startswith("test/"):
         raise LSTError(f"optimized_metric={metric}: cross-validation selects on validation metrics only "
                        "(a test part must never choose a model); use a val/ metric")
+    jobs = _cv_jobs(cfg, folds)
     name = run_name(cfg)
     parent = _parent_run(cfg, name, folds)
-    per_fold = []
-    for fold in range(folds):
-        log.info(f"\n[cv {fold + 1}/{folds}] {name}: fold {fold}")
-        fold_cfg = fold_config(cfg, fold, name, parent)
-        run_training(fold_cfg)
-        per_fold.append(json.loads((Path(fold_cfg.paths.output_dir) / "results.json").read_text()))
+    fold_cfgs = [fold_config(cfg, fold, name, parent) for fold in range(folds)]
+    if jobs > 1:
+        _run_parallel(fold_cfgs, jobs)
+    else:
+        for fold, fold_cfg in enumerate(fold_cfgs):
+            log.info(f"\n[cv {fold + 1}/{folds}] {name}: fold {fold}")
+            run_training(fold_cfg)
+    per_fold = [json.loads((Path(c.paths.output_dir) / "results.json").read_text()) for c in fold_cfgs]
     summary = summarise(per_fold)
     results = {"run_name": name, "folds": folds, "split/kind": str(cfg.split.kind), "mlflow_run_id": parent,
                "optimized_metric": metric, "cv": summary,
@@ -68,6 +74,61 @@ def run_cv(cfg: DictConfig) -> float | None:
     print(format_cv(name, folds, summary, out))
     mean = summary.get(metric, {}).get("mean")
     return float(mean) if mean is not None else None
+
+
+def _cv_jobs(cfg: DictConfig, folds: int) -> int:
+    jobs = cfg.get("cv_jobs", 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise LSTError(f"cv_jobs: the number of folds run at once must be an integer >= 1, got {jobs!r}")
+    return min(jobs, folds)
+
+
+def _run_parallel(fold_cfgs: list[DictConfig], jobs: int) -> None:
+    """Every fold in a pool of ``jobs`` fresh processes (spawned: no forked torch or MLflow state),
+    the machine's cores shared among them. A fold's error stops the cross-validation."""
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from omegaconf import OmegaConf
+
+    cores = sorted(os.sched_getaffinity(0))
+    per_job = max(1, len(cores) // jobs)
+    log.info(f"cross-validation: {len(fold_cfgs)} folds, {jobs} at once ({per_job} core(s) each)")
+    context = mp.get_context("spawn")
+    slots = context.Queue()
+    for j in range(jobs):  # each worker process takes its own set of cores for its lifetime
+        slots.put(cores[j * per_job:(j + 1) * per_job] or cores[-1:])
+    plain = [OmegaConf.to_container(c, resolve=True) for c in fold_cfgs]
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_take_cores, initargs=(slots,)) as pool:
+        for future in [pool.submit(_fold_process, c) for c in plain]:
+            future.result()
+
+
+def _take_cores(slots) -> None:
+    """Worker initialiser: pin this process to its cores; torch and LightGBM use just those."""
+    import os
+
+    import torch
+
+    from lst_lightning import log as lst_log
+
+    cores = slots.get()
+    os.sched_setaffinity(0, cores)
+    torch.set_num_threads(len(cores))
+    lst_log.configure()
+
+
+def _fold_process(plain: dict) -> None:
+    """One fold in a worker process (module level: spawned workers import it)."""
+    from omegaconf import OmegaConf
+
+    from lst_lightning.training.run import run_training
+
+    cfg = OmegaConf.create(plain)
+    log.info(f"[cv] {cfg.run_name}: started")
+    run_training(cfg)
+    log.info(f"[cv] {cfg.run_name}: done")
 
 
 def fold_config(cfg: DictConfig, fold: int, name: str, parent: str | None) -> DictConfig:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lst_lightning.data.context import frame_lapse
+from lst_lightning.data.context import LAPSE_PRIOR_M, frame_lapse
 from lst_lightning.data.features import NEIGHBOURS
 from lst_lightning.data.io.formats import LST_SCALE
 
@@ -30,13 +30,15 @@ def loop_elev_mean(dem: np.ndarray, i: int, j: int) -> float | None:
 
 
 def loop_lapse(raw: np.ndarray, dem: np.ndarray) -> float:
+    """Least-squares slope (K/km), shrunk by var / (var + prior**2)."""
     xs, ys = [], []
     for i in range(raw.shape[0]):
         for j in range(raw.shape[1]):
             m = loop_window_mean(raw, dem, i, j)
             if m is not None:
                 xs.append(loop_elev_mean(dem, i, j)), ys.append(m)
-    return float(np.polyfit(xs, ys, 1)[0] * 1000.0)
+    var = np.var(xs)
+    return float(np.polyfit(xs, ys, 1)[0] * 1000.0 * var / (var + LAPSE_PRIOR_M ** 2))
 
 
 def test_context_columns_equal_a_loop_reference(tmp_path):
@@ -85,5 +87,10 @@ def test_frame_lapse_recovers_a_constant_lapse_rate():
     elev = rng.uniform(0, 2000, (30, 30)).astype(np.float32)
     frames = np.stack([300 - 6.5e-3 * elev, 290 + 2.0e-3 * elev]).astype(np.float32)
     frames[0, :5] = np.nan  # invalid windows are left out of the fit
-    np.testing.assert_allclose(frame_lapse(frames, elev), [-6.5, 2.0], atol=1e-3)
+    shrink = [np.var(elev[5:]) / (np.var(elev[5:]) + LAPSE_PRIOR_M ** 2),
+              np.var(elev) / (np.var(elev) + LAPSE_PRIOR_M ** 2)]
+    assert min(shrink) > 0.99  # 2 km of relief: the fit is the plain least-squares slope
+    np.testing.assert_allclose(frame_lapse(frames, elev), np.array([-6.5, 2.0]) * shrink, rtol=1e-4)
     assert frame_lapse(np.full((1, 4, 4), np.nan, np.float32), elev[:4, :4])[0] == 0.0  # no windows
+    flat = rng.uniform(0, 10, (30, 30)).astype(np.float32)  # 10 m of relief: the slope is mostly prior
+    assert abs(frame_lapse((300 - 6.5e-3 * flat)[None], flat)[0]) < 0.3

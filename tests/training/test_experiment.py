@@ -52,6 +52,34 @@ def test_three_fold_cv_reports_every_fold_and_their_interval(tmp_path, capsys):
     assert sorted(c.info.run_id for c in children) == sorted(r["mlflow_run_id"] for r in results["per_fold"])
 
 
+def test_parallel_folds_give_the_sequential_results(tmp_path):
+    """cv_jobs=2: the folds run in two processes; a deterministic model gives identical figures,
+    and both processes' runs are the parent's MLflow children."""
+    import mlflow
+
+    from lst_lightning.training.experiment import run_experiment
+
+    figures = {}
+    for jobs in (1, 2):
+        cfg = cv_cfg(tmp_path / f"jobs{jobs}", "model=ridge", "model.train_samples=5000", f"cv_jobs={jobs}")
+        run_experiment(cfg)
+        results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+        figures[jobs] = [(r["test/rmse_k"], r["test/n_samples"]) for r in results["per_fold"]]
+    assert figures[2] == figures[1]
+    client = mlflow.MlflowClient(tracking_uri=cfg.logger.mlflow.tracking_uri)
+    parent = client.get_run(results["mlflow_run_id"])
+    children = client.search_runs([parent.info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert sorted(int(c.data.tags["cv.fold"]) for c in children) == [0, 1, 2]
+
+
+def test_cv_jobs_must_be_a_positive_integer(tmp_path):
+    from lst_lightning.training.experiment import run_experiment
+
+    with pytest.raises(LSTError, match=r"cv_jobs: the number of folds run at once must be an integer >= 1, got 0"):
+        run_experiment(cv_cfg(tmp_path, "model=ridge", "cv_jobs=0"))
+
+
 def test_the_folds_test_parts_are_disjoint_in_the_data_module(tmp_path):
     from lst_lightning.data.sources import resolve_cache
     from lst_lightning.training.experiment import fold_config

@@ -37,7 +37,7 @@ from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.data.context import frame_lapse
 from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
-from lst_lightning.data.landcover import class_fractions, class_labels, landcover_classes
+from lst_lightning.data.landcover import class_fractions, class_labels, class_one_hot, landcover_classes
 from lst_lightning.data.terrain import terrain_derivatives, terrain_features
 from lst_lightning.data.windows import check_k, check_k_fits, window_mean, window_mean_raw
 from lst_lightning.errors import LSTError
@@ -215,6 +215,7 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
         classes = landcover_classes(inputs.landcover) if inputs.landcover is not None else None
         if classes is not None:
             files.write_whole("landcover_frac", class_fractions(inputs.landcover, classes, k))
+            files.write_whole("landcover_centre", class_one_hot(inputs.landcover, classes))
         # every frame-sized file is created (its space reserved) before the first frame is read
         lst = files.create("lst", np.uint16, (t, h, w))
         qa = files.create("qa", np.uint8, (t, h, w))

@@ -18,6 +18,7 @@ ndvi.npy             float32 [M, H, W]       optional: M = 1 static or 12 monthl
 landcover_frac.npy   float32 [H, W, C]       optional: the window's fraction of each land-
                                              cover class (meta.json landcover_classes, the
                                              last "other"), see landcover.py
+landcover_centre.npy float32 [H, W, C]       optional: each pixel's own class, one-hot
 frame_lapse.npy      float32 [T]             the frame's coarse LST-elevation slope (K/km),
                                              see context.py
 oracle_target.npy    float32 [T, H, W]       optional (synthetic): the input-visible physics'
@@ -44,7 +45,7 @@ from lst_lightning.data.io.archive import Frame
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.errors import LSTError
 
-FORMAT_VERSION = 3  # 2: aspect sin/cos are 0 on flat ground; role-tagged fingerprint. 3: frame_lapse, land cover
+FORMAT_VERSION = 4  # 2: aspect sin/cos are 0 on flat ground; role-tagged fingerprint. 3: frame_lapse, land cover. 4: shrunk lapse
 META = "meta.json"
 CACHE_NAME = re.compile(r"lst-k\d+-[0-9a-f]{16}")  # the directory names of caches
 
