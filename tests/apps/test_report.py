@@ -44,8 +44,8 @@ def test_report_has_every_section_and_figure(tiny_report):
     for image in images:
         assert (path.parent / image).read_bytes()[:8] == PNG, image
     # ablation of each original group, permutation for the two models asked for
-    # the synthetic archive has NDVI: it is an input of every model and one of the groups
-    for group in ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "ndvi"):
+    # the synthetic archive has NDVI: with the context, an input of every model and one of the groups
+    for group in ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "context", "ndvi"):
         assert re.search(rf"^\| {group} \| [+-]\d", text, re.M), group
     assert "permutation: mlp (K) | permutation: ridge (K) | ablation: ridge (K)" in text
     assert "| model | day RMSE (K) | day trivial (K) | day MSE improvement (%) | night RMSE (K)" in text
@@ -56,7 +56,7 @@ def test_report_numbers_come_from_the_mlflow_runs(tiny_report):
 
     tmp, path = tiny_report
     summary = json.loads((path.parent / "summary.json").read_text())["runs"]
-    assert len(summary) == 3 * 2 + 7  # models x splits + one ablation per group
+    assert len(summary) == 3 * 2 + 8  # models x splits + one ablation per default group
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp}/logs/mlflow.db")
     trivial = {r["metrics"]["test/trivial_rmse_k"] for k, r in summary.items() if k.startswith("space_days/")}
     assert max(trivial) - min(trivial) < 1e-6 * max(trivial)  # every model on the same test samples

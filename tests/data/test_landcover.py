@@ -65,18 +65,23 @@ def prepare(arch, landcover, root):
                          cache_root=root / "cache", progress=False, quiet=True)
 
 
-def test_gathered_landcover_columns_are_the_window_fractions(landcover_archive, tmp_path):
+def test_gathered_landcover_columns_are_the_window_fractions_and_the_centre_class(landcover_archive, tmp_path):
     from lst_lightning.data.sampling import FeatureGatherer, layout_for
 
     cache = prepare(landcover_archive, landcover_archive["landcover"], tmp_path)
-    assert cache.meta["landcover_classes"] == ["1", "4", "7", "other"]
+    labels = cache.meta["landcover_classes"]
+    assert labels == ["1", "4", "7", "other"]
     layout = layout_for(cache, ("lst_mean", "landcover"))
-    assert layout.scalar_names == ("lst_mean", "lc_1", "lc_4", "lc_7", "lc_other")
+    assert layout.scalar_names == ("lst_mean", "lc_1", "lc_4", "lc_7", "lc_other",
+                                   "lc_centre_1", "lc_centre_4", "lc_centre_7", "lc_centre_other")
     codes = landcover_archive["codes"].astype(np.int64)
-    want = brute_fractions(np.where(codes == NODATA, -1, codes), cache.meta["landcover_classes"], 5)
-    f, r, c = np.array([0, 3, 5]), np.array([2, 10, 37]), np.array([2, 20, 33])
+    codes = np.where(codes == NODATA, -1, codes)
+    want = brute_fractions(codes, labels, 5)
+    f, r, c = np.array([0, 3, 5, 1]), np.array([2, 10, 37, 20]), np.array([2, 20, 33, 8])
     batch = FeatureGatherer(cache, layout).gather(f, r, c)
-    np.testing.assert_allclose(batch["scalars"][:, 1:], want[r, c], atol=1e-6)
+    np.testing.assert_allclose(batch["scalars"][:, 1:5], want[r, c], atol=1e-6)
+    centre = [labels.index(str(v)) if str(v) in labels else len(labels) - 1 for v in codes[r, c]]
+    np.testing.assert_array_equal(batch["scalars"][:, 5:], np.eye(len(labels))[centre])
 
 
 def test_landcover_group_needs_a_landcover_raster(random_cache):
