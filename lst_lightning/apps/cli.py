@@ -71,5 +71,5 @@ def prepare_main(argv: list[str] | None = None) -> None:
     args = _prepare_parser().parse_args(argv)
     from lst_lightning.data.cache import prepare_cache
 
-    prepare_cache(args.lst_dir, dem=args.dem, ndvi=args.ndvi, landcover=args.landcover, oracle_dir=args.oracle_dir, k=args.k,
-                  cache_root=args.cache_root)
+    prepare_cache(args.lst_dir, dem=args.dem, ndvi=args.ndvi, landcover=args.landcover, oracle_dir=args.oracle_dir,
+                  k=args.k, cache_root=args.cache_root)

@@ -33,7 +33,8 @@ def resolve_cache(data: dict, progress: bool = True) -> Cache:
         oracle = Path(data["oracle_dir"]) if data.get("oracle_dir") else None
     else:
         raise LSTError(f"data.source must be 'synthetic' or 'files', got {source!r}")
-    return prepare_cache(lst_dir, dem=dem, ndvi=ndvi, landcover=landcover, oracle_dir=oracle, k=data.get("k", DEFAULT_K),
+    return prepare_cache(lst_dir, dem=dem, ndvi=ndvi, landcover=landcover, oracle_dir=oracle,
+                         k=data.get("k", DEFAULT_K),
                          cache_root=data["cache_root"], hours=data.get("hours"), progress=progress)
 
 

@@ -32,10 +32,10 @@ from lst_lightning.data.cache.store import (
     fingerprint,
     open_cache,
 )
+from lst_lightning.data.context import frame_lapse
 from lst_lightning.data.io.archive import Frame, LSTArchive, open_archive
 from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
 from lst_lightning.data.io.grid import Grid
-from lst_lightning.data.context import frame_lapse
 from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
 from lst_lightning.data.landcover import class_fractions, class_labels, class_one_hot, landcover_classes
 from lst_lightning.data.terrain import terrain_derivatives, terrain_features
@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 
 def prepare_cache(lst_dir: str | Path, *, dem: str | Path, ndvi: str | Path | None = None,
-                  landcover: str | Path | None = None, oracle_dir: str | Path | None = None, k: int = 9, cache_root: str | Path = "data/cache",
+                  landcover: str | Path | None = None, oracle_dir: str | Path | None = None, k: int = 9,
+                  cache_root: str | Path = "data/cache",
                   hours: dict[str, float] | None = None, progress: bool = True, quiet: bool = False) -> Cache:
     """Return the cache for these inputs, building it first unless an identical one exists.
 

@@ -45,7 +45,8 @@ from lst_lightning.data.io.archive import Frame
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.errors import LSTError
 
-FORMAT_VERSION = 4  # 2: aspect sin/cos are 0 on flat ground; role-tagged fingerprint. 3: frame_lapse, land cover. 4: shrunk lapse
+# 2: aspect sin/cos are 0 on flat ground; role-tagged fingerprint. 3: frame_lapse, land cover. 4: shrunk lapse
+FORMAT_VERSION = 4
 META = "meta.json"
 CACHE_NAME = re.compile(r"lst-k\d+-[0-9a-f]{16}")  # the directory names of caches
 
