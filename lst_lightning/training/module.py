@@ -24,10 +24,20 @@ from lst_lightning.data.features import FeatureLayout
 from lst_lightning.data.scaling import ORIGINAL_SCALING, FeatureScaler
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.metrics import ALL_KEYS, LSTMetrics
+from lst_lightning.models.ensemble import Ensemble
 
 STAGES = ("train", "val", "test")
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 SCHEDULERS = {"none": (), "exponential": ("warmup_epochs", "half_life_epochs"), "cosine": ("min_lr_ratio",)}
+
+
+def build_ensemble(net: dict, layout: FeatureLayout, ensemble: int = 1) -> torch.nn.Module:
+    """The network, or ``ensemble`` independently initialised copies of it (models.ensemble)."""
+    if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble < 1:
+        raise LSTError(f"model.ensemble: the number of networks must be an integer >= 1, got {ensemble!r}")
+    if ensemble == 1:
+        return build_net(net, layout)
+    return Ensemble([build_net(net, layout) for _ in range(ensemble)])
 
 
 def build_net(net: dict, layout: FeatureLayout) -> torch.nn.Module:
@@ -101,7 +111,7 @@ def lr_factor(cfg: dict, max_epochs: int | None) -> Callable[[int], float] | Non
 
 class LSTRegressor(L.LightningModule):
     def __init__(self, net: dict, layout: dict, optimizer: dict, scheduler: dict | None = None,
-                 scaling: dict | None = None, eval_observed_only: bool = True):
+                 scaling: dict | None = None, eval_observed_only: bool = True, ensemble: int = 1):
         super().__init__()
         self.save_hyperparameters()
         self.layout = FeatureLayout.from_json(layout)
@@ -109,7 +119,7 @@ class LSTRegressor(L.LightningModule):
         self.scheduler_cfg = check_scheduler(scheduler)
         self.eval_observed_only = bool(eval_observed_only)
         self.scaler = FeatureScaler(self.layout, ORIGINAL_SCALING if scaling is None else scaling)
-        self.net = build_net(net, self.layout)
+        self.net = build_ensemble(net, self.layout, ensemble)
         # attributes, not a ModuleDict: 'train' is taken by nn.Module.train
         for stage in STAGES:
             setattr(self, f"{stage}_metrics", LSTMetrics())
@@ -123,10 +133,14 @@ class LSTRegressor(L.LightningModule):
 
     # --- one step for every stage -------------------------------------------------------------
     def _step(self, batch: dict, batch_idx: int, stage: str) -> torch.Tensor:
-        pred = self(batch["scalars"], batch["patch"]).float()
         target = batch["target"].float()
         n_batch = target.numel()
-        loss = F.mse_loss(pred, target)
+        if stage == "train" and isinstance(self.net, Ensemble):  # each member on its own loss
+            members = self.net.member_outputs(*self.scaler(batch["scalars"], batch["patch"])).float()
+            pred, loss = members.mean(dim=1), F.mse_loss(members, target[:, None].expand_as(members))
+        else:
+            pred = self(batch["scalars"], batch["patch"]).float()
+            loss = F.mse_loss(pred, target)
         if not torch.isfinite(loss):
             raise LSTError(self._nonfinite_message(loss, batch, batch_idx, stage))
         oracle = batch.get("oracle")

@@ -58,7 +58,8 @@ def build_module(cfg: DictConfig, layout):
     as_dict = lambda node: OmegaConf.to_container(node, resolve=True) if node is not None else None  # noqa: E731
     return LSTRegressor(net=as_dict(cfg.model.net), layout=layout.to_json(),
                         optimizer=as_dict(cfg.model.optimizer), scheduler=as_dict(cfg.model.get("scheduler")),
-                        scaling=as_dict(cfg.scaling.methods), eval_observed_only=bool(cfg.data.eval_observed_only))
+                        scaling=as_dict(cfg.scaling.methods), eval_observed_only=bool(cfg.data.eval_observed_only),
+                        ensemble=cfg.model.get("ensemble", 1))
 
 
 def build_trainer(cfg: DictConfig, loggers: list, extra_callbacks: list):
