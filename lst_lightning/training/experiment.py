@@ -100,6 +100,8 @@ def _run_parallel(fold_cfgs: list[DictConfig], jobs: int) -> None:
     for j in range(jobs):  # each worker process takes its own set of cores for its lifetime
         slots.put(cores[j * per_job:(j + 1) * per_job] or cores[-1:])
     plain = [OmegaConf.to_container(c, resolve=True) for c in fold_cfgs]
+    for c in plain:  # progress bars of parallel folds would overwrite each other: one line per fold instead
+        c["trainer"]["enable_progress_bar"] = False
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_take_cores, initargs=(slots,)) as pool:
         for future in [pool.submit(_fold_process, c) for c in plain]:
             future.result()
