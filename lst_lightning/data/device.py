@@ -31,8 +31,7 @@ class DeviceGatherer:
         self.height, self.width = host.height, host.width
         self.band_index, self.month = host.band_index, host.month
         names = ["window_mean", "lst", "qa", "terrain"] + [
-            n for n in ("terrain_extra", "ndvi", "landcover_frac", "landcover_centre", "frame_lapse", "oracle_target")
-            if self.cache.has(n)]
+            n for n in ("terrain_extra", "ndvi", "landcover", "frame_lapse", "oracle_target") if self.cache.has(n)]
         self._check_memory(names)
         t = {n: self._put(self.cache.array(n)) for n in names}
         pixels = self.height * self.width
@@ -40,8 +39,7 @@ class DeviceGatherer:
         self.terrain = t["terrain"].reshape(pixels, -1)
         self.terrain_extra = t["terrain_extra"].reshape(pixels, -1) if "terrain_extra" in t else None
         self.ndvi = t["ndvi"].reshape(t["ndvi"].shape[0], -1) if "ndvi" in t else None
-        self.landcover = (torch.cat([t[n].reshape(pixels, -1) for n in ("landcover_frac", "landcover_centre")], dim=1)
-                          if "landcover_frac" in t else None)
+        self.landcover = t["landcover"].reshape(pixels, -1) if "landcover" in t else None
         self.lapse = t.get("frame_lapse")
         self.oracle = t.get("oracle_target")
         self.frame_table = {k: self._put(v) for k, v in host.frame_table.items()}

@@ -41,6 +41,12 @@ def class_fractions(codes: np.ndarray, classes: list[int], k: int) -> np.ndarray
     return out
 
 
+def landcover_columns(codes: np.ndarray, classes: list[int], k: int) -> np.ndarray:
+    """[H, W, 2 * (len(classes) + 1)] float32: the landcover group's columns in their layout order
+    (features.FeatureLayout.group_columns): the window fractions, then the centre's one-hot."""
+    return np.concatenate([class_fractions(codes, classes, k), class_one_hot(codes, classes)], axis=-1)
+
+
 def class_one_hot(codes: np.ndarray, classes: list[int]) -> np.ndarray:
     """[H, W, len(classes) + 1] float32: each pixel's own class as one-hot (last: other / nodata)."""
     index = np.full(codes.shape, len(classes), dtype=np.int64)

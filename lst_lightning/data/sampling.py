@@ -79,10 +79,8 @@ class FeatureGatherer:
             extra = cache.array("terrain_extra").reshape(self.height * self.width, -1)[pix]
             columns.update(zip(GROUP_COLUMNS["terrain"], extra.T))  # terrain_extra.npy's column order
         if "landcover" in layout.groups:
-            pixels = self.height * self.width
-            values = np.concatenate([cache.array(name).reshape(pixels, -1)[pix]
-                                     for name in ("landcover_frac", "landcover_centre")], axis=1)
-            columns.update(zip(layout.group_columns("landcover"), values.T))
+            values = cache.array("landcover").reshape(self.height * self.width, -1)[pix]
+            columns.update(zip(layout.group_columns("landcover"), values.T))  # landcover.npy's column order
         if "context" in layout.groups:
             columns.update(self._context(f, r, c, mean, terrain[:, 0]))
         scalars = np.empty((n, layout.n_scalars), dtype=np.float32)
@@ -102,7 +100,6 @@ class FeatureGatherer:
                   if cache.has("oracle_target") else np.full(n, np.nan, dtype=np.float32))
         return {"scalars": scalars, "patch": patch, "target": centre - mean, "oracle": oracle,
                 "observed": self.observed(f, r, c), "frame": f, "row": r, "col": c}
-
 
     def _context(self, f, r, c, mean, elev_mean) -> dict[str, np.ndarray]:
         """The context group's columns (context.py): neighbouring windows minus the own window,

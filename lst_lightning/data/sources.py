@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lst_lightning.data.cache import Cache, prepare_cache
 from lst_lightning.data.cache.fs import build_in_place
+from lst_lightning.data.features import OPTIONAL_INPUTS
 from lst_lightning.data.windows import DEFAULT_K
 from lst_lightning.errors import LSTError
 
@@ -43,7 +44,7 @@ def available_inputs(data: dict) -> set[str]:
     archive always has its monthly NDVI; files sources what is configured."""
     if data.get("source") == "synthetic":
         return {"ndvi"}
-    return {name for name in ("ndvi", "landcover") if data.get(name)}
+    return {name for name in OPTIONAL_INPUTS if data.get(name)}
 
 
 def _required(data: dict, key: str) -> Path:

@@ -31,10 +31,11 @@ def test_real_sites_prepare_with_their_land_cover(real_dev, site, tmp_path):
     data = OmegaConf.to_container(cfg.data, resolve=True)
     cache = resolve_cache({**data, "cache_root": str(tmp_path / "cache")}, progress=False)
     assert cache.meta["landcover_classes"] == SITES[site]
-    fractions = np.asarray(cache.array("landcover_frac"))
-    inner = fractions[4:-4, 4:-4]
+    columns = np.asarray(cache.array("landcover"))  # window fractions, then the centre's one-hot
+    n = len(SITES[site])
+    inner = columns[4:-4, 4:-4, :n]
     np.testing.assert_allclose(inner.sum(axis=-1), 1.0, atol=1e-5)
-    np.testing.assert_array_equal(np.asarray(cache.array("landcover_centre")).sum(axis=-1), 1.0)
+    np.testing.assert_array_equal(columns[..., n:].sum(axis=-1), 1.0)
     lapse = np.asarray(cache.array("frame_lapse"))
     fitted = np.array([f["n_windows"] >= MIN_WINDOWS_FOR_LAPSE for f in cache.meta["frames"]])
     assert fitted.sum() >= 10 and (lapse[fitted] != 0).mean() > 0.9 and (lapse[~fitted] == 0).all()

@@ -37,7 +37,7 @@ from lst_lightning.data.io.archive import Frame, LSTArchive, open_archive
 from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
-from lst_lightning.data.landcover import class_fractions, class_labels, class_one_hot, landcover_classes
+from lst_lightning.data.landcover import class_labels, landcover_classes, landcover_columns
 from lst_lightning.data.terrain import terrain_derivatives, terrain_features
 from lst_lightning.data.windows import check_k, check_k_fits, window_mean, window_mean_raw
 from lst_lightning.errors import LSTError
@@ -210,13 +210,13 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
     t, (h, w) = len(archive.frames), grid.shape
     files = _ArrayFiles(out)
     try:
-        dem_ok, elev_mean = _write_terrain(files, inputs.dem, grid, k)
+        elev_mean = _write_terrain(files, inputs.dem, grid, k)
+        dem_ok = np.isfinite(elev_mean)  # windows on known ground
         if inputs.ndvi is not None:
             files.write_whole("ndvi", inputs.ndvi)
         classes = landcover_classes(inputs.landcover) if inputs.landcover is not None else None
         if classes is not None:
-            files.write_whole("landcover_frac", class_fractions(inputs.landcover, classes, k))
-            files.write_whole("landcover_centre", class_one_hot(inputs.landcover, classes))
+            files.write_whole("landcover", landcover_columns(inputs.landcover, classes, k))
         # every frame-sized file is created (its space reserved) before the first frame is read
         lst = files.create("lst", np.uint16, (t, h, w))
         qa = files.create("qa", np.uint8, (t, h, w))
@@ -260,17 +260,16 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
     }
 
 
-def _write_terrain(files: _ArrayFiles, dem: np.ndarray, grid: Grid, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Write dem, terrain and terrain_extra; return where the window lies on known ground and the
-    window-mean elevation."""
+def _write_terrain(files: _ArrayFiles, dem: np.ndarray, grid: Grid, k: int) -> np.ndarray:
+    """Write dem, terrain and terrain_extra; return the window-mean elevation (NaN where the window
+    touches a DEM gap or leaves the grid)."""
     terrain = terrain_features(dem, k)
     elev_mean = terrain[..., 0].copy()
-    dem_ok = np.isfinite(elev_mean)
     files.write_whole("dem", dem)
     files.write_whole("terrain", terrain)
     del terrain  # the largest static array: freed before the next is computed
     files.write_whole("terrain_extra", terrain_derivatives(dem, grid, k))
-    return dem_ok, elev_mean
+    return elev_mean
 
 
 def _warn_empty_frames(frames: list[Frame], meta: dict) -> None:

@@ -15,10 +15,10 @@ terrain_extra.npy    float32 [H, W, 4]       slope (deg), sin/cos aspect (0 on f
                                              TPI (m)
 dem.npy              float32 [H, W]          elevation (m)
 ndvi.npy             float32 [M, H, W]       optional: M = 1 static or 12 monthly
-landcover_frac.npy   float32 [H, W, C]       optional: the window's fraction of each land-
-                                             cover class (meta.json landcover_classes, the
-                                             last "other"), see landcover.py
-landcover_centre.npy float32 [H, W, C]       optional: each pixel's own class, one-hot
+landcover.npy        float32 [H, W, 2C]      optional: the window's fraction of each of the C
+                                             land-cover classes (meta.json landcover_classes,
+                                             the last "other"), then the pixel's own class
+                                             one-hot, see landcover.py
 frame_lapse.npy      float32 [T]             the frame's coarse LST-elevation slope (K/km),
                                              see context.py
 oracle_target.npy    float32 [T, H, W]       optional (synthetic): the input-visible physics'
@@ -45,8 +45,9 @@ from lst_lightning.data.io.archive import Frame
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.errors import LSTError
 
-# 2: aspect sin/cos are 0 on flat ground; role-tagged fingerprint. 3: frame_lapse, land cover. 4: shrunk lapse
-FORMAT_VERSION = 4
+# 2: aspect sin/cos are 0 on flat ground; role-tagged fingerprint. 3: frame_lapse, land cover. 4: shrunk lapse.
+# 5: one landcover array
+FORMAT_VERSION = 5
 META = "meta.json"
 CACHE_NAME = re.compile(r"lst-k\d+-[0-9a-f]{16}")  # the directory names of caches
 

@@ -57,13 +57,12 @@ def read_landcover(path: str | Path, grid: Grid) -> np.ndarray:
         raise LSTError(f"land cover {path} holds {array.dtype} values; expected integer class codes "
                        "(a categorical raster, e.g. uint8)")
     codes = array[0].astype(np.int64)
-    if codes.min(initial=0) < 0 and (nodata is None or codes[codes < 0].min() != nodata):
-        raise LSTError(f"land cover {path}: negative class codes (e.g. {int(codes[codes < 0].flat[0])}) "
+    missing = codes == nodata if nodata is not None and not math.isnan(nodata) else np.zeros(codes.shape, bool)
+    bad = (codes < 0) & ~missing
+    if bad.any():
+        raise LSTError(f"land cover {path}: negative class codes (e.g. {int(codes[bad].flat[0])}) "
                        "that are not its nodata value")
-    out = codes.astype(np.int32)
-    if nodata is not None and not math.isnan(nodata):
-        out[codes == nodata] = -1
-    return out
+    return np.where(missing, -1, codes).astype(np.int32)
 
 
 def _nodata_to_nan(array: np.ndarray, nodata: float | None) -> np.ndarray:
