@@ -10,6 +10,8 @@ where all k*k pixels are predicted and observed, the predicted anomaly's cell me
 the observed one, so the predicted fine pixels average exactly to the observed coarse value;
 cells with a gap are left uncorrected.
 
+With ``fine_dem=<GeoTIFF>`` the maps are made on that finer grid instead (predict_fine.py).
+
 Written to the output directory: ``lst_prediction.nc`` (CF-1.8: lat/lon coordinates, time, the
 band of each map, variables in K with _FillValue), one GeoTIFF per map
 (``lst_pred_<date>_<band>.tif``, NaN = fill) and a PNG panel per map (window-mean input,
@@ -111,6 +113,10 @@ def predict_maps(cfg) -> list[Path]:
     frames = cache.meta["frames"]
     dates = list(cfg.dates) if cfg.dates else [frames[int(run.dm.plan["test"].frames[0])]["date"]]
     picked = select_frames(frames, [str(d) for d in dates], list(cfg.bands))
+    if cfg.get("fine_dem"):
+        from lst_lightning.apps.predict_fine import predict_fine_maps
+
+        return predict_fine_maps(cfg, run, picked)
     fields: dict[str, list[np.ndarray]] = {"lst_pred": [], "lst_window_mean": [], "lst_obs": []}
     files = []
     for f in tqdm(picked, desc="maps", unit="map", disable=not sys.stderr.isatty()):
@@ -118,7 +124,7 @@ def predict_maps(cfg) -> list[Path]:
         raw = cache.array("lst")[f]
         obs = np.where(raw > 0, raw.astype(np.float32) * np.float32(LST_SCALE), np.nan).astype(np.float32)
         anomaly = predict_frame(run.predict, gatherer, f)
-        if cfg.conserve:
+        if cfg.conserve:  # null (the default) = off at the archive's scale
             anomaly = conserve(anomaly, obs, mean, cache.k)
         pred = mean + anomaly  # NaN wherever the window is not valid
         for name, value in (("lst_pred", pred), ("lst_window_mean", mean), ("lst_obs", obs)):

@@ -116,8 +116,7 @@ def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[An
         from lst_lightning.models.baselines import load_baseline
 
         saved = load_baseline(path)
-        model, layout = saved["baseline"], FeatureLayout.from_json(saved)
-        predict = lambda batch: model.predict(batch, gatherer)  # noqa: E731
+        layout, predict = FeatureLayout.from_json(saved), BaselinePredictor(saved["baseline"], gatherer)
     else:
         from lst_lightning.training.module import LSTRegressor
 
@@ -125,7 +124,7 @@ def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[An
             module = LSTRegressor.load_from_checkpoint(str(path), map_location=device)
         except Exception as err:  # noqa: BLE001 - a corrupt or foreign file: one line for the user
             raise LSTError(f"{path}: not a readable LSTRegressor checkpoint ({type(err).__name__}: {err})") from None
-        layout, predict = module.layout, network_predictor(module, device)
+        layout, predict = module.layout, NetworkPredictor(network_predictor(module, device))
     data = gatherer.layout
     if layout.groups != data.groups:
         raise LSTError(f"{path}: the model was trained on feature groups {list(layout.groups)}, but the data "
@@ -134,3 +133,33 @@ def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[An
         raise LSTError(f"{path}: the model's input columns differ from the data's "
                        f"(land-cover classes {list(layout.landcover_classes)} vs {list(data.landcover_classes)})")
     return predict, layout.groups
+
+
+class NetworkPredictor:
+    """A network's predictor (batch -> K); it needs nothing of the data beyond the batch."""
+
+    def __init__(self, predict):
+        self.predict = predict
+
+    def __call__(self, batch):
+        return self.predict(batch)
+
+    def on(self, gatherer) -> "NetworkPredictor":
+        return self
+
+
+class BaselinePredictor:
+    """A baseline's predictor: its strata (band, season) come from the gatherer's frame table, so
+    ``on`` rebinds it to another gatherer (a fine tile's, whose frames are the chosen ones)."""
+
+    def __init__(self, model, gatherer):
+        self.model, self.gatherer = model, gatherer
+
+    def __call__(self, batch):
+        return self.model.predict(batch, self.gatherer)
+
+    def on(self, gatherer) -> "BaselinePredictor":
+        if not getattr(self.model, "frame_free", True):
+            raise LSTError(f"model {type(self.model).__name__.lower()}: fitted per frame of its own archive; "
+                           "it cannot predict on other grids")
+        return BaselinePredictor(self.model, gatherer)

@@ -247,3 +247,31 @@ def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None) -> Path:
     axes[0].set_ylabel("lat")
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def fine_panel(path: Path, lat, lon, title: str, coarse, pred, dem, truth=None) -> Path:
+    """Fine-scale prediction: the coarse input, the fine prediction and the fine DEM side by side,
+    then the truth and the error when the fine truth is known (synthetic)."""
+    import numpy as np
+
+    plt = _pyplot()
+    fields = [coarse, pred] + ([truth] if truth is not None else [])
+    values = np.concatenate([a[np.isfinite(a)] for a in fields] + [np.zeros(0)])
+    lo, hi = np.percentile(values, [1, 99]) if values.size else (0.0, 1.0)
+    panels = [("coarse input (K)", coarse, "inferno", lo, hi), ("fine prediction (K)", pred, "inferno", lo, hi),
+              ("fine DEM (m)", dem, "terrain", np.nanmin(dem) if np.isfinite(dem).any() else 0,
+               np.nanmax(dem) if np.isfinite(dem).any() else 1)]
+    if truth is not None:
+        err = pred - truth
+        lim = float(np.nanpercentile(np.abs(err), 99)) if np.isfinite(err).any() else 1.0
+        panels += [("fine truth (K)", truth, "inferno", lo, hi), ("prediction - truth (K)", err, "RdBu_r", -lim, lim)]
+    extent = _extent(np.asarray(lat), np.asarray(lon))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.6))
+    for ax, (name, field, cmap, vmin, vmax) in zip(axes, panels):
+        im = ax.imshow(field, extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(name)
+        ax.set_xlabel("lon")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    axes[0].set_ylabel("lat")
+    fig.suptitle(title)
+    return _save(fig, path)

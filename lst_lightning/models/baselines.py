@@ -165,6 +165,7 @@ class Coarse(Baseline):
     """Label-free: the coarse-scale LST-elevation relation of each frame, applied at 1 km."""
 
     needs_labels = False
+    frame_free = False  # its slopes are per frame of the archive it was fitted on
 
     def __init__(self, covariates: tuple[str, ...] | list[str] = ("lat", "lon"), min_cells: int = 8):
         unknown = sorted(set(covariates) - {"lat", "lon"})

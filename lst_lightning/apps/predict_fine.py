@@ -1,0 +1,95 @@
+"""``lst-predict run=... fine_dem=<GeoTIFF>``: a run's LST maps on a finer grid than its archive.
+
+The model learned k x k coarse pixels -> one coarse pixel; here it is applied one scale down
+(k x k fine pixels -> one fine pixel; the scale invariance thermal sharpening assumes), see
+downscale/tiles.py for how each input is made at the fine scale. Conservation is on by default at
+this scale (``conserve=false``: the raw model). Written: ``lst_fine.nc`` (CF-1.8; lst_pred,
+lst_coarse, elevation on the fine grid), ``lst_fine_<date>_<band>.tif`` per map (tiled, zlib) and
+``panel_fine_<date>_<band>.png``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lst_lightning.errors import LSTError
+
+
+def fine_inputs(cfg, run, picked: list[int]):
+    """FineInputs of the chosen frames on the fine grid of ``cfg.fine_dem`` (checked: nesting,
+    the covariates the model needs, each on the fine grid)."""
+    from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
+    from lst_lightning.downscale.grids import nest
+    from lst_lightning.downscale.tiles import FineInputs
+
+    cache, layout = run.dm.cache, run.dm.gatherer.layout
+    dem, grid = read_dem(str(cfg.fine_dem))
+    nesting = nest(grid, cache.grid, f"fine_dem {cfg.fine_dem}")
+    covariates = {}
+    for group, key, what in (("ndvi", "fine_ndvi", "NDVI"), ("landcover", "fine_landcover", "land cover")):
+        path = cfg.get(key)
+        if group in layout.groups and not path:
+            raise LSTError(f"{key}: the model uses {what} (feature group {group}); give {key}=<GeoTIFF on the "
+                           f"fine_dem grid>, or predict with a run trained without it (features.when_available=[])")
+        if group not in layout.groups and path:
+            print(f"note: {key} is not used: the model has no {group} input")
+        elif path:
+            covariates[group] = (read_landcover(str(path), grid) if group == "landcover"
+                                 else read_raster(str(path), grid, key))
+    if "ndvi" in covariates and covariates["ndvi"].shape[0] != cache.array("ndvi").shape[0]:
+        raise LSTError(f"fine_ndvi {cfg.fine_ndvi}: {covariates['ndvi'].shape[0]} bands, but the run's NDVI has "
+                       f"{cache.array('ndvi').shape[0]} (1 static or 12 monthly)")
+    frames = [cache.meta["frames"][f] for f in picked]
+    return FineInputs(nesting=nesting, dem=dem, lst_raw=np.asarray(cache.array("lst")[picked]),
+                      qa=np.asarray(cache.array("qa")[picked]), frames=frames,
+                      lapse=np.asarray(cache.array("frame_lapse")[picked], dtype=np.float32), k=cache.k,
+                      groups=layout.groups, ndvi=covariates.get("ndvi"), landcover=covariates.get("landcover"),
+                      landcover_classes=layout.landcover_classes)
+
+
+def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
+    """Stream the fine prediction of the chosen frames into the output files; returns them."""
+    from lst_lightning.downscale.fine import downscale
+    from lst_lightning.downscale.output import (
+        decimated,
+        fine_netcdf,
+        geotiff_from_netcdf,
+        panel_step,
+        write_tile,
+    )
+    from lst_lightning.downscale.tiles import tile_ranges, upsample
+    from lst_lightning.evaluation.plots import fine_panel
+    from lst_lightning.progress import progress_bar
+
+    inputs = fine_inputs(cfg, run, picked)
+    grid, nesting = inputs.nesting.fine, inputs.nesting
+    conserve = True if cfg.conserve is None else bool(cfg.conserve)
+    out = Path(cfg.output_dir)
+    nc = out / "lst_fine.nc"
+    history = (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} lst-predict run={cfg.run} "
+               f"fine_dem={cfg.fine_dem} f={nesting.f} conserve={conserve} model={run.model_file}")
+    n_tiles = len(tile_ranges(nesting, int(cfg.tile)))
+    print(f"fine grid: {grid.describe()}, factor {nesting.f} ({n_tiles} tiles, {len(picked)} maps)")
+    with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history) as ds, \
+            progress_bar(total=n_tiles, desc="fine tiles", unit="tile", enabled=sys.stderr.isatty()) as bar:
+        for rows, cols, pred in downscale(inputs, run.dm.gatherer.layout, run.predict, int(cfg.tile), conserve,
+                                          progress=bar.update):
+            write_tile(ds, "lst_pred", rows, cols, pred)
+            coarse = upsample(inputs.coarse_lst, nesting, np.arange(rows.start, rows.stop),
+                              np.arange(cols.start, cols.stop), np.nan)
+            write_tile(ds, "lst_coarse", rows, cols, coarse)
+    files = [nc]
+    step = panel_step(grid)
+    dem = decimated(nc, "elevation", None, step)
+    name = run.cfg.model.get("name", "")
+    for t, frame in enumerate(inputs.frames):
+        stem = f"{frame['date']}_{frame['band']}"
+        files.append(geotiff_from_netcdf(nc, t, grid, out / f"lst_fine_{stem}.tif"))
+        files.append(fine_panel(out / f"panel_fine_{stem}.png", grid.lat[::step], grid.lon[::step],
+                                f"{name} at 1/{nesting.f} of the LST pixel: {stem}",
+                                decimated(nc, "lst_coarse", t, step), decimated(nc, "lst_pred", t, step), dem))
+    print(f"written: {', '.join(str(p) for p in files)}")
+    return files

@@ -1,0 +1,76 @@
+"""Fine-scale prediction, tile by tile: prediction = the fine window's mean LST + the model's anomaly.
+
+Memory stays bounded whatever the grid: a tile's arrays (its k*k elevation differences are the
+largest, 330 bytes a fine pixel) exist one tile at a time; only the fine rasters and the chosen
+coarse frames are held whole. Conservation (the residual correction of thermal sharpening): each
+coarse pixel's predicted fine pixels are shifted together so that they average exactly to its
+observed value; where a DEM void or the grid edge leaves some of them fill, the others carry it.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from lst_lightning.data.features import FeatureLayout
+from lst_lightning.data.sampling import FeatureGatherer
+from lst_lightning.downscale.tiles import FineInputs, halo, tile_cache, tile_ranges
+
+BATCH = 16384
+
+
+def predict_tile(inputs: FineInputs, layout: FeatureLayout, predictor, rows: slice, cols: slice,
+                 conserve: bool) -> np.ndarray:
+    """[T, rows, cols] float32 predicted LST (K) of one tile, NaN = fill."""
+    hf, wf = inputs.nesting.fine.shape
+    pad = halo(inputs.k)
+    big_r = slice(max(0, rows.start - pad), min(hf, rows.stop + pad))
+    big_c = slice(max(0, cols.start - pad), min(wf, cols.stop + pad))
+    cache = tile_cache(inputs, big_r, big_c)
+    gatherer = FeatureGatherer(cache, layout)
+    predict = predictor.on(gatherer)
+    own_r = slice(rows.start - big_r.start, rows.stop - big_r.start)
+    own_c = slice(cols.start - big_c.start, cols.stop - big_c.start)
+    mean = cache.array("window_mean")
+    out = np.full((mean.shape[0], rows.stop - rows.start, cols.stop - cols.start), np.nan, dtype=np.float32)
+    for t in range(mean.shape[0]):
+        own = mean[t, own_r, own_c]
+        rr, cc = np.nonzero(np.isfinite(own))
+        for s in range(0, rr.size, BATCH):
+            r, c = rr[s:s + BATCH], cc[s:s + BATCH]
+            batch = gatherer.gather(np.full(r.size, t, dtype=np.int64), r + own_r.start, c + own_c.start)
+            out[t, r, c] = own[r, c] + np.asarray(predict(batch), dtype=np.float32).reshape(-1)
+    if conserve:
+        obs = inputs.coarse_lst
+        for t in range(out.shape[0]):
+            out[t] = conserve_blocks(out[t], obs[t], inputs.nesting, rows, cols)
+    return out
+
+
+def conserve_blocks(pred: np.ndarray, coarse: np.ndarray, nesting, rows: slice, cols: slice) -> np.ndarray:
+    """``pred`` (fine rows x cols) shifted per coarse pixel so that its finite fine values average
+    to the coarse pixel's value; coarse pixels that are missing (NaN) leave their fine ones alone."""
+    h, w = coarse.shape
+    cr = nesting.coarse_rows(np.arange(rows.start, rows.stop))
+    cc = nesting.coarse_cols(np.arange(cols.start, cols.stop))
+    inside = ((cr >= 0) & (cr < h))[:, None] & ((cc >= 0) & (cc < w))[None, :]
+    block = np.clip(cr, 0, h - 1)[:, None] * w + np.clip(cc, 0, w - 1)[None, :]
+    ok = np.isfinite(pred) & inside
+    n = np.bincount(block[ok], minlength=h * w)
+    total = np.bincount(block[ok], weights=pred[ok].astype(np.float64), minlength=h * w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = coarse.ravel().astype(np.float64) - total / n
+    shift[~np.isfinite(shift)] = 0.0  # no prediction in it, or the coarse pixel is missing
+    out = pred.copy()
+    out[ok] = (pred[ok] + shift[block[ok]]).astype(np.float32)
+    return out
+
+
+def downscale(inputs: FineInputs, layout: FeatureLayout, predictor, tile: int, conserve: bool,
+              progress: Callable | None = None) -> Iterator[tuple[slice, slice, np.ndarray]]:
+    """(rows, cols, [T, rows, cols] predicted LST) for every tile of the fine grid."""
+    ranges = tile_ranges(inputs.nesting, tile)
+    for rows, cols in ranges:
+        yield rows, cols, predict_tile(inputs, layout, predictor, rows, cols, conserve)
+        if progress is not None:
+            progress(1)

@@ -1,0 +1,117 @@
+"""The model's inputs on a fine tile, in memory, for the same FeatureGatherer that reads a cache.
+
+A tile of the fine grid (plus a halo) becomes a ``TileCache``: the arrays a prepared cache holds,
+computed on the fine pixels, so every feature is defined at the fine scale exactly as at 1 km:
+the k x k fine window's elevation mean and differences from the fine DEM, its mean LST as the
+area-weighted mean of the LST pixels it overlaps (each fine pixel carries its coarse pixel's value;
+nested grids make the weights fine-pixel counts), covariates from fine rasters, the coarse-field
+context one fine window side away. Only the frame's lapse rate (a property of the frame's weather,
+not of a scale) is the run's own, from its cache.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from lst_lightning.data.io.formats import LST_SCALE
+from lst_lightning.data.io.grid import Grid
+from lst_lightning.data.landcover import OTHER, landcover_columns
+from lst_lightning.data.terrain import terrain_derivatives, terrain_features
+from lst_lightning.data.windows import window_mean_raw
+from lst_lightning.downscale.grids import Nesting
+
+
+@dataclass
+class TileCache:
+    """What ``data.sampling.FeatureGatherer`` reads of a cache (arrays, meta, grid, k), in memory."""
+
+    arrays: dict[str, np.ndarray]
+    meta: dict
+    grid: Grid
+
+    def array(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def has(self, name: str) -> bool:
+        return name in self.arrays
+
+    @property
+    def k(self) -> int:
+        return int(self.meta["k"])
+
+
+@dataclass
+class FineInputs:
+    """Everything fine-scale prediction reads, held once: the fine rasters (whole, the largest is
+    the DEM: 80 MB for Israel at f = 9) and the chosen coarse frames (raw 0.02 K and QA)."""
+
+    nesting: Nesting
+    dem: np.ndarray                  # [Hf, Wf] m, NaN = void
+    lst_raw: np.ndarray              # [T, H, W] uint16 coarse LST of the chosen frames, 0 = missing
+    qa: np.ndarray                   # [T, H, W] uint8
+    frames: list[dict]               # the chosen frames (cache meta entries)
+    lapse: np.ndarray                # [T] the run cache's frame lapse rates (K/km)
+    k: int
+    groups: tuple[str, ...]
+    ndvi: np.ndarray | None = None   # [M, Hf, Wf]
+    landcover: np.ndarray | None = None  # [Hf, Wf] int class codes, -1 = nodata
+    landcover_classes: tuple[str, ...] = ()
+
+    @cached_property
+    def coarse_lst(self) -> np.ndarray:
+        """[T, H, W] float32 K of the chosen frames, NaN = missing."""
+        return np.where(self.lst_raw > 0, self.lst_raw * np.float32(LST_SCALE), np.nan).astype(np.float32)
+
+
+def upsample(coarse: np.ndarray, nesting: Nesting, rows: np.ndarray, cols: np.ndarray, fill) -> np.ndarray:
+    """[..., len(rows), len(cols)]: each fine pixel's coarse pixel value (``fill`` outside the coarse grid)."""
+    h, w = coarse.shape[-2:]
+    cr, cc = nesting.coarse_rows(rows), nesting.coarse_cols(cols)
+    out = coarse[..., np.clip(cr, 0, h - 1)[:, None], np.clip(cc, 0, w - 1)[None, :]]
+    outside = ~(((cr >= 0) & (cr < h))[:, None] & ((cc >= 0) & (cc < w))[None, :])
+    out[..., outside] = fill
+    return out
+
+
+def tile_cache(inputs: FineInputs, rows: slice, cols: slice) -> TileCache:
+    """The TileCache of fine rows x cols (halo included by the caller)."""
+    k, nesting = inputs.k, inputs.nesting
+    r, c = np.arange(rows.start, rows.stop), np.arange(cols.start, cols.stop)
+    grid = Grid(lat=nesting.fine.lat[rows], lon=nesting.fine.lon[cols])
+    dem = inputs.dem[rows, cols]
+    raw = upsample(inputs.lst_raw, nesting, r, c, 0)
+    terrain = terrain_features(dem, k)
+    mean = window_mean_raw(raw, k, LST_SCALE)  # area-weighted: fine pixels are equal parts of coarse ones
+    mean[:, ~np.isfinite(terrain[..., 0])] = np.nan  # a window over a DEM void: no inputs, fill
+    arrays = {"lst": raw, "qa": upsample(inputs.qa, nesting, r, c, 0), "window_mean": mean,
+              "terrain": terrain, "frame_lapse": inputs.lapse}
+    if "terrain" in inputs.groups:
+        arrays["terrain_extra"] = terrain_derivatives(dem, grid, k)
+    if inputs.ndvi is not None:
+        arrays["ndvi"] = inputs.ndvi[:, rows, cols]
+    if inputs.landcover is not None:
+        classes = [int(c) for c in inputs.landcover_classes if c != OTHER]
+        arrays["landcover"] = landcover_columns(inputs.landcover[rows, cols], classes, k)
+    meta = {"k": k, "frames": inputs.frames, "landcover_classes": list(inputs.landcover_classes)}
+    return TileCache(arrays, meta, grid)
+
+
+def tile_ranges(nesting: Nesting, size: int) -> list[tuple[slice, slice]]:
+    """Fine (rows, cols) of each tile: about ``size`` fine pixels a side, rounded to whole coarse
+    pixels and cut on coarse pixel edges, so that every coarse pixel lies in one tile."""
+    side = max(1, int(size) // nesting.f) * nesting.f
+
+    def cuts(n: int, offset: int) -> list[slice]:
+        first, last = offset // side, (n - 1 + offset) // side
+        return [slice(max(0, m * side - offset), min(n, (m + 1) * side - offset)) for m in range(first, last + 1)]
+
+    hf, wf = nesting.fine.shape
+    return [(r, c) for r in cuts(hf, nesting.row0) for c in cuts(wf, nesting.col0)]
+
+
+def halo(k: int) -> int:
+    """Fine pixels a tile needs around it: a neighbouring window's centre is k away and its window
+    reaches k // 2 further; one more for the slope's finite differences."""
+    return k + k // 2 + 1

@@ -1,0 +1,84 @@
+"""lst-predict fine_dem=...: a trained run's maps on a nested finer grid, end to end."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lst_lightning.errors import LSTError
+from tests.apps.test_predict import predict_cfg
+
+F = 3
+
+
+@pytest.fixture(scope="module")
+def fine_rasters(tiny_runs, tmp_path_factory):
+    """A fine DEM (the run's 1 km DEM repeated f x f, plus fine relief, one void) and fine NDVI on
+    rows 30..70 x cols 38..78 of the tiny archive's grid, at f = 3."""
+    from lst_lightning.apps.runs import locate_run
+    from lst_lightning.data.io.grid import Grid
+    from lst_lightning.data.io.writers import write_geotiff
+    from lst_lightning.data.sources import resolve_cache
+
+    out = tmp_path_factory.mktemp("fine")
+    run_dir, results = tiny_runs["mlp"]
+    cfg, _, _ = locate_run(str(run_dir), tiny_runs.uri, out)
+    from omegaconf import OmegaConf
+
+    cache = resolve_cache(OmegaConf.to_container(cfg.data, resolve=True))
+    coarse = cache.grid
+    rows, cols = slice(30, 70), slice(38, 78)
+    fine = Grid.from_corner(coarse.west + 38 * coarse.dlon, coarse.north - 30 * coarse.dlat,
+                            coarse.dlon / F, coarse.dlat / F, (40 * F, 40 * F))
+    rng = np.random.default_rng(3)
+    dem = np.kron(np.asarray(cache.array("dem"))[rows, cols], np.ones((F, F))) + rng.normal(0, 15, fine.shape)
+    dem[60, 60] = -32768  # a void
+    ndvi = np.kron(np.asarray(cache.array("ndvi"))[:, rows, cols], np.ones((1, F, F)))
+    write_geotiff(out / "dem.tif", fine, dem.astype(np.float32), nodata=-32768)
+    write_geotiff(out / "ndvi.tif", fine, ndvi.astype(np.float32))
+    bad = Grid.from_corner(coarse.west, coarse.north, coarse.dlon / 2.5, coarse.dlat / 2.5, (50, 50))
+    write_geotiff(out / "bad.tif", bad, np.full(bad.shape, 300.0, np.float32))
+    return {"dem": out / "dem.tif", "ndvi": out / "ndvi.tif", "bad": out / "bad.tif", "grid": fine,
+            "checkpoint": results["best_checkpoint"], "root": tiny_runs.root}
+
+
+def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_rasters, tmp_path):
+    import xarray as xr
+
+    from lst_lightning.apps.predict import predict_maps
+    from lst_lightning.data.io.geotiff import read_geotiff
+
+    r = fine_rasters
+    args = ("dates=[2020-01-13]", "bands=[day]", f"fine_dem={r['dem']}", f"fine_ndvi={r['ndvi']}")
+    files = predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "a", *args, "tile=30"))
+    assert {p.name for p in files} == {"lst_fine.nc", "lst_fine_2020-01-13_day.tif", "panel_fine_2020-01-13_day.png"}
+    with xr.open_dataset(tmp_path / "a" / "lst_fine.nc") as ds:
+        assert ds.attrs["Conventions"] == "CF-1.8" and "f=3 conserve=True" in ds.attrs["history"]
+        assert ds["lst_pred"].shape == (1, 120, 120) and ds["lst_pred"].attrs["units"] == "K"
+        pred, coarse = ds["lst_pred"].values[0], ds["lst_coarse"].values[0]
+    assert np.isfinite(pred).mean() > 0.7 and 250 < np.nanmean(pred) < 330
+    assert np.isnan(pred[59:62, 59:62]).all()  # the DEM void's windows
+    blocks = pred.reshape(40, F, 40, F)
+    has = np.isfinite(blocks).any(axis=(1, 3)) & np.isfinite(coarse[::F, ::F])
+    np.testing.assert_allclose(np.nanmean(blocks, axis=(1, 3))[has], coarse[::F, ::F][has], atol=2e-3)
+    assert np.nanstd(pred - coarse) > 0.05  # a fine pattern within the coarse pixels
+    tif, grid, _ = read_geotiff(tmp_path / "a" / "lst_fine_2020-01-13_day.tif")
+    assert grid.matches(r["grid"])
+    np.testing.assert_array_equal(tif.reshape(pred.shape), pred)
+    predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "b", *args, "tile=1000", "conserve=false"))
+    with xr.open_dataset(tmp_path / "b" / "lst_fine.nc") as ds:
+        raw = ds["lst_pred"].values[0]
+    np.testing.assert_array_equal(np.isnan(raw), np.isnan(pred))
+    assert 0.0 < np.nanmax(np.abs(raw - pred))  # conservation changed something
+
+
+def test_a_model_input_without_its_fine_raster_and_a_bad_grid_are_one_line_errors(fine_rasters, tmp_path):
+    from lst_lightning.apps.predict import predict_maps
+
+    r = fine_rasters
+    base = ("dates=[2020-01-13]", "bands=[day]")
+    with pytest.raises(LSTError, match=r"^fine_ndvi: the model uses NDVI \(feature group ndvi\); give fine_ndvi="):
+        predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path, *base, f"fine_dem={r['dem']}"))
+    with pytest.raises(LSTError, match=r"bad.tif: the fine pixels are not an integer fraction .*factor 2\.5000"):
+        predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path, *base, f"fine_dem={r['bad']}",
+                                 f"fine_ndvi={r['ndvi']}"))
+    assert not list(tmp_path.glob("*.nc"))
