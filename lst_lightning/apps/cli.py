@@ -1,4 +1,4 @@
-"""Console entry points that need no Hydra: ``lst-synth`` and ``lst-prepare``.
+"""Console entry points that need no Hydra: ``lst-synth``, ``lst-prepare`` and ``lst-resample-dem``.
 
 Heavy imports stay inside the functions so ``--help`` answers at once.
 """
@@ -73,3 +73,36 @@ def prepare_main(argv: list[str] | None = None) -> None:
 
     prepare_cache(args.lst_dir, dem=args.dem, ndvi=args.ndvi, landcover=args.landcover, oracle_dir=args.oracle_dir,
                   k=args.k, cache_root=args.cache_root)
+
+
+def _resample_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="lst-resample-dem", description=(
+        "Put a DEM on the fine grid nested in an LST grid at an integer factor (each LST pixel holds "
+        "factor x factor fine pixels, edges aligned), as lst-predict fine_dem=... needs it: bilinear "
+        "from a coarser or similar DEM, averaged from a much finer one; voids stay voids."))
+    p.add_argument("dem", type=Path, help="the DEM GeoTIFF to resample (any regular lat/lon grid)")
+    p.add_argument("--like", type=Path, required=True,
+                   help="a GeoTIFF on the LST grid (e.g. the archive's dem.tif): the grid to nest in")
+    p.add_argument("--factor", type=int, required=True, help="fine pixels per LST pixel side (>= 2)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the GeoTIFF to write")
+    return p
+
+
+@exit_on_user_error
+def resample_main(argv: list[str] | None = None) -> None:
+    args = _resample_parser().parse_args(argv)
+    import numpy as np
+
+    from lst_lightning.data.io.geotiff import read_geotiff
+    from lst_lightning.data.io.rasters import read_dem
+    from lst_lightning.data.io.writers import write_geotiff
+    from lst_lightning.downscale.resample import resample_dem
+    from lst_lightning.errors import LSTError
+
+    if args.factor < 2:
+        raise LSTError(f"--factor {args.factor}: the fine grid needs at least 2 fine pixels per LST pixel side")
+    dem, source = read_dem(args.dem)
+    _, coarse, _ = read_geotiff(args.like, "--like raster")
+    fine, grid, method = resample_dem(dem, source, coarse, args.factor)
+    write_geotiff(args.output, grid, fine, nodata=float("nan"))
+    print(f"{args.output}: {grid.describe()} ({method} from {args.dem}; {np.isnan(fine).mean():.1%} void)")
