@@ -23,7 +23,7 @@ def fine_inputs(cfg, run, picked: list[int]):
     the covariates the model needs, each on the fine grid)."""
     from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
     from lst_lightning.downscale.grids import nest
-    from lst_lightning.downscale.tiles import FineInputs
+    from lst_lightning.downscale.tiles import fine_inputs_from
 
     cache, layout = run.dm.cache, run.dm.gatherer.layout
     dem, grid = read_dem(str(cfg.fine_dem))
@@ -42,12 +42,7 @@ def fine_inputs(cfg, run, picked: list[int]):
     if "ndvi" in covariates and covariates["ndvi"].shape[0] != cache.array("ndvi").shape[0]:
         raise LSTError(f"fine_ndvi {cfg.fine_ndvi}: {covariates['ndvi'].shape[0]} bands, but the run's NDVI has "
                        f"{cache.array('ndvi').shape[0]} (1 static or 12 monthly)")
-    frames = [cache.meta["frames"][f] for f in picked]
-    return FineInputs(nesting=nesting, dem=dem, lst_raw=np.asarray(cache.array("lst")[picked]),
-                      qa=np.asarray(cache.array("qa")[picked]), frames=frames,
-                      lapse=np.asarray(cache.array("frame_lapse")[picked], dtype=np.float32), k=cache.k,
-                      groups=layout.groups, ndvi=covariates.get("ndvi"), landcover=covariates.get("landcover"),
-                      landcover_classes=layout.landcover_classes)
+    return fine_inputs_from(cache, picked, nesting, dem, layout, covariates.get("ndvi"), covariates.get("landcover"))
 
 
 def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:

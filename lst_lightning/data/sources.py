@@ -22,21 +22,24 @@ SYNTH_NAME = re.compile(r"synth-[0-9a-f]{12}")  # the directory names of synthet
 
 def resolve_cache(data: dict, progress: bool = True) -> Cache:
     """Return the cache for a ``data`` config (plain dict)."""
+    files = input_files(data, progress)
+    return prepare_cache(files["lst_dir"], dem=files["dem"], ndvi=files["ndvi"], landcover=files["landcover"],
+                         oracle_dir=files["oracle_dir"], k=data.get("k", DEFAULT_K),
+                         cache_root=data["cache_root"], hours=data.get("hours"), progress=progress)
+
+
+def input_files(data: dict, progress: bool = True) -> dict[str, Path | None]:
+    """The input files of a ``data`` config: lst_dir, dem, ndvi, landcover, oracle_dir (None when
+    absent); the synthetic archive is generated first if needed."""
     source = data.get("source")
     if source == "synthetic":
         archive = synthetic_archive(data["synthetic"], Path(data["archive_dir"]), progress)
-        lst_dir, dem, ndvi, oracle = archive / "lst", archive / "dem.tif", archive / "ndvi.tif", archive / "oracle"
-        landcover = None
-    elif source == "files":
-        lst_dir, dem = _required(data, "lst_dir"), _required(data, "dem")
-        ndvi = Path(data["ndvi"]) if data.get("ndvi") else None
-        landcover = Path(data["landcover"]) if data.get("landcover") else None
-        oracle = Path(data["oracle_dir"]) if data.get("oracle_dir") else None
-    else:
-        raise LSTError(f"data.source must be 'synthetic' or 'files', got {source!r}")
-    return prepare_cache(lst_dir, dem=dem, ndvi=ndvi, landcover=landcover, oracle_dir=oracle,
-                         k=data.get("k", DEFAULT_K),
-                         cache_root=data["cache_root"], hours=data.get("hours"), progress=progress)
+        return {"lst_dir": archive / "lst", "dem": archive / "dem.tif", "ndvi": archive / "ndvi.tif",
+                "landcover": None, "oracle_dir": archive / "oracle"}
+    if source == "files":
+        optional = {key: Path(data[key]) if data.get(key) else None for key in ("ndvi", "landcover", "oracle_dir")}
+        return {"lst_dir": _required(data, "lst_dir"), "dem": _required(data, "dem"), **optional}
+    raise LSTError(f"data.source must be 'synthetic' or 'files', got {source!r}")
 
 
 def available_inputs(data: dict) -> set[str]:

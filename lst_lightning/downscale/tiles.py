@@ -65,6 +65,16 @@ class FineInputs:
         return np.where(self.lst_raw > 0, self.lst_raw * np.float32(LST_SCALE), np.nan).astype(np.float32)
 
 
+def fine_inputs_from(cache, picked: list[int], nesting: Nesting, dem: np.ndarray, layout,
+                     ndvi: np.ndarray | None = None, landcover: np.ndarray | None = None) -> FineInputs:
+    """FineInputs of a run's cache frames ``picked`` on the fine grid of ``nesting``."""
+    return FineInputs(nesting=nesting, dem=dem, lst_raw=np.asarray(cache.array("lst")[picked]),
+                      qa=np.asarray(cache.array("qa")[picked]), frames=[cache.meta["frames"][f] for f in picked],
+                      lapse=np.asarray(cache.array("frame_lapse")[picked], dtype=np.float32), k=cache.k,
+                      groups=layout.groups, ndvi=ndvi, landcover=landcover,
+                      landcover_classes=layout.landcover_classes)
+
+
 def upsample(coarse: np.ndarray, nesting: Nesting, rows: np.ndarray, cols: np.ndarray, fill) -> np.ndarray:
     """[..., len(rows), len(cols)]: each fine pixel's coarse pixel value (``fill`` outside the coarse grid)."""
     h, w = coarse.shape[-2:]

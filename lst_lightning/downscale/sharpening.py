@@ -1,0 +1,59 @@
+"""What a fine-scale prediction must beat, from the coarse field alone (and the fine DEM).
+
+* ``repeat``: each fine pixel takes its coarse pixel's value (the trivial answer);
+* ``interpolate``: bilinear (order 1) or bicubic (order 3) spline interpolation of the coarse field
+  at the fine pixel centres; a gap in the coarse field is filled from its nearest valid pixel for
+  the interpolation only, the fine pixels of a missing coarse pixel stay missing;
+* ``regression_sharpen``: TsHARP / DisTrad-style thermal sharpening: per frame, a least-squares fit
+  of coarse LST on coarse elevation (and NDVI when given) over the frame's valid coarse pixels,
+  applied to the fine elevation, plus each coarse pixel's residual (so the fine pixels of a coarse
+  pixel average back to it when the fine covariates average to the coarse ones).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lst_lightning.downscale.grids import Nesting
+from lst_lightning.downscale.tiles import upsample
+
+MIN_PIXELS = 10  # fewer valid coarse pixels in a frame: no regression (the repeat answer)
+
+
+def repeat(coarse: np.ndarray, nesting: Nesting) -> np.ndarray:
+    hf, wf = nesting.fine.shape
+    return upsample(np.asarray(coarse, dtype=np.float32), nesting, np.arange(hf), np.arange(wf), np.nan)
+
+
+def interpolate(coarse: np.ndarray, nesting: Nesting, order: int) -> np.ndarray:
+    """[Hf, Wf] spline interpolation of order 1 or 3 of ``coarse`` [H, W] (NaN = missing)."""
+    from scipy import ndimage
+
+    coarse = np.asarray(coarse, dtype=np.float64)
+    missing = ~np.isfinite(coarse)
+    if missing.all():
+        return np.full(nesting.fine.shape, np.nan, dtype=np.float32)
+    if missing.any():
+        nearest = ndimage.distance_transform_edt(missing, return_distances=False, return_indices=True)
+        coarse = coarse[tuple(nearest)]
+    hf, wf = nesting.fine.shape
+    # fine pixel centres in coarse pixel coordinates (coarse centre i at i)
+    y = (np.arange(hf) + nesting.row0 + 0.5) / nesting.f - 0.5
+    x = (np.arange(wf) + nesting.col0 + 0.5) / nesting.f - 0.5
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    out = ndimage.map_coordinates(coarse, [yy, xx], order=order, mode="nearest", prefilter=order > 1)
+    own = repeat(np.where(missing, np.nan, 0.0), nesting)
+    return (out + own).astype(np.float32)  # NaN where the own coarse pixel is missing or outside
+
+
+def regression_sharpen(coarse: np.ndarray, coarse_cov: list[np.ndarray], fine_cov: list[np.ndarray],
+                       nesting: Nesting) -> np.ndarray:
+    """[Hf, Wf] TsHARP-style sharpening of one frame: ``coarse`` [H, W] LST, the covariates at both
+    scales (elevation first; each coarse one the block mean of its fine one)."""
+    x = np.stack([np.ones_like(coarse, dtype=np.float64)] + [np.asarray(c, np.float64) for c in coarse_cov], -1)
+    ok = np.isfinite(coarse) & np.isfinite(x).all(axis=-1)
+    if ok.sum() < max(MIN_PIXELS, x.shape[-1] + 2):
+        return repeat(coarse, nesting)
+    beta = np.linalg.lstsq(x[ok], coarse[ok].astype(np.float64), rcond=None)[0]
+    residual = np.where(ok, coarse - x @ beta, np.nan)
+    fine_x = np.stack([np.ones(nesting.fine.shape)] + [np.asarray(c, np.float64) for c in fine_cov], -1)
+    return (fine_x @ beta + repeat(residual, nesting)).astype(np.float32)
