@@ -140,7 +140,7 @@ class LSTDataModule(L.LightningDataModule):
                                kind=cfg.get("kind", "space_days"), days=cfg.get("days"), space=cfg.get("space"),
                                bands=self.bands, fractions=tuple(cfg.get("fractions", (0.15, 0.15))),
                                seed=int(cfg.get("seed", self.seed)), land=self._land(),
-                               folds=cfg.get("folds"), fold=cfg.get("fold"))
+                               folds=cfg.get("folds"), fold=cfg.get("fold"), plan_file=cfg.get("plan_file"))
         check_guarantees(self.plan, self.cache.meta["frames"], self.cache.k)
         for part in ("val", "test"):
             self._eval[part] = eval_indices(self.gatherer, self.plan, self.plan[part], self.eval_samples,

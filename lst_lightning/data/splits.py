@@ -9,6 +9,9 @@
                  window overlaps a validation or test window.
 * ``space_days`` test = test blocks x test dates, val likewise, train = train blocks x train dates;
                  the mixed combinations are used by none. The default.
+* ``given``      a plan written by ``save_plan`` (``split.plan_file``): each part's dates and pixels,
+                 e.g. the parts of another scale's split (the scale check); the same guarantees
+                 are checked, and a plan that breaks them is refused.
 
 K-fold cross-validation (``folds=K``, ``fold=i``; not for ``random``): the date units and the
 spatial blocks are each dealt into K groups by one seeded permutation, the same for every fold, so
@@ -29,7 +32,7 @@ from lst_lightning.errors import LSTError
 
 log = logging.getLogger(__name__)
 PARTS = ("train", "val", "test")
-KINDS = ("random", "days", "space", "space_days")
+KINDS = ("random", "days", "space", "space_days", "given")
 DAY_MODES = ("random", "blocks", "months", "years")
 
 
@@ -66,7 +69,8 @@ class SplitPlan:
 def make_split(frames_meta: list[dict], shape: tuple[int, int], k: int, *, kind: str = "space_days",
                days: dict | None = None, space: dict | None = None, bands=("night", "day"),
                fractions: tuple[float, float] = (0.15, 0.15), seed: int = 0,
-               land: np.ndarray | None = None, folds: int | None = None, fold: int | None = 0) -> SplitPlan:
+               land: np.ndarray | None = None, folds: int | None = None, fold: int | None = 0,
+               plan_file: str | None = None) -> SplitPlan:
     """Plan a split over the usable frames (``n_windows > 0`` and a selected band).
 
     ``fractions`` = (val, test) for the random split; ``days``/``space`` carry their own.
@@ -76,10 +80,12 @@ def make_split(frames_meta: list[dict], shape: tuple[int, int], k: int, *, kind:
     if kind not in KINDS:
         raise LSTError(f"split.kind: unknown {kind!r}; choose from {list(KINDS)}")
     days, space = dict(days or {}), dict(space or {})
-    cv = _check_folds(kind, folds, fold, seed)
     usable = np.array([i for i, f in enumerate(frames_meta) if f["n_windows"] > 0 and f["band"] in bands])
     if usable.size == 0:
         raise LSTError(f"no usable frame (with a valid window, bands {list(bands)}) in the cache")
+    if kind == "given":
+        return _given_plan(plan_file, frames_meta, usable, shape, k, seed, folds)
+    cv = _check_folds(kind, folds, fold, seed)
     rng = np.random.default_rng(seed)
     frame_parts = _split_dates(frames_meta, usable, days, rng, cv) if kind in ("days", "space_days") \
         else {p: usable for p in PARTS}
@@ -149,6 +155,55 @@ def assign_fold(units: list, cv: Fold, val: float, what: str, salt: int) -> dict
 def _check_fractions(val: float, test: float, where: str) -> None:
     if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
         raise LSTError(f"{where}: val and test fractions must be in (0, 1) and sum below 1, got {val}, {test}")
+
+
+# ---------------------------------------------------------------- a given plan
+
+def save_plan(path, dates: dict[str, list[str]], masks: dict[str, np.ndarray]) -> None:
+    """Write a plan for ``split=given``: per part, its dates (ISO) and its usable pixels (bool [H, W])."""
+    from lst_lightning.data.io.writers import atomic_path
+
+    arrays = {f"{p}_dates": np.asarray(sorted(dates[p]), dtype="U10") for p in PARTS}
+    arrays.update({f"{p}_pixels": np.asarray(masks[p], dtype=bool) for p in PARTS})
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def _given_plan(plan_file, frames_meta: list[dict], usable: np.ndarray, shape, k: int, seed: int,
+                folds) -> SplitPlan:
+    where = f"split.plan_file={plan_file}"
+    if not plan_file:
+        raise LSTError("split.kind=given needs split.plan_file (a plan written by splits.save_plan)")
+    if folds:
+        raise LSTError(f"{where}: a given plan is one split; leave split.folds null")
+    try:
+        with np.load(plan_file) as npz:
+            saved = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError) as err:
+        raise LSTError(f"{where}: cannot read the plan ({err})") from None
+    missing = [f"{p}_{x}" for p in PARTS for x in ("dates", "pixels") if f"{p}_{x}" not in saved]
+    if missing:
+        raise LSTError(f"{where}: not a split plan (no {', '.join(missing)})")
+    parts = {}
+    for p in PARTS:
+        mask = saved[f"{p}_pixels"]
+        if mask.shape != tuple(shape):
+            raise LSTError(f"{where}: its pixel masks are {mask.shape[0]}x{mask.shape[1]}, the grid is "
+                           f"{shape[0]}x{shape[1]}")
+        dates = set(str(d) for d in saved[f"{p}_dates"])
+        parts[p] = SplitPart(p, np.array([i for i in usable if frames_meta[i]["date"] in dates], dtype=np.int64),
+                             mask & _interior(shape, k))
+    plan = SplitPlan("given", parts, (0.0, 0.0, 0.0), seed)
+    try:
+        check_guarantees(plan, frames_meta, k)
+    except AssertionError as err:
+        raise LSTError(f"{where}: {err}") from None
+    for part in parts.values():
+        if part.frames.size == 0 or part.pixels.size == 0:
+            raise LSTError(f"{where}: part '{part.name}' is empty here ({part.frames.size} usable frames, "
+                           f"{part.pixels.size} pixels)")
+    return plan
 
 
 # ---------------------------------------------------------------- dates
@@ -251,10 +306,11 @@ def _split_space(shape: tuple[int, int], k: int, cfg: dict, rng, land=None,
     # A pixel is usable for its part when every pixel within k//2 + buffer lies in the same part:
     # then its window sits inside its own part's blocks and cannot overlap another part's window.
     reach = 2 * (k // 2 + buffer_px) + 1
-    return {p: _fully_inside(labels == i, reach) for i, p in enumerate(PARTS)}
+    return {p: fully_inside(labels == i, reach) for i, p in enumerate(PARTS)}
 
 
-def _fully_inside(region: np.ndarray, reach: int) -> np.ndarray:
+def fully_inside(region: np.ndarray, reach: int) -> np.ndarray:
+    """Pixels whose reach x reach neighbourhood lies entirely in ``region``."""
     inside = np.zeros(region.shape, dtype=bool)
     if min(region.shape) < reach:
         return inside
@@ -281,13 +337,13 @@ def check_guarantees(plan: SplitPlan, frames_meta: list[dict], k: int) -> None:
     """Raise if a date is in two parts or two parts' windows could overlap (never for `random`)."""
     if plan.leaky:
         return
-    if plan.kind in ("days", "space_days"):
+    if plan.kind in ("days", "space_days", "given"):
         dates = {p: {frames_meta[i]["date"] for i in plan[p].frames} for p in PARTS}
         for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
             shared = dates[a] & dates[b]
             if shared:
                 raise AssertionError(f"split {plan.kind}: dates {sorted(shared)[:3]} are in both {a} and {b}")
-    if plan.kind in ("space", "space_days"):
+    if plan.kind in ("space", "space_days", "given"):
         # the footprint of a part = union of its samples' windows; footprints must be disjoint
         feet = [box_sum(np.pad(plan[p].pixel_mask, k // 2), k) > 0 for p in PARTS]
         for i in range(3):

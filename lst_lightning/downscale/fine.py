@@ -14,6 +14,7 @@ import numpy as np
 
 from lst_lightning.data.features import FeatureLayout
 from lst_lightning.data.sampling import FeatureGatherer
+from lst_lightning.downscale.sharpening import interpolate
 from lst_lightning.downscale.tiles import FineInputs, halo, tile_cache, tile_ranges
 
 BATCH = 16384
@@ -40,30 +41,74 @@ def predict_tile(inputs: FineInputs, layout: FeatureLayout, predictor, rows: sli
             r, c = rr[s:s + BATCH], cc[s:s + BATCH]
             batch = gatherer.gather(np.full(r.size, t, dtype=np.int64), r + own_r.start, c + own_c.start)
             out[t, r, c] = own[r, c] + np.asarray(predict(batch), dtype=np.float32).reshape(-1)
-    if conserve:
-        obs = inputs.coarse_lst
-        for t in range(out.shape[0]):
-            out[t] = conserve_blocks(out[t], obs[t], inputs.nesting, rows, cols)
-    return out
+    return Residuals("block", inputs.coarse_lst, inputs.nesting).apply(rows, cols, out) if conserve else out
+
+
+def block_sums(pred: np.ndarray, nesting, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sum, count) of the finite fine values of ``pred`` (fine rows x cols) per coarse pixel
+    (flat [H * W]), and the flat coarse index of every fine pixel (-1 outside the coarse grid)."""
+    h, w = nesting.coarse.shape
+    cr = nesting.coarse_rows(np.arange(rows.start, rows.stop))
+    cc = nesting.coarse_cols(np.arange(cols.start, cols.stop))
+    inside = ((cr >= 0) & (cr < h))[:, None] & ((cc >= 0) & (cc < w))[None, :]
+    block = np.where(inside, np.clip(cr, 0, h - 1)[:, None] * w + np.clip(cc, 0, w - 1)[None, :], -1)
+    ok = np.isfinite(pred) & inside
+    n = np.bincount(block[ok], minlength=h * w)
+    total = np.bincount(block[ok], weights=pred[ok].astype(np.float64), minlength=h * w)
+    return total, n, block
 
 
 def conserve_blocks(pred: np.ndarray, coarse: np.ndarray, nesting, rows: slice, cols: slice) -> np.ndarray:
     """``pred`` (fine rows x cols) shifted per coarse pixel so that its finite fine values average
     to the coarse pixel's value; coarse pixels that are missing (NaN) leave their fine ones alone."""
-    h, w = coarse.shape
-    cr = nesting.coarse_rows(np.arange(rows.start, rows.stop))
-    cc = nesting.coarse_cols(np.arange(cols.start, cols.stop))
-    inside = ((cr >= 0) & (cr < h))[:, None] & ((cc >= 0) & (cc < w))[None, :]
-    block = np.clip(cr, 0, h - 1)[:, None] * w + np.clip(cc, 0, w - 1)[None, :]
-    ok = np.isfinite(pred) & inside
-    n = np.bincount(block[ok], minlength=h * w)
-    total = np.bincount(block[ok], weights=pred[ok].astype(np.float64), minlength=h * w)
+    total, n, block = block_sums(pred, nesting, rows, cols)
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = coarse.ravel().astype(np.float64) - total / n
     shift[~np.isfinite(shift)] = 0.0  # no prediction in it, or the coarse pixel is missing
+    ok = np.isfinite(pred) & (block >= 0)
     out = pred.copy()
     out[ok] = (pred[ok] + shift[block[ok]]).astype(np.float32)
     return out
+
+
+class Residuals:
+    """How each coarse pixel's residual (observed minus the mean of its fine predictions) is spread
+    over the fine pixels: ``block`` adds it uniformly (the sharpening tools' residual correction);
+    ``smooth`` first adds the bicubic interpolation of the residual field (a smooth correction with
+    no steps at coarse pixel edges), then the block correction of what remains, so both conserve
+    exactly. ``smooth`` needs every tile's raw prediction first (``add``), then ``apply`` per tile."""
+
+    MODES = ("block", "smooth")
+
+    def __init__(self, mode: str, coarse_lst: np.ndarray, nesting):
+        if mode not in self.MODES:
+            from lst_lightning.errors import LSTError
+
+            raise LSTError(f"residual: unknown {mode!r}; choose from {list(self.MODES)}")
+        self.mode, self.coarse, self.nesting = mode, coarse_lst, nesting
+        self.total = np.zeros((coarse_lst.shape[0], coarse_lst[0].size))
+        self.n = np.zeros(self.total.shape, dtype=np.int64)
+
+    @property
+    def two_pass(self) -> bool:
+        return self.mode == "smooth"
+
+    def add(self, rows: slice, cols: slice, raw: np.ndarray) -> None:
+        for t in range(raw.shape[0]):
+            total, n, _ = block_sums(raw[t], self.nesting, rows, cols)
+            self.total[t] += total
+            self.n[t] += n
+
+    def apply(self, rows: slice, cols: slice, raw: np.ndarray) -> np.ndarray:
+        out = np.empty_like(raw)
+        for t in range(raw.shape[0]):
+            pred = raw[t]
+            if self.mode == "smooth":
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    residual = self.coarse[t] - (self.total[t] / self.n[t]).reshape(self.coarse[t].shape)
+                pred = pred + np.nan_to_num(interpolate(residual, self.nesting, 3, rows, cols))
+            out[t] = conserve_blocks(pred, self.coarse[t], self.nesting, rows, cols)
+        return out
 
 
 def downscale(inputs: FineInputs, layout: FeatureLayout, predictor, tile: int, conserve: bool,

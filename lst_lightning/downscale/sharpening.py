@@ -24,24 +24,28 @@ def repeat(coarse: np.ndarray, nesting: Nesting) -> np.ndarray:
     return upsample(np.asarray(coarse, dtype=np.float32), nesting, np.arange(hf), np.arange(wf), np.nan)
 
 
-def interpolate(coarse: np.ndarray, nesting: Nesting, order: int) -> np.ndarray:
-    """[Hf, Wf] spline interpolation of order 1 or 3 of ``coarse`` [H, W] (NaN = missing)."""
+def interpolate(coarse: np.ndarray, nesting: Nesting, order: int, rows: slice | None = None,
+                cols: slice | None = None) -> np.ndarray:
+    """Spline interpolation of order 1 or 3 of ``coarse`` [H, W] (NaN = missing) at the fine pixels
+    ``rows`` x ``cols`` (default: the whole fine grid)."""
     from scipy import ndimage
 
+    hf, wf = nesting.fine.shape
+    rows, cols = rows or slice(0, hf), cols or slice(0, wf)
+    r, c = np.arange(rows.start, rows.stop), np.arange(cols.start, cols.stop)
     coarse = np.asarray(coarse, dtype=np.float64)
     missing = ~np.isfinite(coarse)
     if missing.all():
-        return np.full(nesting.fine.shape, np.nan, dtype=np.float32)
+        return np.full((r.size, c.size), np.nan, dtype=np.float32)
     if missing.any():
         nearest = ndimage.distance_transform_edt(missing, return_distances=False, return_indices=True)
         coarse = coarse[tuple(nearest)]
-    hf, wf = nesting.fine.shape
     # fine pixel centres in coarse pixel coordinates (coarse centre i at i)
-    y = (np.arange(hf) + nesting.row0 + 0.5) / nesting.f - 0.5
-    x = (np.arange(wf) + nesting.col0 + 0.5) / nesting.f - 0.5
+    y = (r + nesting.row0 + 0.5) / nesting.f - 0.5
+    x = (c + nesting.col0 + 0.5) / nesting.f - 0.5
     yy, xx = np.meshgrid(y, x, indexing="ij")
     out = ndimage.map_coordinates(coarse, [yy, xx], order=order, mode="nearest", prefilter=order > 1)
-    own = repeat(np.where(missing, np.nan, 0.0), nesting)
+    own = upsample(np.where(missing, np.nan, 0.0), nesting, r, c, np.nan)
     return (out + own).astype(np.float32)  # NaN where the own coarse pixel is missing or outside
 
 

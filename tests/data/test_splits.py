@@ -116,12 +116,39 @@ def test_random_split_buckets_are_stable_and_proportional():
 def test_fully_inside_matches_brute_force():
     rng = np.random.default_rng(0)
     region = rng.random((30, 30)) < 0.8
-    from lst_lightning.data.splits import _fully_inside
+    from lst_lightning.data.splits import fully_inside
 
-    got = _fully_inside(region, 5)
+    got = fully_inside(region, 5)
     ref = np.zeros_like(region)
     for i in range(2, 28):
         for j in range(2, 28):
             ref[i, j] = region[i - 2:i + 3, j - 2:j + 3].all()
     assert np.array_equal(got, ref)
     assert box_sum(region, 5).shape == (26, 26)
+
+
+def test_a_saved_plan_is_read_back_as_the_same_parts_and_a_broken_one_is_refused(tmp_path):
+    from lst_lightning.data.splits import save_plan
+
+    meta = frames_meta(30)
+    plan = make_split(meta, (60, 60), 5, kind="space_days", space={"block_px": 15}, seed=4)
+    dates = {p: sorted({meta[i]["date"] for i in plan[p].frames}) for p in PARTS}
+    masks = {p: plan[p].pixel_mask for p in PARTS}
+    save_plan(tmp_path / "plan.npz", dates, masks)
+    given_plan = make_split(meta, (60, 60), 5, kind="given", plan_file=str(tmp_path / "plan.npz"))
+    for p in PARTS:
+        np.testing.assert_array_equal(given_plan[p].frames, plan[p].frames)
+        np.testing.assert_array_equal(given_plan[p].pixels, plan[p].pixels)
+    with pytest.raises(LSTError, match=r"plan.npz: its pixel masks are 60x60, the grid is 50x60"):
+        make_split(meta, (50, 60), 5, kind="given", plan_file=str(tmp_path / "plan.npz"))
+    masks["train"] = masks["train"] | masks["test"]  # training pixels inside the test blocks
+    save_plan(tmp_path / "bad.npz", dates, masks)
+    with pytest.raises(LSTError, match=r"bad.npz: split given: windows of train and test overlap"):
+        make_split(meta, (60, 60), 5, kind="given", plan_file=str(tmp_path / "bad.npz"))
+    dates["train"] = dates["train"] + dates["test"][:1]
+    masks["train"] = plan["train"].pixel_mask
+    save_plan(tmp_path / "dates.npz", dates, masks)
+    with pytest.raises(LSTError, match=r"dates.npz: split given: dates .* are in both train and test"):
+        make_split(meta, (60, 60), 5, kind="given", plan_file=str(tmp_path / "dates.npz"))
+    with pytest.raises(LSTError, match=r"split.kind=given needs split.plan_file"):
+        make_split(meta, (60, 60), 5, kind="given")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.downscale.aggregate import block_mean, block_mean_raw, block_mode, block_qa, coarse_grid

@@ -58,8 +58,9 @@ class Job:
 
 # ---------------------------------------------------------------- configs
 
-def compose_train(overrides: list[str]):
-    """The train.py config for these overrides (Hydra compose API, outside a Hydra app)."""
+def compose_train(overrides: list[str], prog: str = "lst-report"):
+    """The train.py config for these overrides (Hydra compose API, outside a Hydra app); a bad
+    override is an LSTError naming ``prog``."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -68,7 +69,7 @@ def compose_train(overrides: list[str]):
     try:
         return compose("train", overrides)
     except (HydraException, OmegaConfBaseException) as err:
-        raise LSTError(f"lst-report: bad override in {' '.join(overrides)}: {err}".splitlines()[0]) from None
+        raise LSTError(f"{prog}: bad override in {' '.join(overrides)}: {err}".splitlines()[0]) from None
 
 
 def base_overrides(overrides: list[str]) -> list[str]:

@@ -1,0 +1,286 @@
+"""``lst-scale-check``: does a model that learned k x k coarse pixels -> one pixel still work one
+scale down? Checked on real data, where no finer truth exists, by going one scale UP first.
+
+1. The archive is aggregated by ``--factor`` f (downscale/aggregate.py) and written in the real
+   formats; each model is cross-validated on it (``split.folds`` over blocks x dates, the blocks
+   ``--block-px`` aggregated pixels a side).
+2. For each fold, the aggregated LST of its held-out dates is downscaled back to the archive's own
+   pixels with the archive's DEM (fine-scale prediction, conservation on) and compared with the
+   real pixels inside its held-out blocks: truth that no model saw at any scale.
+3. On the same pixels: the coarse value repeated, bilinear and bicubic interpolation (also
+   conserved), a TsHARP-style regression on elevation (and NDVI) with residual correction, and
+   (unless ``--no-native``) the same model trained at the archive's own scale on each fold's
+   training blocks and dates (``split=given``) and applied the same way from the aggregated LST:
+   what native labels would buy. The model's coarse residuals are spread smoothly (``residual=smooth``,
+   downscale/fine.py) and, for comparison, block-wise and not at all.
+
+RMSE in K per fold, per band and pooled; the mean over folds with its 95 % interval and paired
+comparisons (evaluation/intervals.py). Written to ``<out>/<name>/scale_check.md`` with
+``scale_check.json`` and figures.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lst_lightning.errors import LSTError, exit_on_user_error
+
+log = logging.getLogger(__name__)
+
+PROG = "lst-scale-check"
+DEFAULT_RESIDUAL, OTHER_RESIDUAL = "smooth", "block"  # how "model" spreads its coarse residuals
+DATA_FILE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir")
+
+
+# ---------------------------------------------------------------- runs
+
+def coarse_overrides(overrides: list[str], files: dict) -> list[str]:
+    """The user's overrides for the aggregated archive: its files instead of the original ones."""
+    kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in
+            ("data", *(f"data.{k}" for k in DATA_FILE_KEYS))]
+    return kept + ["data=custom"] + [f"data.{k}={v}" for k, v in files.items() if k != "oracle_dir" and v]
+
+
+def train_cv(overrides: list[str], out: Path, name: str):
+    """Cross-validate one configuration into ``out``; the composed config (with its fold dirs)."""
+    from omegaconf import open_dict
+
+    from lst_lightning.apps.report.jobs import compose_train
+    from lst_lightning.training.experiment import run_experiment
+
+    cfg = compose_train(overrides, PROG)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        cfg.run_name = name
+    log.info(f"\n[scale check] {name}: python train.py {' '.join(overrides)}")
+    start = time.perf_counter()
+    run_experiment(cfg)
+    log.info(f"[scale check] {name}: done in {time.perf_counter() - start:.0f} s")
+    return cfg
+
+
+def native_run(coarse_run, fine_cache, overrides: list[str], model: str, out: Path, name: str):
+    """The model trained at the archive's own scale on the coarse fold's parts: their dates, and the
+    archive pixels inside their usable aggregated pixels. No training window reaches a scored
+    pixel's window: a usable aggregated pixel lies k // 2 aggregated pixels (f * (k // 2) archive
+    pixels) inside its part's blocks, more than an archive window's k // 2. Returns the opened run."""
+    from omegaconf import open_dict
+
+    from lst_lightning.apps.report.jobs import compose_train
+    from lst_lightning.apps.runs import open_run
+    from lst_lightning.data.splits import PARTS, save_plan
+    from lst_lightning.downscale.grids import nest
+    from lst_lightning.downscale.tiles import upsample
+    from lst_lightning.training.run import run_training
+
+    cache, plan = coarse_run.dm.cache, coarse_run.dm.plan
+    nesting = nest(fine_cache.grid, cache.grid, "the archive")
+    hf, wf = fine_cache.grid.shape
+    dates = {p: [cache.meta["frames"][int(i)]["date"] for i in plan[p].frames] for p in PARTS}
+    masks = {p: upsample(plan[p].pixel_mask, nesting, np.arange(hf), np.arange(wf), False).astype(bool)
+             for p in PARTS}
+    out.mkdir(parents=True, exist_ok=True)
+    save_plan(out / "plan.npz", dates, masks)
+    cfg = compose_train(overrides + [f"model={model}", "split=given", f"split.plan_file={out / 'plan.npz'}"], PROG)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        cfg.run_name = name
+    log.info(f"\n[scale check] {name}")
+    run_training(cfg)
+    return open_run(str(out), "", out / "tmp")
+
+
+# ---------------------------------------------------------------- one fold
+
+def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tuple[dict, dict]:
+    """({method: [T, H, W] LST (K) on the fine grid}, {"frames", "mask", "truth", "bands"}) of one
+    fold: every method on the fold's held-out frames, from the aggregated LST alone (and the fine
+    rasters); ``mask`` = the pixels every method is scored on."""
+    from lst_lightning.data.io.formats import LST_SCALE, observed
+    from lst_lightning.downscale.fine import Residuals
+    from lst_lightning.downscale.grids import nest
+    from lst_lightning.downscale.sharpening import interpolate, repeat
+    from lst_lightning.downscale.tiles import upsample
+
+    cache, plan = coarse_run.dm.cache, coarse_run.dm.plan
+    nesting = nest(fine_cache.grid, cache.grid, "the archive")
+    picked = [int(t) for t in plan["test"].frames]
+    index = {(f["date"], f["band"]): i for i, f in enumerate(fine_cache.meta["frames"])}
+    fine_frames = [index[(cache.meta["frames"][t]["date"], cache.meta["frames"][t]["band"])] for t in picked]
+    hf, wf = fine_cache.grid.shape
+    whole = (slice(0, hf), slice(0, wf))
+    raw = downscaled(coarse_run, cache, picked, nesting, fine_cache, landcover_path)
+    coarse_lst = np.asarray(cache.array("lst")[picked]) * np.float32(LST_SCALE)
+    coarse_lst[coarse_lst == 0] = np.nan
+    spread = {mode: Residuals(mode, coarse_lst, nesting) for mode in Residuals.MODES}
+    spread["smooth"].add(*whole, raw)
+    preds = {"model": spread[DEFAULT_RESIDUAL].apply(*whole, raw),
+             f"model, {OTHER_RESIDUAL} residual": spread[OTHER_RESIDUAL].apply(*whole, raw),
+             "model, raw": raw}
+    if native_run is not None:
+        native_raw = downscaled(native_run, cache, picked, nesting, fine_cache, landcover_path)
+        native = Residuals(DEFAULT_RESIDUAL, coarse_lst, nesting)
+        native.add(*whole, native_raw)
+        preds["native-scale model"] = native.apply(*whole, native_raw)
+    preds["regression"] = np.stack([_regression(cache, fine_cache, nesting, t, c) for t, c in zip(picked, coarse_lst)])
+    preds["bicubic"] = np.stack([interpolate(c, nesting, 3) for c in coarse_lst])
+    preds["bicubic, conserved"] = spread["block"].apply(*whole, preds["bicubic"])
+    preds["bilinear"] = np.stack([interpolate(c, nesting, 1) for c in coarse_lst])
+    preds["repeat"] = np.stack([repeat(c, nesting) for c in coarse_lst])
+    lst = np.asarray(fine_cache.array("lst")[fine_frames])
+    qa = np.asarray(fine_cache.array("qa")[fine_frames])
+    bands = [fine_cache.meta["frames"][f]["band"] for f in fine_frames]
+    truth = np.where(lst > 0, lst * np.float32(LST_SCALE), np.nan).astype(np.float32)
+    seen = np.stack([observed(qa[i], b) for i, b in enumerate(bands)])
+    test_pixels = upsample(plan["test"].pixel_mask, nesting, np.arange(hf), np.arange(wf), False).astype(bool)
+    mask = seen & np.isfinite(truth) & test_pixels[None]
+    for values in preds.values():
+        mask &= np.isfinite(values)
+    return preds, {"frames": fine_frames, "mask": mask, "truth": truth, "bands": bands}
+
+
+def downscaled(run, coarse_cache, picked: list[int], nesting, fine_cache, landcover_path) -> np.ndarray:
+    """[T, Hf, Wf] raw (unconserved) fine-scale prediction of a run's model from the aggregated
+    frames ``picked``: the model trained at either scale, applied the same way (downscale/)."""
+    from lst_lightning.data.io.rasters import read_landcover
+    from lst_lightning.downscale.fine import predict_tile
+    from lst_lightning.downscale.tiles import fine_inputs_from
+
+    layout = run.dm.gatherer.layout
+    ndvi = np.asarray(fine_cache.array("ndvi")) if "ndvi" in layout.groups else None
+    codes = read_landcover(landcover_path, fine_cache.grid) if "landcover" in layout.groups else None
+    inputs = fine_inputs_from(coarse_cache, picked, nesting, np.asarray(fine_cache.array("dem")), layout, ndvi, codes)
+    hf, wf = nesting.fine.shape
+    return predict_tile(inputs, layout, run.predict, slice(0, hf), slice(0, wf), conserve=False)
+
+
+def _regression(cache, fine_cache, nesting, t: int, coarse_lst: np.ndarray) -> np.ndarray:
+    """TsHARP-style sharpening of one frame on elevation, and NDVI when the data has it."""
+    from lst_lightning.downscale.sharpening import regression_sharpen
+
+    coarse_cov, fine_cov = [np.asarray(cache.array("dem"))], [np.asarray(fine_cache.array("dem"))]
+    if cache.has("ndvi") and fine_cache.has("ndvi"):
+        layer = int(cache.meta["frames"][t]["date"][5:7]) - 1 if cache.array("ndvi").shape[0] == 12 else 0
+        coarse_cov.append(np.asarray(cache.array("ndvi")[layer]))
+        fine_cov.append(np.asarray(fine_cache.array("ndvi")[layer]))
+    return regression_sharpen(coarse_lst, coarse_cov, fine_cov, nesting)
+
+
+def fold_scores(preds: dict, info: dict) -> dict:
+    """{"rmse": {method: {"all": K, "<band>": K}}, "pixels"} of one fold, every method on the same pixels."""
+    bands = np.asarray(info["bands"])
+    rmse = {}
+    for method, values in preds.items():
+        err = values - info["truth"]
+        rmse[method] = {}
+        for band in ["all", *sorted(set(info["bands"]))]:
+            m = info["mask"] & (True if band == "all" else (bands == band)[:, None, None])
+            rmse[method][band] = float(np.sqrt(np.mean(err[m].astype(np.float64) ** 2))) if m.any() else float("nan")
+    return {"rmse": rmse, "pixels": int(info["mask"].sum())}
+
+
+# ---------------------------------------------------------------- summary
+
+def summarise(per_fold: list[dict]) -> dict:
+    """Per model and method: the folds' RMSE mean with its interval, per band; the paired
+    differences of the model against every other method (negative: the model is better)."""
+    from lst_lightning.evaluation.intervals import mean_interval, paired_difference
+
+    summary = {}
+    for model in per_fold[0]:
+        methods = per_fold[0][model]["rmse"]
+        keys = list(methods["model"])
+
+        def folds_of(method, key):
+            return [f[model]["rmse"][method][key] for f in per_fold]
+
+        summary[model] = {
+            "rmse": {m: {k: mean_interval(folds_of(m, k)) for k in keys} for m in methods},
+            "model_minus": {m: {k: paired_difference(folds_of("model", k), folds_of(m, k)) for k in keys}
+                            for m in methods if m != "model"},
+            "pixels": [f[model]["pixels"] for f in per_fold]}
+    return summary
+
+
+# ---------------------------------------------------------------- the whole job
+
+def scale_check(name: str, overrides: list[str], models, factor: int, folds: int, block_px: int,
+                native: bool, out: Path) -> Path:
+    """Aggregate, cross-validate each model at both scales, score every fold; returns the report."""
+    from omegaconf import OmegaConf
+
+    from lst_lightning.apps.report.jobs import compose_train
+    from lst_lightning.apps.runs import open_run
+    from lst_lightning.data.sources import input_files, resolve_cache
+    from lst_lightning.downscale.aggregate import aggregate_archive
+    start = time.perf_counter()
+    root = out / name
+    base = compose_train(overrides + [f"model={models[0]}"], PROG)
+    data = OmegaConf.to_container(base.data, resolve=True)
+    files = input_files(data)
+    fine_cache = resolve_cache(data)
+    log.info(f"[scale check] aggregating {files['lst_dir']} by {factor} into {root / 'archive'}")
+    agg = aggregate_archive(files["lst_dir"], files["dem"], root / "archive", factor, hours=data.get("hours"),
+                            ndvi=files["ndvi"], landcover=files["landcover"])
+    split = [f"split.folds={folds}", "split.fold=null"]
+    per_fold: list[dict] = [{} for _ in range(folds)]
+    examples = {}
+    for model in models:
+        coarse_cfg = train_cv(coarse_overrides(overrides, agg) + [f"model={model}", *split,
+                                                                  f"split.space.block_px={block_px}"],
+                              root / "runs" / f"coarse_{model}", f"scale check {name}: {model} at {factor}x")
+        for fold in range(folds):
+            run = open_run(str(Path(coarse_cfg.paths.output_dir) / f"fold_{fold}"), "", root / "tmp")
+            nat = native_run(run, fine_cache, overrides, model, root / "runs" / f"native_{model}" / f"fold_{fold}",
+                             f"scale check {name}: {model} native [fold {fold}/{folds}]") if native else None
+            log.info(f"[scale check] {model} fold {fold}: downscaling its held-out dates")
+            preds, info = fold_predictions(run, nat, fine_cache, files["landcover"])
+            per_fold[fold][model] = fold_scores(preds, info)
+            if fold == 0:
+                examples[model] = (preds, info)
+    summary = summarise(per_fold)
+    result = {"name": name, "factor": factor, "folds": folds, "block_px": block_px, "overrides": list(overrides),
+              "models": list(models), "summary": summary, "per_fold": per_fold,
+              "seconds": time.perf_counter() - start, "aggregated_archive": str(root / "archive")}
+    from lst_lightning.apps.scale_report import write_scale_report
+
+    return write_scale_report(root, result, examples, fine_cache)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from lst_lightning.apps.cli import Parser
+
+    p = Parser(prog=PROG, description=(
+        "Validate downscaling one scale up, on real data: aggregate the archive by --factor, cross-validate "
+        "each model there, downscale the held-out blocks x dates back to the archive's pixels and score them "
+        "against the real pixels, next to interpolation, TsHARP-style regression and the model trained at the "
+        "native scale. Extra arguments are train.py overrides (the data, the inputs, the training)."))
+    p.add_argument("overrides", nargs="*", help="train.py overrides, e.g. data=custom data.lst_dir=... data.dem=...")
+    p.add_argument("--name", default="default", help="report name: <out>/<name>/ (default: default)")
+    p.add_argument("--models", nargs="+", default=["lightgbm"], help="models to check (default: lightgbm)")
+    p.add_argument("--factor", type=int, default=3, help="aggregation factor (default: 3)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    p.add_argument("--block-px", type=int, default=8,
+                   help="spatial block side in aggregated pixels (default: 8; native runs use factor x this)")
+    p.add_argument("--no-native", action="store_true", help="skip training each model at the native scale")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
+    return p
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.factor < 2:
+        raise LSTError(f"--factor {args.factor}: aggregate by at least 2")
+    path = scale_check(args.name, args.overrides, args.models, args.factor, args.folds, args.block_px,
+                       not args.no_native, args.out)
+    print(f"\nscale check written: {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
