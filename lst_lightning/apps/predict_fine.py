@@ -3,9 +3,11 @@
 The model learned k x k coarse pixels -> one coarse pixel; here it is applied one scale down
 (k x k fine pixels -> one fine pixel; the scale invariance thermal sharpening assumes), see
 downscale/tiles.py for how each input is made at the fine scale. Conservation is on by default at
-this scale (``conserve=false``: the raw model). Written: ``lst_fine.nc`` (CF-1.8; lst_pred,
-lst_coarse, elevation on the fine grid), ``lst_fine_<date>_<band>.tif`` per map (tiled, zlib) and
-``panel_fine_<date>_<band>.png``.
+this scale (``conserve=false``: the raw model), the coarse residuals spread smoothly
+(``residual=smooth``, downscale/fine.py ``Residuals``; ``residual=block``: the classic correction).
+
+Written: ``lst_fine.nc`` (CF-1.8; lst_pred, lst_coarse, elevation on the fine grid),
+``lst_fine_<date>_<band>.tif`` per map (tiled, zlib) and ``panel_fine_<date>_<band>.png``.
 """
 from __future__ import annotations
 
@@ -47,12 +49,13 @@ def fine_inputs(cfg, run, picked: list[int]):
 
 def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     """Stream the fine prediction of the chosen frames into the output files; returns them."""
-    from lst_lightning.downscale.fine import downscale
+    from lst_lightning.downscale.fine import Residuals, downscale
     from lst_lightning.downscale.output import (
         decimated,
         fine_netcdf,
         geotiff_from_netcdf,
         panel_step,
+        read_tile,
         write_tile,
     )
     from lst_lightning.downscale.tiles import tile_ranges, upsample
@@ -65,17 +68,27 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     out = Path(cfg.output_dir)
     nc = out / "lst_fine.nc"
     history = (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} lst-predict run={cfg.run} "
-               f"fine_dem={cfg.fine_dem} f={nesting.f} conserve={conserve} model={run.model_file}")
+               f"fine_dem={cfg.fine_dem} f={nesting.f} conserve={conserve} residual={cfg.residual} "
+               f"model={run.model_file}")
     n_tiles = len(tile_ranges(nesting, int(cfg.tile)))
     print(f"fine grid: {grid.describe()}, factor {nesting.f} ({n_tiles} tiles, {len(picked)} maps)")
+    spread = Residuals(str(cfg.residual), inputs.coarse_lst, nesting) if conserve else None
+    passes = 2 if spread is not None and spread.two_pass else 1
     with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history) as ds, \
-            progress_bar(total=n_tiles, desc="fine tiles", unit="tile", enabled=sys.stderr.isatty()) as bar:
-        for rows, cols, pred in downscale(inputs, run.dm.gatherer.layout, run.predict, int(cfg.tile), conserve,
-                                          progress=bar.update):
-            write_tile(ds, "lst_pred", rows, cols, pred)
+            progress_bar(total=n_tiles * passes, desc="fine tiles", unit="tile", enabled=sys.stderr.isatty()) as bar:
+        for rows, cols, raw in downscale(inputs, run.dm.gatherer.layout, run.predict, int(cfg.tile), False,
+                                         progress=bar.update):
+            one_pass = spread is not None and not spread.two_pass
+            write_tile(ds, "lst_pred", rows, cols, spread.apply(rows, cols, raw) if one_pass else raw)
+            if passes == 2:
+                spread.add(rows, cols, raw)
             coarse = upsample(inputs.coarse_lst, nesting, np.arange(rows.start, rows.stop),
                               np.arange(cols.start, cols.stop), np.nan)
             write_tile(ds, "lst_coarse", rows, cols, coarse)
+        if passes == 2:  # the smooth residual needs every coarse pixel's residual: a second pass
+            for rows, cols in tile_ranges(nesting, int(cfg.tile)):
+                write_tile(ds, "lst_pred", rows, cols, spread.apply(rows, cols, read_tile(ds, "lst_pred", rows, cols)))
+                bar.update(1)
     files = [nc]
     step = panel_step(grid)
     dem = decimated(nc, "elevation", None, step)

@@ -68,6 +68,11 @@ def write_tile(ds, name: str, rows: slice, cols: slice, values: np.ndarray) -> N
     ds[name][:, rows, cols] = np.ma.masked_invalid(values)
 
 
+def read_tile(ds, name: str, rows: slice, cols: slice) -> np.ndarray:
+    """[T, rows, cols] float32 of variable ``name`` (NaN = fill), e.g. for a second pass."""
+    return np.ma.filled(ds[name][:, rows, cols].astype(np.float32), np.nan)
+
+
 def geotiff_from_netcdf(nc: Path, t: int, grid: Grid, path: Path) -> Path:
     """Map ``t`` of ``lst_pred`` as a tiled, zlib-compressed float32 GeoTIFF (NaN = fill)."""
     import netCDF4

@@ -52,7 +52,7 @@ def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_ras
     files = predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "a", *args, "tile=30"))
     assert {p.name for p in files} == {"lst_fine.nc", "lst_fine_2020-01-13_day.tif", "panel_fine_2020-01-13_day.png"}
     with xr.open_dataset(tmp_path / "a" / "lst_fine.nc") as ds:
-        assert ds.attrs["Conventions"] == "CF-1.8" and "f=3 conserve=True" in ds.attrs["history"]
+        assert ds.attrs["Conventions"] == "CF-1.8" and "f=3 conserve=True residual=smooth" in ds.attrs["history"]
         assert ds["lst_pred"].shape == (1, 120, 120) and ds["lst_pred"].attrs["units"] == "K"
         pred, coarse = ds["lst_pred"].values[0], ds["lst_coarse"].values[0]
     assert np.isfinite(pred).mean() > 0.7 and 250 < np.nanmean(pred) < 330
@@ -64,11 +64,23 @@ def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_ras
     tif, grid, _ = read_geotiff(tmp_path / "a" / "lst_fine_2020-01-13_day.tif")
     assert grid.matches(r["grid"])
     np.testing.assert_array_equal(tif.reshape(pred.shape), pred)
-    predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "b", *args, "tile=1000", "conserve=false"))
-    with xr.open_dataset(tmp_path / "b" / "lst_fine.nc") as ds:
-        raw = ds["lst_pred"].values[0]
-    np.testing.assert_array_equal(np.isnan(raw), np.isnan(pred))
-    assert 0.0 < np.nanmax(np.abs(raw - pred))  # conservation changed something
+    def fine_map(name: str, *more: str) -> np.ndarray:
+        predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / name, *args, *more))
+        with xr.open_dataset(tmp_path / name / "lst_fine.nc") as ds:
+            return ds["lst_pred"].values[0]
+
+    # the smooth residual's second pass reads every tile back: one tile or 16 give the same map
+    np.testing.assert_allclose(fine_map("whole", "tile=1000"), pred, atol=1e-4, equal_nan=True)
+    raw = fine_map("raw", "tile=1000", "conserve=false")
+    block = fine_map("block", "tile=30", "residual=block")
+    for other in (raw, block):
+        np.testing.assert_array_equal(np.isnan(other), np.isnan(pred))
+        assert np.nanmax(np.abs(other - pred)) > 0.01
+    blocks = block.reshape(40, F, 40, F)
+    np.testing.assert_allclose(np.nanmean(blocks, axis=(1, 3))[has], coarse[::F, ::F][has], atol=2e-3)
+    # block residual: one shift per coarse pixel, so the raw pattern within it is kept exactly
+    shift = (block - raw).reshape(40, F, 40, F)
+    np.testing.assert_allclose(np.nanmax(shift, axis=(1, 3))[has], np.nanmin(shift, axis=(1, 3))[has], atol=1e-3)
 
 
 def test_a_model_input_without_its_fine_raster_and_a_bad_grid_are_one_line_errors(fine_rasters, tmp_path):
