@@ -15,6 +15,7 @@ LAYERS = [
     ("facts", ("data.windows", "data.terrain", "data.landcover", "data.context", "data.seasons", "data.features")),
     ("cache", ("data.cache",)),
     ("data", ("data",)),
+    ("downscale", ("downscale",)),
     ("models", ("models",)),
     ("evaluation", ("evaluation",)),
     ("training", ("training",)),

@@ -216,8 +216,9 @@ def scale_check(name: str, overrides: list[str], models, factor: int, folds: int
 
     from lst_lightning.apps.report.jobs import compose_train
     from lst_lightning.apps.runs import open_run
+    from lst_lightning.data.aggregate import aggregate_archive
     from lst_lightning.data.sources import input_files, resolve_cache
-    from lst_lightning.downscale.aggregate import aggregate_archive
+
     start = time.perf_counter()
     root = out / name
     base = compose_train(overrides + [f"model={models[0]}"], PROG)

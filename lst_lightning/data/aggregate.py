@@ -79,7 +79,7 @@ def aggregate_archive(lst_dir: str | Path, dem: str | Path, out: str | Path, f: 
     f, out = int(f), Path(out)
     archive = open_archive(lst_dir, hours=hours, exclude=[p for p in (dem, ndvi, landcover) if p])
     grid = archive.grid
-    coarse = coarse_grid(grid, f)
+    coarse = coarse_grid(grid, f)  # checked before anything is written
     dem_array, _ = read_dem(dem, grid)
     paths = {"lst_dir": out / "lst", "dem": out / "dem.tif"}
     write_geotiff(paths["dem"], coarse, block_mean(dem_array, f).astype(np.float32), nodata=float("nan"))
@@ -91,12 +91,14 @@ def aggregate_archive(lst_dir: str | Path, dem: str | Path, out: str | Path, f: 
         paths["landcover"] = out / "landcover.tif"
         write_geotiff(paths["landcover"], coarse, block_mode(read_landcover(landcover, grid), f).astype(np.int16),
                       nodata=LANDCOVER_NODATA)
-    _write_lst(archive, coarse, f, paths["lst_dir"])
+    write_aggregated_lst(archive, f, paths["lst_dir"])
     return paths
 
 
-def _write_lst(archive, coarse: Grid, f: int, lst_dir: Path) -> None:
-    """One NetCDF per year in the original layout: night, day, daily mean, QA of every date."""
+def write_aggregated_lst(archive, f: int, lst_dir: Path) -> None:
+    """The opened ``archive`` aggregated by f into ``lst_dir``: one NetCDF per year in the original
+    layout (night, day, daily mean, QA of every date)."""
+    coarse = coarse_grid(archive.grid, f)
     frames = archive.frames
     years: dict[int, dict[dt.date, np.ndarray]] = {}
     for start, raw, qa in archive.iter_blocks():
