@@ -36,18 +36,28 @@ def _synth_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden-k", type=float, default=None,
                    help="std (K) of the persistent component no input reveals (default: calibrated)")
     p.add_argument("--cloud-fraction", type=float, default=None, help="mean cloudy (gap-filled) fraction")
+    p.add_argument("--fine-factor", type=int, default=None, metavar="F",
+                   help="generate the physics on the (--dem) grid as fine truth under OUT_DIR/fine/ and write the "
+                        "archive aggregated by F (F x F fine pixels per archive pixel) at the top level")
     return p
 
 
 @exit_on_user_error
 def synth_main(argv: list[str] | None = None) -> None:
     args = _synth_parser().parse_args(argv)
-    from lst_lightning.data.synthetic import generate_archive
+    from lst_lightning.data.synthetic import generate_archive, generate_fine_archive
 
     options = {k: v for k, v in (("noise_k", args.noise_k), ("hidden_k", args.hidden_k),
                                                    ("cloud_fraction", args.cloud_fraction)) if v is not None}
-    truth = generate_archive(args.out_dir, years=tuple(args.years), day_step=args.day_step, dem=args.dem,
-                             shape=tuple(args.shape), seed=args.seed, form=args.form, **options)
+    options.update(years=tuple(args.years), day_step=args.day_step, dem=args.dem, shape=tuple(args.shape),
+                   seed=args.seed, form=args.form)
+    if args.fine_factor is not None:
+        truth = generate_fine_archive(args.out_dir, fine_factor=args.fine_factor, **options)
+        print(f"synthetic archive written to {args.out_dir} ({truth['n_frames']} frames, "
+              f"{truth['shape'][0]}x{truth['shape'][1]} pixels) with its fine truth at 1/{args.fine_factor} of a "
+              f"pixel in {args.out_dir / 'fine'} ({truth['fine_shape'][0]}x{truth['fine_shape'][1]})")
+        return
+    truth = generate_archive(args.out_dir, **options)
     print(f"synthetic archive written to {args.out_dir} ({truth['n_frames']} frames)")
 
 

@@ -90,6 +90,7 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
                 write_tile(ds, "lst_pred", rows, cols, spread.apply(rows, cols, read_tile(ds, "lst_pred", rows, cols)))
                 bar.update(1)
     files = [nc]
+    truth = _score_truth(cfg, nc, inputs, run, out, files) if cfg.get("fine_truth") else None
     step = panel_step(grid)
     dem = decimated(nc, "elevation", None, step)
     name = run.cfg.model.get("name", "")
@@ -98,6 +99,26 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
         files.append(geotiff_from_netcdf(nc, t, grid, out / f"lst_fine_{stem}.tif"))
         files.append(fine_panel(out / f"panel_fine_{stem}.png", grid.lat[::step], grid.lon[::step],
                                 f"{name} at 1/{nesting.f} of the LST pixel: {stem}",
-                                decimated(nc, "lst_coarse", t, step), decimated(nc, "lst_pred", t, step), dem))
+                                decimated(nc, "lst_coarse", t, step), decimated(nc, "lst_pred", t, step), dem,
+                                truth=None if truth is None else truth[t, ::step, ::step]))
     print(f"written: {', '.join(str(p) for p in files)}")
     return files
+
+
+def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> np.ndarray:
+    """Score the written maps against ``cfg.fine_truth`` (downscale/truth.py): print the table,
+    write fine_metrics.json; returns the truth [T, Hf, Wf] for the panels."""
+    import netCDF4
+
+    from lst_lightning.downscale.truth import format_scores, score, truth_frames
+    from lst_lightning.training.tracking import write_results
+
+    truth, seen = truth_frames(str(cfg.fine_truth), inputs.nesting.fine, inputs.frames)
+    with netCDF4.Dataset(nc) as ds:
+        pred = np.ma.filled(ds["lst_pred"][:].astype(np.float32), np.nan)
+    scores = score(pred, truth, seen, inputs, np.asarray(run.dm.cache.array("dem")),
+                   [f["band"] for f in inputs.frames])
+    print(format_scores(scores))
+    write_results(out / "fine_metrics.json", {"fine_truth": str(cfg.fine_truth), **scores})
+    files.append(out / "fine_metrics.json")
+    return truth

@@ -59,9 +59,11 @@ def _required(data: dict, key: str) -> Path:
 
 def synthetic_archive(params: dict, root: Path, progress: bool = True) -> Path:
     """Generate (once) the synthetic archive for these parameters; a folder per distinct setting."""
-    from lst_lightning.data.synthetic import GENERATOR_VERSION, ISRAEL_SHAPE, generate_archive
+    from lst_lightning.data.synthetic import GENERATOR_VERSION, ISRAEL_SHAPE, generate_archive, generate_fine_archive
 
     params = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in params.items()}
+    if params.get("fine_factor") is None:  # not part of the key when unused: existing archives stay valid
+        params.pop("fine_factor", None)
     # a generator that would write other data for the same settings gets a new folder, so an archive
     # made before a physics fix is never reused
     params["generator_version"] = GENERATOR_VERSION
@@ -79,5 +81,8 @@ def synthetic_archive(params: dict, root: Path, progress: bool = True) -> Path:
     with build_in_place(out, marker=SYNTH_DONE, what="this synthetic archive", family=SYNTH_NAME) as tmp:
         if tmp is not None:
             log.info(f"generating the synthetic archive {out} (first use only)")
-            generate_archive(tmp, progress=progress, **options)
+            if options.get("fine_factor"):
+                generate_fine_archive(tmp, progress=progress, **options)
+            else:
+                generate_archive(tmp, progress=progress, **options)
     return out

@@ -17,6 +17,9 @@ only ~51 m, so a lapse rate explains ~0.26 K of the ~1.1 K daytime target RMS; t
 January daytime target RMS of ~1.1 K on the real DEM (docs/calibration.md,
 ``scripts/calibrate_synthetic.py``).
 
+``generate_fine_archive`` runs the physics on a fine grid (``fine/``) and writes the archive
+aggregated by an integer factor at the top level: fine-scale truth for downscaling below 1 km.
+
 Outputs under ``out_dir``: ``lst/`` (yearly NetCDF or daily GeoTIFF), ``dem.tif``, ``ndvi.tif``
 (12 monthly bands), ``oracle/LST_<year>_oracle.nc`` (the oracle field per frame, same layout and
 dates) and ``truth.json`` (parameters and calibration figures).
@@ -25,11 +28,11 @@ Modules, lowest first: ``settings`` (defaults, validation), ``fields`` (random f
 ``physics`` (parameters and formulas), ``terrain`` (the static world), ``climate`` (the frames
 of a date), ``calibration`` (target-RMS figures), ``archive`` (writing it all).
 """
-from lst_lightning.data.synthetic.archive import GENERATOR_VERSION, generate_archive
+from lst_lightning.data.synthetic.archive import GENERATOR_VERSION, generate_archive, generate_fine_archive
 from lst_lightning.data.synthetic.calibration import Calibration
 from lst_lightning.data.synthetic.climate import Climate, build_climate
 from lst_lightning.data.synthetic.physics import ByBand, Physics
 from lst_lightning.data.synthetic.terrain import ISRAEL_SHAPE, israel_grid
 
 __all__ = ["GENERATOR_VERSION", "ByBand", "Calibration", "Climate", "ISRAEL_SHAPE", "Physics",
-           "build_climate", "generate_archive", "israel_grid"]
+           "build_climate", "generate_archive", "generate_fine_archive", "israel_grid"]

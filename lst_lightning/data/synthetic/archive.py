@@ -66,6 +66,34 @@ def generate_archive(out_dir, *, years=(2020,), day_step: int = 1, dem=None, sha
     return truth
 
 
+def generate_fine_archive(out_dir, *, fine_factor: int, **options) -> dict:
+    """The physics on a fine grid and the archive a coarser sensor would see of it, in the real
+    formats: ``fine/`` holds the fine truth (``generate_archive`` with ``options``: lst/, dem.tif,
+    ndvi.tif, oracle/, truth.json); the top level holds it aggregated by ``fine_factor``
+    (data/aggregate.py: lst/, dem.tif, ndvi.tif, oracle/) with truth.json written last, so that
+    training reads the top level like any archive and the fine path is measured against ``fine/``."""
+    from lst_lightning.data.aggregate import aggregate_archive, coarse_grid, write_aggregated_lst
+    from lst_lightning.data.io.archive import open_archive
+
+    if isinstance(fine_factor, bool) or int(fine_factor) != fine_factor or fine_factor < 2:
+        raise LSTError(f"fine_factor must be an integer >= 2, got {fine_factor!r}")
+    f, out = int(fine_factor), Path(out_dir)
+    _clear_previous(out)
+    fine = out / "fine"
+    truth = generate_archive(fine, **options)
+    grid = coarse_grid(open_archive(fine / "lst").grid, f)
+    aggregate_archive(fine / "lst", fine / "dem.tif", out, f, ndvi=fine / "ndvi.tif")
+    write_aggregated_lst(open_archive(fine / "oracle"), f, out / "oracle")
+    truth = {**truth, "fine_factor": f, "fine_dir": "fine", "fine_shape": truth["shape"],
+             "shape": list(grid.shape),
+             "grid": {"west": grid.west, "north": grid.north, "dlon": grid.dlon, "dlat": grid.dlat},
+             "aggregation": "every f x f block of fine/: LST mean where all f*f hold a value, QA observed where all "
+                            "are, DEM and NDVI block means (data/aggregate.py)"}
+    with writers.atomic_path(out / "truth.json") as tmp:
+        tmp.write_text(json.dumps(truth, indent=1))
+    return truth
+
+
 def _truth(climate: Climate, calib: Calibration, years, day_step: int, form: str, n_frames: int,
            cloudy: list) -> dict:
     """truth.json: the settings, the parameters and the calibration figures of the archive."""
