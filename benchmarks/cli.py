@@ -12,7 +12,7 @@ import benchmarks
 
 # isort: off
 # imported for their @stage/@child registration: this import order is the order of the stages
-from benchmarks import window_mean, prepare, batch_assembly, training, full_scale  # noqa: F401
+from benchmarks import window_mean, prepare, batch_assembly, training, full_scale, fine_predict  # noqa: F401
 # isort: on
 from benchmarks.common import STAGES, child_main, machine, pin_one_core, table
 
@@ -21,8 +21,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     from lst_lightning.data.synthetic import ISRAEL_SHAPE  # the parent's only: it pulls scipy
 
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=benchmarks.__doc__.split("\n\n")[0])
-    p.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=[s for s in STAGES if s != "full_scale"],
-                   help=f"stages to run (default: all but full_scale: {', '.join(STAGES)})")
+    heavy = ("full_scale", "fine_predict")  # minutes each: run on request
+    p.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=[s for s in STAGES if s not in heavy],
+                   help=f"stages to run (default: all but {' and '.join(heavy)}: {', '.join(STAGES)})")
     p.add_argument("--frames", type=int, default=200,
                    help="frames for 'prepare' (window_mean uses at most 64 of them; default 200)")
     p.add_argument("--shape", type=int, nargs=2, default=list(ISRAEL_SHAPE), metavar=("H", "W"),

@@ -145,6 +145,12 @@ def table(results: list[dict], info: dict) -> str:
     if "train_pipeline_ratio" in by:
         lines.append(f"target: training not input-bound (ratio >= 0.9): "
                      f"{'met' if by['train_pipeline_ratio'] >= 0.9 else 'NOT met'}")
+    if "fine_tile_seconds" in by:
+        lines.append(f"target: one 1200 x 1200 fine tile under 60 s: "
+                     f"{'met' if by['fine_tile_seconds'] < 60 else 'NOT met'}")
+    if "fine_grid_peak_rss" in by:
+        lines.append(f"target: Israel-sized grid at f = 9 under 2 GB peak RSS: "
+                     f"{'met' if by['fine_grid_peak_rss'] < 2048 else 'NOT met'}")
     if "window_mean" in by:
         lines.append(f"target >= 3,000,000 window-samples/s on one core: "
                      f"{'met' if by['window_mean'] >= 3e6 else 'NOT met'}")

@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DEM = REPO.parent / "shared" / "data" / "israel_dem_1km.tif"
 REAL_DEV = REPO.parent / "shared" / "data" / "real_dev"
+FINE_DEM = REPO.parent / "shared" / "data" / "fine_dem" / "srtm3_N42E001.tif"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -29,6 +30,12 @@ def real_dev() -> Path:
     """The real MODIS development archives (madrid, vladivostok, stpetersburg), one folder each
     with lst/, dem.tif and landcover.tif."""
     return require_shared(REAL_DEV / "madrid" / "landcover.tif").parents[1]
+
+
+@pytest.fixture(scope="session")
+def fine_dem() -> Path:
+    """The real SRTM3 ~90 m DEM of the eastern Pyrenees (1200 x 1200, voids = -32768)."""
+    return require_shared(FINE_DEM)
 
 
 def require_shared(path: Path) -> Path:

@@ -25,6 +25,9 @@ def test_each_option_composes_and_resolves(group, option, tmp_path):
     if group == "data" and option in ("israel", "custom"):
         assert OmegaConf.is_missing(cfg.data, "lst_dir")
         return
+    if group == "split" and option == "given":  # a plan written by splits.save_plan must be named
+        assert OmegaConf.is_missing(cfg.split, "plan_file")
+        return
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
@@ -48,9 +51,17 @@ def test_model_split_feature_combinations_instantiate(model, split, features, tm
     assert out.shape == (4,)
     frames = [{"date": f"2020-01-{d:02d}", "band": b, "hour": 1.5, "n_windows": 5}
               for d in range(1, 31) for b in ("night", "day")]
+    if split == "given":  # the parts of another split, saved
+        from lst_lightning.data.splits import PARTS, save_plan
+
+        other = make_split(frames, (120, 120), 9, kind="space_days")
+        save_plan(tmp_path / "plan.npz", {p: [frames[i]["date"] for i in other[p].frames] for p in PARTS},
+                  {p: other[p].pixel_mask for p in PARTS})
+        cfg.split.plan_file = str(tmp_path / "plan.npz")
     split_cfg = OmegaConf.to_container(cfg.split, resolve=True)
     plan = make_split(frames, (120, 120), 9, kind=split_cfg["kind"], days=split_cfg.get("days"),
-                      space=split_cfg.get("space"), fractions=tuple(split_cfg.get("fractions", (0.15, 0.15))))
+                      space=split_cfg.get("space"), fractions=tuple(split_cfg.get("fractions", (0.15, 0.15))),
+                      plan_file=split_cfg.get("plan_file"))
     assert plan.kind == split
 
 

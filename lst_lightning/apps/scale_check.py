@@ -104,8 +104,8 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
     from lst_lightning.data.io.formats import LST_SCALE, observed
     from lst_lightning.downscale.fine import Residuals
     from lst_lightning.downscale.grids import nest
-    from lst_lightning.downscale.sharpening import interpolate, repeat
     from lst_lightning.downscale.tiles import upsample
+    from lst_lightning.downscale.truth import coarse_field_methods, common_pixels
 
     cache, plan = coarse_run.dm.cache, coarse_run.dm.plan
     nesting = nest(fine_cache.grid, cache.grid, "the archive")
@@ -127,20 +127,14 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
         native = Residuals(DEFAULT_RESIDUAL, coarse_lst, nesting)
         native.add(*whole, native_raw)
         preds["native-scale model"] = native.apply(*whole, native_raw)
-    preds["regression"] = np.stack([_regression(cache, fine_cache, nesting, t, c) for t, c in zip(picked, coarse_lst)])
-    preds["bicubic"] = np.stack([interpolate(c, nesting, 3) for c in coarse_lst])
-    preds["bicubic, conserved"] = spread["block"].apply(*whole, preds["bicubic"])
-    preds["bilinear"] = np.stack([interpolate(c, nesting, 1) for c in coarse_lst])
-    preds["repeat"] = np.stack([repeat(c, nesting) for c in coarse_lst])
+    preds.update(coarse_field_methods(coarse_lst, nesting, [_covariates(cache, fine_cache, t) for t in picked]))
     lst = np.asarray(fine_cache.array("lst")[fine_frames])
     qa = np.asarray(fine_cache.array("qa")[fine_frames])
     bands = [fine_cache.meta["frames"][f]["band"] for f in fine_frames]
     truth = np.where(lst > 0, lst * np.float32(LST_SCALE), np.nan).astype(np.float32)
     seen = np.stack([observed(qa[i], b) for i, b in enumerate(bands)])
     test_pixels = upsample(plan["test"].pixel_mask, nesting, np.arange(hf), np.arange(wf), False).astype(bool)
-    mask = seen & np.isfinite(truth) & test_pixels[None]
-    for values in preds.values():
-        mask &= np.isfinite(values)
+    mask = common_pixels(preds, truth, seen & test_pixels[None])
     return preds, {"frames": fine_frames, "mask": mask, "truth": truth, "bands": bands}
 
 
@@ -159,29 +153,21 @@ def downscaled(run, coarse_cache, picked: list[int], nesting, fine_cache, landco
     return predict_tile(inputs, layout, run.predict, slice(0, hf), slice(0, wf), conserve=False)
 
 
-def _regression(cache, fine_cache, nesting, t: int, coarse_lst: np.ndarray) -> np.ndarray:
-    """TsHARP-style sharpening of one frame on elevation, and NDVI when the data has it."""
-    from lst_lightning.downscale.sharpening import regression_sharpen
-
+def _covariates(cache, fine_cache, t: int) -> tuple[list, list]:
+    """The regression's (coarse, fine) covariates of frame t: elevation, and NDVI when the data has it."""
     coarse_cov, fine_cov = [np.asarray(cache.array("dem"))], [np.asarray(fine_cache.array("dem"))]
     if cache.has("ndvi") and fine_cache.has("ndvi"):
         layer = int(cache.meta["frames"][t]["date"][5:7]) - 1 if cache.array("ndvi").shape[0] == 12 else 0
         coarse_cov.append(np.asarray(cache.array("ndvi")[layer]))
         fine_cov.append(np.asarray(fine_cache.array("ndvi")[layer]))
-    return regression_sharpen(coarse_lst, coarse_cov, fine_cov, nesting)
+    return coarse_cov, fine_cov
 
 
 def fold_scores(preds: dict, info: dict) -> dict:
     """{"rmse": {method: {"all": K, "<band>": K}}, "pixels"} of one fold, every method on the same pixels."""
-    bands = np.asarray(info["bands"])
-    rmse = {}
-    for method, values in preds.items():
-        err = values - info["truth"]
-        rmse[method] = {}
-        for band in ["all", *sorted(set(info["bands"]))]:
-            m = info["mask"] & (True if band == "all" else (bands == band)[:, None, None])
-            rmse[method][band] = float(np.sqrt(np.mean(err[m].astype(np.float64) ** 2))) if m.any() else float("nan")
-    return {"rmse": rmse, "pixels": int(info["mask"].sum())}
+    from lst_lightning.downscale.truth import band_rmse
+
+    return {"rmse": band_rmse(preds, info["truth"], info["mask"], info["bands"]), "pixels": int(info["mask"].sum())}
 
 
 # ---------------------------------------------------------------- summary

@@ -1,7 +1,7 @@
 """A fine-scale prediction scored against a known fine truth (the synthetic ``fine/`` archive of
 ``lst-synth --fine-factor``, or any archive on the fine grid), next to what the coarse field alone
-gives: the coarse value repeated, bicubic interpolation (raw and block-conserved) and the
-TsHARP-style regression on elevation. Every method is scored on the same pixels: observed in the
+gives: the coarse value repeated, bilinear and bicubic interpolation (raw and block-conserved) and
+the TsHARP-style regression on elevation. Every method is scored on the same pixels: observed in the
 truth (QA) and predicted by every method. Held in memory frame by frame (about 40 bytes a fine
 pixel): meant for validation grids, not a whole country at f = 9."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ from lst_lightning.downscale.fine import Residuals
 from lst_lightning.downscale.sharpening import interpolate, regression_sharpen, repeat
 from lst_lightning.errors import LSTError
 
-METHODS = ("model", "regression", "bicubic, conserved", "bicubic", "repeat")
+METHODS = ("model", "regression", "bicubic, conserved", "bicubic", "bilinear", "repeat")
 
 
 def truth_frames(truth_dir: str | Path, grid, frames: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -45,26 +45,45 @@ def score(pred: np.ndarray, truth: np.ndarray, seen: np.ndarray, inputs, coarse_
           bands: list[str]) -> dict:
     """{"rmse": {method: {"all": K, "<band>": K}}, "pixels": n}: the model's ``pred`` [T, Hf, Wf] and
     the coarse-field methods of the same frames, on the pixels every one of them covers."""
-    nesting, coarse = inputs.nesting, inputs.coarse_lst
+    covariates = [([coarse_dem], [inputs.dem])] * len(bands)
+    methods = {"model": pred, **coarse_field_methods(inputs.coarse_lst, inputs.nesting, covariates)}
+    mask = common_pixels(methods, truth, seen)
+    return {"rmse": band_rmse({m: methods[m] for m in METHODS}, truth, mask, bands), "pixels": int(mask.sum())}
+
+
+def coarse_field_methods(coarse: np.ndarray, nesting, covariates: list[tuple[list, list]]) -> dict[str, np.ndarray]:
+    """What the coarse field alone gives for frames ``coarse`` [T, H, W] on the fine grid: the
+    regression (``covariates[t]`` = (coarse, fine) covariates of frame t, elevation first), bicubic
+    raw and block-conserved, bilinear, the coarse value repeated."""
     hf, wf = nesting.fine.shape
-    methods = {"model": pred}
-    methods["regression"] = np.stack([regression_sharpen(c, [coarse_dem], [inputs.dem], nesting) for c in coarse])
-    methods["bicubic"] = np.stack([interpolate(c, nesting, 3) for c in coarse])
-    methods["bicubic, conserved"] = Residuals("block", coarse, nesting).apply(slice(0, hf), slice(0, wf),
-                                                                               methods["bicubic"])
-    methods["repeat"] = np.stack([repeat(c, nesting) for c in coarse])
+    out = {"regression": np.stack([regression_sharpen(c, cc, fc, nesting) for c, (cc, fc) in zip(coarse, covariates)]),
+           "bicubic": np.stack([interpolate(c, nesting, 3) for c in coarse])}
+    out["bicubic, conserved"] = Residuals("block", coarse, nesting).apply(slice(0, hf), slice(0, wf), out["bicubic"])
+    out["bilinear"] = np.stack([interpolate(c, nesting, 1) for c in coarse])
+    out["repeat"] = np.stack([repeat(c, nesting) for c in coarse])
+    return out
+
+
+def common_pixels(methods: dict, truth: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Where the truth is observed and every method has a value: the pixels all are scored on."""
     mask = seen & np.isfinite(truth)
     for values in methods.values():
         mask &= np.isfinite(values)
+    return mask
+
+
+def band_rmse(methods: dict, truth: np.ndarray, mask: np.ndarray, bands: list[str]) -> dict:
+    """{method: {"all": K, "<band>": K}}: RMSE of each [T, H, W] method against ``truth`` on ``mask``,
+    pooled and per band (``bands``: the band of each of the T frames)."""
     band_of = np.asarray(bands)
     rmse = {}
-    for name in METHODS:
-        err = (methods[name] - truth).astype(np.float64)
+    for name, values in methods.items():
+        err = (values - truth).astype(np.float64)
         rmse[name] = {}
         for band in ["all", *sorted(set(bands))]:
             m = mask & (True if band == "all" else (band_of == band)[:, None, None])
             rmse[name][band] = float(np.sqrt(np.mean(err[m] ** 2))) if m.any() else float("nan")
-    return {"rmse": rmse, "pixels": int(mask.sum())}
+    return rmse
 
 
 def format_scores(scores: dict) -> str:

@@ -55,6 +55,17 @@ def test_every_stage_prints_its_figures_and_a_table(tmp_path):
     assert "target: training not input-bound (ratio >= 0.9): " in table
 
 
+def test_the_fine_prediction_stage_prints_its_figures_and_targets(tmp_path):
+    """--stages fine_predict (not in the default run: minutes at Israel size) on a tiny grid."""
+    figs, stdout = run_benchmark(tmp_path, "--stages", "fine_predict", "--shape", "40", "36", "--day-step", "60")
+    assert set(figs) == {"fine_tile_seconds", "fine_tile_rate", "fine_grid_seconds", "fine_grid_rate",
+                         "fine_grid_peak_rss"} | {n for n in figs if n.startswith("gpu_")}
+    assert all(math.isfinite(f["value"]) and f["value"] > 0 for f in figs.values())
+    assert figs["fine_grid_rate"]["sizes"]["fine_shape"] == [360, 324] and figs["fine_tile_seconds"]["sizes"]["f"] == 9
+    assert "target: one 1200 x 1200 fine tile under 60 s: met" in stdout
+    assert "target: Israel-sized grid at f = 9 under 2 GB peak RSS: met" in stdout
+
+
 def test_training_rates_with_the_device_resident_stream(random_cache):
     """The GPU branch of the training stage (host stream, batches on the device, the resident stream),
     run on the CPU: three positive rates over the same number of samples."""

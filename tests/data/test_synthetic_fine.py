@@ -39,3 +39,27 @@ def test_a_bad_factor_is_one_line_and_writes_nothing(tmp_path):
     with pytest.raises(LSTError, match=r"fine_factor must be an integer >= 2, got 1"):
         generate_fine_archive(tmp_path / "b", fine_factor=1, shape=(48, 42), day_step=90)
     assert not (tmp_path / "b").exists()
+
+
+def test_the_real_90_m_dem_gives_a_nested_archive_whose_voids_stay_fill(fine_dem, tmp_path):
+    """lst-synth --fine-factor 9 --dem srtm3_N42E001.tif (the README example, 2 dates): the fine
+    truth lies on the real DEM's grid, the archive nests in it at f = 9, and a DEM void is no LST
+    at either scale."""
+    from lst_lightning.data.io.archive import open_archive
+    from lst_lightning.data.io.rasters import read_dem
+    from lst_lightning.data.synthetic import generate_fine_archive
+    from lst_lightning.downscale.grids import nest
+
+    generate_fine_archive(tmp_path / "p", fine_factor=9, dem=fine_dem, day_step=200, progress=False)
+    real, real_grid = read_dem(fine_dem)
+    fine, coarse = open_archive(tmp_path / "p" / "fine" / "lst"), open_archive(tmp_path / "p" / "lst")
+    assert fine.grid.matches(real_grid) and coarse.grid.shape == (133, 133)
+    n = nest(fine.grid, coarse.grid)
+    assert (n.f, n.row0, n.col0) == (9, 0, 0)
+    (_, fine_raw, _), = list(fine.iter_blocks())[:1]
+    (_, raw, _), = list(coarse.iter_blocks())[:1]
+    voids = np.isnan(real)
+    assert voids.any() and (fine_raw[:, voids] == 0).all()
+    r, c = np.argwhere(voids[:1197, :1197])[0] // 9
+    assert (raw[:, r, c] == 0).all()
+    assert (raw > 0).mean() > 0.5
