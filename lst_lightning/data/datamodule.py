@@ -136,22 +136,36 @@ class LSTDataModule(L.LightningDataModule):
             return
         self.gatherer = FeatureGatherer(self.cache, self.layout)
         cfg = self.split_cfg
-        self.plan = make_split(self.cache.meta["frames"], self.cache.grid.shape, self.cache.k,
-                               kind=cfg.get("kind", "space_days"), days=cfg.get("days"), space=cfg.get("space"),
-                               bands=self.bands, fractions=tuple(cfg.get("fractions", (0.15, 0.15))),
-                               seed=int(cfg.get("seed", self.seed)), land=self._land(),
-                               folds=cfg.get("folds"), fold=cfg.get("fold"), plan_file=cfg.get("plan_file"))
-        check_guarantees(self.plan, self.cache.meta["frames"], self.cache.k)
+        self.use_plan(make_split(self.cache.meta["frames"], self.cache.grid.shape, self.cache.k,
+                                 kind=cfg.get("kind", "space_days"), days=cfg.get("days"), space=cfg.get("space"),
+                                 bands=self.bands, fractions=tuple(cfg.get("fractions", (0.15, 0.15))),
+                                 seed=int(cfg.get("seed", self.seed)), land=self._land(),
+                                 folds=cfg.get("folds"), fold=cfg.get("fold"), plan_file=cfg.get("plan_file")))
+
+    def use_plan(self, plan: SplitPlan) -> None:
+        """Take ``plan`` as this module's split (checked), with its fixed evaluation sets; a part
+        without samples (a site held out whole, a training site's unused test part) gets none."""
+        if getattr(self, "gatherer", None) is None:
+            self.gatherer = FeatureGatherer(self.cache, self.layout)
+        check_guarantees(plan, self.cache.meta["frames"], self.cache.k)
+        self.plan = plan
+        empty = (np.zeros(0, np.int64),) * 3
         for part in ("val", "test"):
-            self._eval[part] = eval_indices(self.gatherer, self.plan, self.plan[part], self.eval_samples,
-                                            seed=self.seed + (1 if part == "val" else 2))
-        counts = {p: count_samples(self.gatherer, self.plan, self.plan[p]) for p in PARTS}
+            has = plan[part].frames.size and plan[part].pixels.size
+            self._eval[part] = (eval_indices(self.gatherer, plan, plan[part], self.eval_samples,
+                                             seed=self.seed + (1 if part == "val" else 2)) if has else empty)
+        counts = {p: count_samples(self.gatherer, plan, plan[p]) for p in PARTS}
         self.summary = SplitSummary(
-            kind=self.plan.kind, leaky=self.plan.leaky,
-            frames={p: int(self.plan[p].frames.size) for p in PARTS},
-            pixels={p: int(self.plan[p].pixels.size) for p in PARTS},
+            kind=plan.kind, leaky=plan.leaky,
+            frames={p: int(plan[p].frames.size) for p in PARTS},
+            pixels={p: int(plan[p].pixels.size) for p in PARTS},
             samples={p: counts[p][0] for p in PARTS}, estimated={p: counts[p][1] for p in PARTS},
             eval_samples={p: int(self._eval[p][0].size) for p in ("val", "test")})
+
+    def draw_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n`` random training samples (frame, row, col): the scaler's and the baselines' draws."""
+        self.setup()
+        return draw_samples(self.gatherer, self.plan, self.plan["train"], n, rng, self.train_observed_only)
 
     def _land(self, n_frames: int = 16) -> np.ndarray:
         """Pixels with a valid window in any of a few frames spread over the archive."""
@@ -163,10 +177,8 @@ class LSTDataModule(L.LightningDataModule):
 
     def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Features of a seeded random set of TRAINING samples, to fit the scaler on."""
-        self.setup()
         rng = np.random.default_rng([self.seed, 7])
-        f, r, c = draw_samples(self.gatherer, self.plan, self.plan["train"], self.scaler_samples, rng)
-        batch = self.gatherer.gather(f, r, c)
+        batch = self.gatherer.gather(*self.draw_train(self.scaler_samples, rng))
         return batch["scalars"], batch["patch"]
 
     def batch_gatherer(self):

@@ -160,6 +160,8 @@ def _frame_candidates(gatherer: FeatureGatherer, plan: SplitPlan, part: SplitPar
 def count_samples(gatherer: FeatureGatherer, plan: SplitPlan, part: SplitPart) -> tuple[int, bool]:
     """(number of valid samples in a part, whether it is an estimate from a subset of frames)."""
     frames = part.frames
+    if frames.size == 0 or part.pixels.size == 0:  # e.g. a site held out whole has no train part
+        return 0, False
     estimate = frames.size > COUNT_FRAMES_MAX
     subset = frames[np.linspace(0, frames.size - 1, COUNT_FRAMES_MAX).astype(int)] if estimate else frames
     total = sum(_frame_candidates(gatherer, plan, part, int(f)).size for f in subset)

@@ -36,6 +36,8 @@ def input_files(data: dict, progress: bool = True) -> dict[str, Path | None]:
         archive = synthetic_archive(data["synthetic"], Path(data["archive_dir"]), progress)
         return {"lst_dir": archive / "lst", "dem": archive / "dem.tif", "ndvi": archive / "ndvi.tif",
                 "landcover": None, "oracle_dir": archive / "oracle"}
+    if source == "multi":
+        raise LSTError("data=multi holds several archives: this command reads one (give its files with data=custom)")
     if source == "files":
         optional = {key: Path(data[key]) if data.get(key) else None for key in ("ndvi", "landcover", "oracle_dir")}
         return {"lst_dir": _required(data, "lst_dir"), "dem": _required(data, "dem"), **optional}
@@ -44,10 +46,43 @@ def input_files(data: dict, progress: bool = True) -> dict[str, Path | None]:
 
 def available_inputs(data: dict) -> set[str]:
     """The optional inputs (features.OPTIONAL_INPUTS) a ``data`` config provides: the synthetic
-    archive always has its monthly NDVI; files sources what is configured."""
+    archive always has its monthly NDVI; files sources what is configured; several archives
+    (data=multi) what every one of them provides."""
     if data.get("source") == "synthetic":
         return {"ndvi"}
+    if data.get("source") == "multi":
+        return set.intersection(*(available_inputs(a) for a in archive_configs(data).values()))
     return {name for name in OPTIONAL_INPUTS if data.get(name)}
+
+
+ARCHIVE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir", "bands", "hours")
+
+
+def archive_configs(data: dict) -> dict[str, dict]:
+    """data=multi: each archive's own data config (source files), its settings over the shared ones."""
+    archives = data.get("archives")
+    if not isinstance(archives, dict) or len(archives) < 2:
+        raise LSTError("data.archives: data=multi needs at least two archives, name -> {lst_dir, dem, ...}")
+    shared = {k: v for k, v in data.items() if k not in ("archives", "source", "balance")}
+    out = {}
+    for name, archive in archives.items():
+        unknown = sorted(set(archive or {}) - set(ARCHIVE_KEYS))
+        if unknown:
+            raise LSTError(f"data.archives.{name}: unknown keys {unknown}; an archive takes {list(ARCHIVE_KEYS)}")
+        out[str(name)] = {**shared, "ndvi": None, "landcover": None, "oracle_dir": None, **dict(archive),
+                          "source": "files"}
+    return out
+
+
+def resolve_caches(data: dict, progress: bool = True) -> dict[str, Cache]:
+    """data=multi: each archive's cache (the one a single-archive run over it would use)."""
+    out = {}
+    for name, archive in archive_configs(data).items():
+        try:
+            out[name] = resolve_cache(archive, progress)
+        except LSTError as err:
+            raise LSTError(f"data.archives.{name}: {err}") from None
+    return out
 
 
 def _required(data: dict, key: str) -> Path:

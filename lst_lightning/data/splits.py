@@ -343,7 +343,7 @@ def check_guarantees(plan: SplitPlan, frames_meta: list[dict], k: int) -> None:
             shared = dates[a] & dates[b]
             if shared:
                 raise AssertionError(f"split {plan.kind}: dates {sorted(shared)[:3]} are in both {a} and {b}")
-    if plan.kind in ("space", "space_days", "given"):
+    if plan.kind in ("space", "space_days", "given", "sites"):
         # the footprint of a part = union of its samples' windows; footprints must be disjoint
         feet = [box_sum(np.pad(plan[p].pixel_mask, k // 2), k) > 0 for p in PARTS]
         for i in range(3):

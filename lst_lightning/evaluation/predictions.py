@@ -85,3 +85,20 @@ def network_predictor(module, device: str = "cpu") -> Predictor:
             return module(scalars, patch).double().cpu().numpy()
 
     return predict
+
+
+def site_metrics(predict: Predictor, dm, observed_only: bool = True) -> dict[str, float]:
+    """data=multi: ``part_metrics`` of the test set per archive with test samples, keyed
+    ``site/<name>/<metric>`` (under split=sites only the held-out site has them)."""
+    if not hasattr(dm, "per_archive"):
+        return {}
+    batch = gather_all(dm.gatherer, dm.eval_index("test"), dm.eval_batch_size)
+    pred = predict_batched(predict, batch, dm.eval_batch_size)
+    which = dm.gatherer.archive_of(batch["frame"])
+    out = {}
+    for a, name in enumerate(dm.gatherer.names):
+        rows = np.flatnonzero(which == a)
+        if rows.size:
+            metrics = part_metrics(pred[rows], take(batch, rows), observed_only)
+            out.update({f"site/{name}/{k}": v for k, v in metrics.items()})
+    return out

@@ -19,22 +19,29 @@ log = logging.getLogger(__name__)
 
 def training_samples(dm, n: int) -> dict:
     """``n`` training samples drawn from the train part (seeded), gathered as one batch."""
-    from lst_lightning.data.sampling import draw_samples
     from lst_lightning.evaluation.predictions import gather_all
 
-    rng = np.random.default_rng([dm.seed, 11])
-    index = draw_samples(dm.gatherer, dm.plan, dm.plan["train"], n, rng, dm.train_observed_only)
-    return gather_all(dm.gatherer, index, dm.eval_batch_size)
+    return gather_all(dm.gatherer, dm.draw_train(n, np.random.default_rng([dm.seed, 11])), dm.eval_batch_size)
 
 
 def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], bool]:
     """Fit a baseline and evaluate it like the network: (results, extra files, main rank)."""
     from omegaconf import OmegaConf
 
-    from lst_lightning.evaluation.predictions import band_metrics, gather_all, part_metrics, predict_batched
+    from lst_lightning.evaluation.predictions import (
+        band_metrics,
+        gather_all,
+        part_metrics,
+        predict_batched,
+        site_metrics,
+    )
 
     model = build_baseline(OmegaConf.to_container(cfg.model.baseline, resolve=True), int(cfg.seed))
     name = cfg.model.get("name", "baseline")
+    if hasattr(dm, "per_archive") and not getattr(model, "frame_free", True):
+        from lst_lightning.errors import LSTError
+
+        raise LSTError(f"model={name}: fitted per frame of one archive's grid; not available with data=multi")
     train = None
     if model.needs_labels:
         n = int(cfg.model.get("train_samples", 200_000))
@@ -52,6 +59,8 @@ def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], b
         results.update({f"{part}/{k}": v for k, v in part_metrics(pred, batch, observed_only).items()})
         if part == "test":
             results.update({f"test/{k}": v for k, v in band_metrics(pred, batch, dm.gatherer, observed_only).items()})
+            results.update({f"test/{k}": v for k, v in
+                            site_metrics(lambda b: model.predict(b, dm.gatherer), dm, observed_only).items()})
     results["best_checkpoint"] = str(save_baseline(model, dm.layout, out / BASELINE_FILE))
     finite = {k: float(v) for k, v in results.items() if isinstance(v, float) and np.isfinite(v)}
     for logger in loggers:

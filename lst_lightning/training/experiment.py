@@ -36,9 +36,24 @@ def run_experiment(cfg: DictConfig) -> float | None:
     from lst_lightning.training.run import resolve_features, run_training
 
     resolve_features(cfg)
+    _sites_folds(cfg)
     if cfg.split.get("folds") and cfg.split.get("fold") is None:
         return run_cv(cfg)
     return run_training(cfg)
+
+
+def _sites_folds(cfg: DictConfig) -> None:
+    """split=sites: one fold per archive of data=multi (fold i holds out the i-th)."""
+    if cfg.split.get("kind") != "sites" or cfg.split.get("fold") is not None:
+        return
+    archives = cfg.data.get("archives") if cfg.data.get("source") == "multi" else None
+    if not archives:
+        raise LSTError("split=sites holds one archive out of several: it needs data=multi with data.archives")
+    folds = cfg.split.get("folds")
+    if folds not in (None, len(archives)):
+        raise LSTError(f"split.folds={folds}: split=sites has one fold per site ({len(archives)}); leave it null")
+    with open_dict(cfg):
+        cfg.split.folds = len(archives)
 
 
 def run_cv(cfg: DictConfig) -> float | None:

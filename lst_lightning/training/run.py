@@ -36,6 +36,8 @@ def resolve_features(cfg: DictConfig) -> DictConfig:
 
     data = OmegaConf.to_container(cfg.data, resolve=True)
     groups = resolve_groups(cfg.features.groups, cfg.features.get("when_available") or (), available_inputs(data))
+    if cfg.split.get("kind") == "sites" and not cfg.split.get("keep_latlon", False):
+        groups = tuple(g for g in groups if g != "latlon")  # where a sample is does not transfer
     with open_dict(cfg):
         cfg.features.groups = list(groups)
         cfg.features.when_available = []
@@ -43,13 +45,61 @@ def resolve_features(cfg: DictConfig) -> DictConfig:
 
 
 def build_datamodule(cfg: DictConfig, cache):
+    """The run's data module over ``cache``, or (data=multi) over the dict of each archive's cache."""
     from lst_lightning.data.datamodule import LSTDataModule
     from lst_lightning.data.sampling import layout_for
+
+    if isinstance(cache, dict):
+        return build_multi_datamodule(cfg, cache)
+    if cfg.split.get("kind") == "sites":
+        raise LSTError("split=sites holds one archive out of several: it needs data=multi with data.archives")
 
     layout = layout_for(cache, cfg.features.groups)
     loader = OmegaConf.to_container(cfg.data.loader, resolve=True)
     split = OmegaConf.to_container(cfg.split, resolve=True)
     return LSTDataModule(cache, layout, split, bands=tuple(cfg.data.bands), seed=int(cfg.seed), **loader)
+
+
+def build_multi_datamodule(cfg: DictConfig, caches: dict):
+    """data=multi: one LSTDataModule per archive (its own split: the configured one, or under
+    split=sites its blocks), pooled by data/multi.py. Every archive must give the same inputs."""
+    from lst_lightning.data.datamodule import LSTDataModule
+    from lst_lightning.data.multi import MultiDataModule
+    from lst_lightning.data.sampling import FeatureGatherer, layout_for
+    from lst_lightning.data.sources import archive_configs
+
+    if cfg.data.loader.get("device_resident"):
+        raise LSTError("data.loader.device_resident: not available with data=multi (one cache per device)")
+    split = OmegaConf.to_container(cfg.split, resolve=True)
+    archives = archive_configs(OmegaConf.to_container(cfg.data, resolve=True))
+    held_out = None
+    if split.get("kind") == "sites":
+        names = list(archives)
+        fold = split.get("fold")
+        if fold is None or not 0 <= int(fold) < len(names):
+            raise LSTError(f"split.fold: the site held out, 0..{len(names) - 1} ({', '.join(names)}), got {fold!r}")
+        held_out = names[int(fold)]
+        split = {"kind": "space", "space": split.get("space"), "seed": split.get("seed")}
+    loader = OmegaConf.to_container(cfg.data.loader, resolve=True)
+    layouts = {}
+    for name, cache in caches.items():
+        layouts[name] = layout_for(cache, cfg.features.groups)
+        try:
+            FeatureGatherer(cache, layouts[name])  # an input this archive lacks: the error names it
+        except LSTError as err:
+            raise LSTError(f"data.archives.{name}: {err}") from None
+    first, layout = next(iter(layouts.items()))
+    for name, other in layouts.items():
+        if other.scalar_names != layout.scalar_names:
+            raise LSTError(f"data.archives: {name}'s inputs differ from {first}'s (land-cover classes "
+                           f"{list(other.landcover_classes)} vs {list(layout.landcover_classes)}); pool archives "
+                           "with the same classes, or leave land cover out (features.when_available=[ndvi])")
+    modules = {name: LSTDataModule(cache, layout, split, bands=tuple(archives[name]["bands"]), seed=int(cfg.seed),
+                                   **loader) for name, cache in caches.items()}
+    sizes = {k: loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples")
+             if k in loader}
+    return MultiDataModule(modules, balance=str(cfg.data.get("balance", "samples")), held_out=held_out,
+                           seed=int(cfg.seed), **sizes)
 
 
 def build_module(cfg: DictConfig, layout):
@@ -81,7 +131,13 @@ def run_training(cfg: DictConfig) -> float | None:
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    cache = resolve_cache(OmegaConf.to_container(cfg.data, resolve=True))
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    if data.get("source") == "multi":
+        from lst_lightning.data.sources import resolve_caches
+
+        cache = resolve_caches(data)
+    else:
+        cache = resolve_cache(data)
     dm = build_datamodule(cfg, cache)
     dm.setup()
 
@@ -98,9 +154,10 @@ def run_training(cfg: DictConfig) -> float | None:
     else:
         results, files, main_rank = _train_network(cfg, dm, loggers, out)
     best = results.get("best_checkpoint", "")
+    caches = cache.values() if isinstance(cache, dict) else [cache]
     results.update({f"split/{p}_samples": n for p, n in dm.summary.samples.items()},
                    **{"split/kind": dm.summary.kind, "split/leaky": dm.summary.leaky,
-                      "run_name": name, "cache": str(cache.path)})
+                      "run_name": name, "cache": ", ".join(str(c.path) for c in caches)})
 
     files = [save_config(cfg, out)] + files
     if main_rank:
@@ -130,11 +187,12 @@ def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict,
         trainer.test(module, datamodule=dm, ckpt_path=best or None, verbose=False)
         results.update({f"test/{k}": v for k, v in _stage_metrics(trainer, "test").items()})
         if trainer.is_global_zero:  # the tested (best) weights, per band, on the same fixed test set
-            from lst_lightning.evaluation.predictions import network_predictor, part_band_metrics
+            from lst_lightning.evaluation.predictions import network_predictor, part_band_metrics, site_metrics
 
             predict = network_predictor(module, str(module.device))
-            results.update({f"test/{k}": v for k, v in
-                            part_band_metrics(predict, dm, "test", bool(cfg.data.eval_observed_only)).items()})
+            observed_only = bool(cfg.data.eval_observed_only)
+            results.update({f"test/{k}": v for k, v in part_band_metrics(predict, dm, "test", observed_only).items()})
+            results.update({f"test/{k}": v for k, v in site_metrics(predict, dm, observed_only).items()})
     results["best_checkpoint"] = best
     files = []
     if history.history and trainer.is_global_zero:

@@ -153,6 +153,9 @@ def log_run_model(loggers: list, model_file: str | Path | None, dm) -> None:
     logger = mlflow_logger(loggers)
     if logger is None or not model_file or not Path(model_file).is_file():
         return
+    if hasattr(dm, "per_archive"):  # data=multi: the MLflow Model describes one archive's frames
+        log.info("data=multi: the run's model file is logged, no MLflow Model (it describes one archive)")
+        return
     from lst_lightning.evaluation.predictions import gather_all
     from lst_lightning.training.mlflow_model import MODEL_PATH, save_run_model
 

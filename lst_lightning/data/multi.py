@@ -1,0 +1,199 @@
+"""Several archives in one run (``data=multi``): each archive keeps its own cache, grid, bands and
+overpass hours, and its own LSTDataModule; this module pools them.
+
+A sample of the pool is (frame, row, col) with ``frame`` a *global* frame index: archive a's frames
+are numbered from ``offsets[a]``, its rows and columns are its own grid's. ``MultiGatherer`` gathers
+a mixed batch archive by archive (from each memmap cache, no copies of the caches) and puts the rows
+back in order, so everything downstream (networks, baselines, metrics per band) sees one stream.
+
+Training batches hold each archive's share in fixed proportions (``data.balance``: ``samples``, in
+proportion to the archives' training samples, or ``equal``), drawn inside each archive's train part.
+Splits apply within each archive (``split=space_days`` etc.), or across them (``split=sites``: one
+archive held out whole as the test part; the others split by blocks into train and validation).
+"""
+from __future__ import annotations
+
+import math
+
+import lightning.pytorch as L
+import numpy as np
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from lst_lightning.data.datamodule import EvalStream, SplitSummary, _readers, _shard_part, _to_torch
+from lst_lightning.data.sampling import _proportional, draw_samples
+from lst_lightning.data.splits import PARTS, SplitPart, SplitPlan, fully_inside
+from lst_lightning.errors import LSTError
+
+BALANCES = ("samples", "equal")
+
+
+class MultiGatherer:
+    """The FeatureGatherer interface over several archives' gatherers (global frame indices)."""
+
+    def __init__(self, gatherers: list, names: list[str]):
+        self.parts, self.names = gatherers, list(names)
+        self.offsets = np.cumsum([0] + [len(g.cache.meta["frames"]) for g in gatherers])
+        self.layout = gatherers[0].layout
+        self.band_index = np.concatenate([g.band_index for g in gatherers])
+        self.month = np.concatenate([g.month for g in gatherers])
+        self.frame_table = {k: np.concatenate([g.frame_table[k] for g in gatherers]) for k in gatherers[0].frame_table}
+
+    def archive_of(self, frame: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.offsets, np.asarray(frame), side="right") - 1
+
+    def gather(self, f: np.ndarray, r: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
+        which = self.archive_of(f)
+        out: dict[str, np.ndarray] = {}
+        for a in np.unique(which):
+            sel = which == a
+            part = self.parts[a].gather(f[sel] - self.offsets[a], r[sel], c[sel])
+            part["frame"] = f[sel]
+            for key, values in part.items():
+                if key not in out:
+                    out[key] = np.empty((f.size, *values.shape[1:]), dtype=values.dtype)
+                out[key][sel] = values
+        return out
+
+
+class MultiTrainStream(IterableDataset):
+    """TrainStream over several archives: every batch holds ``quota[a]`` samples of archive a."""
+
+    def __init__(self, modules: list, offsets: np.ndarray, gatherer: MultiGatherer, quota: np.ndarray,
+                 batches: int, seed: int, epoch: int = 0):
+        self.modules, self.offsets, self.gatherer, self.quota = modules, offsets, gatherer, quota
+        self.batches, self.seed, self.epoch = batches, seed, epoch
+
+    def __len__(self) -> int:
+        return math.ceil(self.batches / _readers()[1])
+
+    def __iter__(self):
+        rank, world, worker, workers = _readers()
+        shard = rank * workers + worker
+        info = get_worker_info()
+        epoch_key = info.seed if info else self.epoch
+        self.epoch += 1
+        rng = np.random.default_rng([self.seed, epoch_key % (2 ** 63), shard])
+        parts = [_shard_part(dm.plan["train"], shard, world * workers) for dm in self.modules]
+        for _ in range(worker, math.ceil(self.batches / world), workers):
+            index = [draw_samples(dm.gatherer, dm.plan, part, int(q), rng, dm.train_observed_only)
+                     for dm, part, q in zip(self.modules, parts, self.quota) if q > 0]
+            live = [a for a, q in enumerate(self.quota) if q > 0]
+            f = np.concatenate([idx[0] + self.offsets[a] for a, idx in zip(live, index)])
+            r = np.concatenate([idx[1] for idx in index])
+            c = np.concatenate([idx[2] for idx in index])
+            yield _to_torch(self.gatherer.gather(f, r, c))
+
+
+def sites_plans(modules: dict, held_out: str) -> None:
+    """split=sites: the held-out archive's every usable sample is test; each other archive's own
+    (space) split becomes train (its train and test blocks) and validation (its val blocks)."""
+    for name, dm in modules.items():
+        try:
+            dm.setup()
+        except LSTError as err:
+            raise LSTError(f"data.archives.{name}: {err}") from None
+        plan = dm.plan
+        if name == held_out:
+            interior = fully_inside(np.ones(plan["test"].pixel_mask.shape, bool), dm.cache.k)
+            usable = np.unique(np.concatenate([plan[p].frames for p in PARTS]))
+            none = SplitPart("train", np.zeros(0, np.int64), np.zeros_like(interior))
+            parts = {"train": none, "val": SplitPart("val", none.frames, none.pixel_mask),
+                     "test": SplitPart("test", usable, interior)}
+        else:
+            empty = SplitPart("test", np.zeros(0, np.int64), np.zeros_like(plan["test"].pixel_mask))
+            train = SplitPart("train", np.union1d(plan["train"].frames, plan["test"].frames),
+                              plan["train"].pixel_mask | plan["test"].pixel_mask)
+            parts = {"train": train, "val": plan["val"], "test": empty}
+        dm.use_plan(SplitPlan("sites", parts, plan.fractions, plan.seed))
+
+
+class MultiDataModule(L.LightningDataModule):
+    """The pool of several archives' data modules (``modules``: name -> LSTDataModule)."""
+
+    def __init__(self, modules: dict, balance: str = "samples", held_out: str | None = None,
+                 batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 100_000,
+                 scaler_samples: int = 50_000, seed: int = 0):
+        super().__init__()
+        if balance not in BALANCES:
+            raise LSTError(f"data.balance: unknown {balance!r}; choose from {list(BALANCES)}")
+        if held_out is not None and held_out not in modules:
+            raise LSTError(f"split: the held-out site {held_out!r} is not among data.archives {list(modules)}")
+        self.modules, self.names = modules, list(modules)
+        self.balance, self.held_out = balance, held_out
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.samples_per_epoch, self.scaler_samples, self.seed = int(samples_per_epoch), int(scaler_samples), seed
+        self.layout = next(iter(modules.values())).layout
+        self.train_observed_only = False
+        self.device_resident = False
+        self.gatherer: MultiGatherer | None = None
+        self.summary: SplitSummary | None = None
+        self._train_stream, self._train_epoch = None, 0
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.gatherer is not None:
+            return
+        if self.held_out is not None:
+            sites_plans(self.modules, self.held_out)
+        for name, dm in self.modules.items():
+            try:
+                dm.setup()
+            except LSTError as err:
+                raise LSTError(f"data.archives.{name}: {err}") from None
+        dms = list(self.modules.values())
+        self.gatherer = MultiGatherer([dm.gatherer for dm in dms], self.names)
+        self.offsets = self.gatherer.offsets
+        s = [dm.summary for dm in dms]
+        self.summary = SplitSummary(
+            kind=s[0].kind, leaky=any(x.leaky for x in s),
+            **{key: {p: sum(getattr(x, key)[p] for x in s) for p in PARTS}
+               for key in ("frames", "pixels", "samples")},
+            estimated={p: any(x.estimated[p] for x in s) for p in PARTS},
+            eval_samples={p: sum(x.eval_samples[p] for x in s) for p in ("val", "test")})
+        self.per_archive = {name: dm.summary for name, dm in self.modules.items()}
+
+    def quota(self, n: int) -> np.ndarray:
+        """Samples of each archive among ``n`` (largest remainder; 0 for archives without training part)."""
+        train = np.array([dm.summary.samples["train"] for dm in self.modules.values()], dtype=np.float64)
+        weights = train if self.balance == "samples" else (train > 0).astype(np.float64)
+        if weights.sum() == 0:
+            raise LSTError("data=multi: no archive has training samples")
+        return np.asarray(_proportional(weights / weights.sum() * 1e9, n), dtype=np.int64)
+
+    def draw_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.setup()
+        out = [dm.draw_train(int(q), rng) for dm, q in zip(self.modules.values(), self.quota(n)) if q > 0]
+        live = [a for a, q in enumerate(self.quota(n)) if q > 0]
+        return (np.concatenate([o[0] + self.offsets[a] for a, o in zip(live, out)]),
+                np.concatenate([o[1] for o in out]), np.concatenate([o[2] for o in out]))
+
+    def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled training samples of every archive (in the training proportions), for the scaler."""
+        batch = self.gatherer.gather(*self.draw_train(self.scaler_samples, np.random.default_rng([self.seed, 7])))
+        return batch["scalars"], batch["patch"]
+
+    def eval_index(self, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.setup()
+        index = [dm.eval_index(part) for dm in self.modules.values()]
+        return (np.concatenate([i[0] + self.offsets[a] for a, i in enumerate(index)]),
+                np.concatenate([i[1] for i in index]), np.concatenate([i[2] for i in index]))
+
+    def _loader(self, dataset) -> DataLoader:
+        return DataLoader(dataset, batch_size=None, num_workers=0)
+
+    def train_dataloader(self) -> DataLoader:
+        batches = max(1, self.samples_per_epoch // self.batch_size)
+        self._train_stream = MultiTrainStream(list(self.modules.values()), self.offsets, self.gatherer,
+                                              self.quota(self.batch_size), batches, self.seed, self._train_epoch)
+        return self._loader(self._train_stream)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(EvalStream(self.gatherer, self.eval_index("val"), self.eval_batch_size))
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(EvalStream(self.gatherer, self.eval_index("test"), self.eval_batch_size))
+
+    def state_dict(self) -> dict:
+        return {"train_epoch": self._train_stream.epoch if self._train_stream else self._train_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._train_epoch = int(state.get("train_epoch", 0))
