@@ -1,0 +1,137 @@
+"""``lst-transfer``: does what a model learned at some sites hold at a site it never saw?
+
+For each model: leave one site out over the archives of ``data=multi`` (``split=sites``: trained on
+the others, tested on every date and pixel of the held-out one), and, for comparison, the same
+model cross-validated on each site alone (``split.folds`` over its own blocks x dates, the same
+inputs). Written to ``<out>/<name>/transfer.md`` (+ ``transfer.json``): per held-out site and
+model, the test RMSE and MSE improvement over the always-0 baseline trained elsewhere vs trained on
+the site itself (the site's folds' mean with its 95 % interval). The two test sets differ (the whole
+site vs its folds' held-out parts), both unseen by the model that is scored on them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from lst_lightning.errors import LSTError, exit_on_user_error
+
+log = logging.getLogger(__name__)
+PROG = "lst-transfer"
+
+
+def site_overrides(overrides: list[str], name: str, archive: dict) -> list[str]:
+    """The overrides for one site alone: data=custom with that archive's files and settings."""
+    kept = [o for o in overrides if not o.split("=")[0].lstrip("+~").startswith(("data.archives", "data=",
+                                                                                  "data.balance", "split="))]
+    files = [f"data.{k}={v}" for k, v in archive.items() if v is not None and k in ("lst_dir", "dem", "ndvi",
+                                                                                    "landcover", "oracle_dir")]
+    extra = [f"data.bands=[{','.join(archive['bands'])}]"] if "bands" in archive else []
+    extra += [f"data.hours.{b}={h}" for b, h in (archive.get("hours") or {}).items()]
+    return kept + ["data=custom", *files, *extra]
+
+
+def run(overrides: list[str], out: Path, name: str) -> dict:
+    from omegaconf import open_dict
+
+    from lst_lightning.apps.report.jobs import compose_train
+    from lst_lightning.training.experiment import run_experiment
+
+    cfg = compose_train(overrides, PROG)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        cfg.run_name = name
+    log.info(f"\n[transfer] {name}: python train.py {' '.join(overrides)}")
+    run_experiment(cfg)
+    return json.loads((out / "results.json").read_text())
+
+
+def transfer(name: str, overrides: list[str], models, folds: int, out: Path) -> Path:
+    from omegaconf import OmegaConf
+
+    from lst_lightning.apps.report.jobs import compose_train
+    from lst_lightning.data.sources import archive_configs
+    from lst_lightning.training.run import resolve_features
+
+    base = compose_train(overrides + [f"model={models[0]}", "split=sites"], PROG)
+    if base.data.get("source") != "multi":
+        raise LSTError(f"{PROG}: give the sites as data=multi with data.archives (see conf/data/multi.yaml)")
+    archives = archive_configs(OmegaConf.to_container(base.data, resolve=True))
+    # the same inputs on both sides: what the site split uses (the inputs every site has; lat/lon
+    # off unless split.keep_latlon)
+    groups = resolve_features(base).features.groups
+    same_inputs = [f"features.groups=[{','.join(groups)}]", "features.when_available=[]"]
+    root = out / name
+    table = {}
+    for model in models:
+        loso = run(overrides + [f"model={model}", "split=sites"], root / "runs" / f"sites_{model}",
+                   f"transfer {name}: {model}, leave one site out")
+        for fold, site in enumerate(archives):
+            own = run(site_overrides(overrides, site, archives[site]) + same_inputs +
+                      [f"model={model}", f"split.folds={folds}", "split.fold=null"],
+                      root / "runs" / f"{site}_{model}", f"transfer {name}: {model} on {site} alone")
+            elsewhere = loso["per_fold"][fold]
+            table.setdefault(site, {})[model] = {
+                "elsewhere": {k: elsewhere.get(f"test/site/{site}/{k}") for k in ("rmse_k", "trivial_rmse_k",
+                                                                                   "mse_improvement_pct")},
+                "own": {k: own["cv"][f"test/{k}"] for k in ("rmse_k", "trivial_rmse_k", "mse_improvement_pct")}}
+    result = {"name": name, "models": list(models), "folds": folds, "overrides": overrides, "sites": table}
+    return write_transfer(root, result)
+
+
+def write_transfer(root: Path, result: dict) -> Path:
+    from lst_lightning.data.io.writers import atomic_path
+    from lst_lightning.evaluation.numbers import fmt
+    from lst_lightning.training.tracking import write_results
+
+    root.mkdir(parents=True, exist_ok=True)
+    write_results(root / "transfer.json", result)
+    lines = [f"# Transfer: {result['name']}", "",
+             "Per held-out site: each model trained on the other sites (tested on every date and pixel of the "
+             f"site) vs trained on the site itself ({result['folds']}-fold cross-validation over its blocks x dates: "
+             "mean [95 % interval]). Same inputs on both sides.", "",
+             f"Command: `lst-transfer --name {result['name']} --models {' '.join(result['models'])} "
+             f"--folds {result['folds']} {' '.join(result['overrides'])}`", "",
+             "| held-out site | model | RMSE K, trained elsewhere | MSE %, trained elsewhere | RMSE K, trained on the "
+             "site | MSE %, trained on the site | trivial K (elsewhere / site) |", "|---|---|---|---|---|---|---|"]
+    def interval(s: dict, digits: int) -> str:
+        return f"{fmt(s['mean'], digits)} [{fmt(s['low'], digits)}, {fmt(s['high'], digits)}]"
+
+    for site, models in result["sites"].items():
+        for model, row in models.items():
+            e, o = row["elsewhere"], row["own"]
+            lines.append(f"| {site} | {model} | {fmt(e['rmse_k'], 3)} | {fmt(e['mse_improvement_pct'], 1)} | "
+                         f"{interval(o['rmse_k'], 3)} | {interval(o['mse_improvement_pct'], 1)} | "
+                         f"{fmt(e['trivial_rmse_k'], 3)} / {fmt(o['trivial_rmse_k']['mean'], 3)} |")
+    path = root / "transfer.md"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _parser() -> argparse.ArgumentParser:
+    from lst_lightning.apps.cli import Parser
+
+    p = Parser(prog=PROG, description=(
+        "Leave one site out over the archives of data=multi, each model also cross-validated on each site "
+        "alone: what transfers to a site never seen. Extra arguments are train.py overrides (data=multi "
+        "'data.archives={a: {lst_dir: ..., dem: ...}, b: {...}}' ...)."))
+    p.add_argument("overrides", nargs="*", help="train.py overrides: data=multi data.archives=... and the rest")
+    p.add_argument("--name", default="default", help="report name: <out>/<name>/ (default: default)")
+    p.add_argument("--models", nargs="+", default=["lightgbm"], help="models (default: lightgbm)")
+    p.add_argument("--folds", type=int, default=5, help="folds of each site's own cross-validation (default: 5)")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
+    return p
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    path = transfer(args.name, args.overrides, args.models, args.folds, args.out)
+    print(f"\ntransfer report written: {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

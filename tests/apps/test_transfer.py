@@ -1,0 +1,30 @@
+"""lst-transfer: leave one site out vs each site alone, on three tiny synthetic archives."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.data.test_multi import SITES, archives, archives_override  # noqa: F401 (the fixture)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_transfer_table_has_every_site_trained_elsewhere_and_on_itself(archives, tmp_path):  # noqa: F811
+    from lst_lightning.apps.transfer import main
+
+    main(["--name", "tiny", "--models", "lightgbm", "--folds", "3", "--out", str(tmp_path / "reports"),
+          "data=multi", archives_override(archives), "split.space.block_px=10", "data.k=5", "logger=none",
+          "model.train_samples=20000", "model.baseline.n_estimators=40", "model.baseline.log_every=0",
+          f"paths.root_dir={tmp_path}"])
+    root = tmp_path / "reports" / "tiny"
+    table = (root / "transfer.md").read_text()
+    assert all(f"| {site} | lightgbm |" in table for site in SITES) and "lst-transfer --name tiny" in table
+    result = json.loads((root / "transfer.json").read_text())
+    for site in SITES:
+        row = result["sites"][site]["lightgbm"]
+        assert 0 < row["elsewhere"]["rmse_k"] < row["elsewhere"]["trivial_rmse_k"]
+        assert 0 < row["own"]["rmse_k"]["mean"] and len(row["own"]["rmse_k"]["folds"]) == 3
+    # the site-alone runs used the inputs of the pooled run: no lat/lon, no input one site lacks
+    own_cfg = (root / "runs" / "north_lightgbm" / "config.yaml").read_text()
+    assert "latlon" not in own_cfg.split("groups:")[1].split("when_available")[0]
