@@ -72,7 +72,7 @@ def fine_predict_child(cache_path: str, fine_dem: str, out_dir: str) -> dict:
 
     cache = open_cache(cache_path)
     layout = FeatureLayout(k=cache.k, groups=GROUPS)
-    dm = LSTDataModule(cache, layout, {"kind": "space_days"}, batch_size=1024, samples_per_epoch=1024,
+    dm = LSTDataModule(cache, layout, {"kind": "days"}, batch_size=1024, samples_per_epoch=1024,
                        eval_samples=1000, scaler_samples=20_000)
     dm.setup()
     mlp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "mlp.yaml"))

@@ -24,8 +24,11 @@ PROG = "lst-transfer"
 
 def site_overrides(overrides: list[str], name: str, archive: dict) -> list[str]:
     """The overrides for one site alone: data=custom with that archive's files and settings."""
-    kept = [o for o in overrides if not o.split("=")[0].lstrip("+~").startswith(("data.archives", "data=",
-                                                                                  "data.balance", "split="))]
+    def pooled_only(override: str) -> bool:
+        key = override.split("=")[0].lstrip("+~")
+        return key in ("data", "split", "data.balance") or key.startswith("data.archives")
+
+    kept = [o for o in overrides if not pooled_only(o)]
     files = [f"data.{k}={v}" for k, v in archive.items() if v is not None and k in ("lst_dir", "dem", "ndvi",
                                                                                     "landcover", "oracle_dir")]
     extra = [f"data.bands=[{','.join(archive['bands'])}]"] if "bands" in archive else []
