@@ -63,6 +63,14 @@ def random_cache(tmp_path_factory):
 
 
 
+@pytest.fixture(scope="session")
+def sites(tmp_path_factory) -> dict[str, Path]:
+    """Three small synthetic archives of different grids (tests/data/inputs.py SITES), for data=multi."""
+    from tests.data.inputs import write_sites
+
+    return write_sites(tmp_path_factory.mktemp("sites"))
+
+
 TINY_RUNS = {  # debug=tiny runs (seconds each), all tracked in one MLflow store over one archive
     "mlp": ["trainer.max_epochs=1"],
     "ridge": ["model=ridge", "model.train_samples=20000"],

@@ -82,3 +82,28 @@ def windows_overlap(mask_a: np.ndarray, mask_b: np.ndarray, k: int) -> bool:
     dr = np.abs(ra[:, None] - rb[None, :])
     dc = np.abs(ca[:, None] - cb[None, :])
     return bool(np.any((dr < k) & (dc < k)))
+
+
+SITES = {"north": ((60, 50), 0), "south": ((50, 64), 1), "east": ((56, 48), 2)}  # grid, seed
+
+
+def write_sites(root: Path) -> dict[str, Path]:
+    """Three small synthetic archives of different grids and seeds (data=multi fixtures); the first
+    also gets a land-cover raster."""
+    from lst_lightning.data.io.rasters import read_dem
+    from lst_lightning.data.synthetic import generate_archive
+
+    out = {}
+    for name, (shape, seed) in SITES.items():
+        generate_archive(root / name, shape=shape, seed=seed, day_step=30, noise_k=0.1, hidden_k=0.0, progress=False)
+        out[name] = root / name
+    dem, grid = read_dem(root / "north" / "dem.tif")
+    write_geotiff(root / "north" / "landcover.tif", grid, (np.nan_to_num(dem) > 300).astype(np.uint8))
+    return out
+
+
+def archives_override(archives: dict[str, Path], **extra: str) -> str:
+    """The ``data.archives={...}`` override of these archives (``extra``: more keys per archive)."""
+    items = [f"{n}:{{lst_dir:{p}/lst,dem:{p}/dem.tif,ndvi:{p}/ndvi.tif{extra.get(n, '')}}}"
+             for n, p in archives.items()]
+    return "data.archives={" + ",".join(items) + "}"

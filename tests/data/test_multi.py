@@ -6,40 +6,16 @@ import pytest
 
 from lst_lightning.errors import LSTError
 from tests.common import compose_cfg
-
-SITES = {"north": ((60, 50), 0), "south": ((50, 64), 1), "east": ((56, 48), 2)}
-
-
-@pytest.fixture(scope="module")
-def archives(tmp_path_factory):
-    """Three small synthetic archives of different grids and seeds (one with land cover)."""
-    from lst_lightning.data.io.rasters import read_dem
-    from lst_lightning.data.io.writers import write_geotiff
-    from lst_lightning.data.synthetic import generate_archive
-
-    root = tmp_path_factory.mktemp("multi")
-    out = {}
-    for name, (shape, seed) in SITES.items():
-        generate_archive(root / name, shape=shape, seed=seed, day_step=30, noise_k=0.1, hidden_k=0.0, progress=False)
-        out[name] = root / name
-    dem, grid = read_dem(root / "north" / "dem.tif")
-    write_geotiff(root / "north" / "landcover.tif", grid, (np.nan_to_num(dem) > 300).astype(np.uint8))
-    return out
+from tests.data.inputs import SITES, archives_override
 
 
-def archives_override(archives, **extra) -> str:
-    items = [f"{n}:{{lst_dir:{p}/lst,dem:{p}/dem.tif,ndvi:{p}/ndvi.tif{extra.get(n, '')}}}"
-             for n, p in archives.items()]
-    return "data.archives={" + ",".join(items) + "}"
-
-
-def multi_dm(archives, tmp_path, *overrides, extra=None):
+def multi_dm(sites, tmp_path, *overrides, extra=None):
     from omegaconf import OmegaConf
 
     from lst_lightning.data.sources import resolve_caches
     from lst_lightning.training.run import build_datamodule, resolve_features
 
-    cfg = compose_cfg(["data=multi", archives_override(archives, **(extra or {})), "split.space.block_px=10",
+    cfg = compose_cfg(["data=multi", archives_override(sites, **(extra or {})), "split.space.block_px=10",
                        "data.k=5", "data.loader.batch_size=600", *overrides], tmp_path)
     resolve_features(cfg)
     dm = build_datamodule(cfg, resolve_caches(OmegaConf.to_container(cfg.data, resolve=True), progress=False))
@@ -48,8 +24,8 @@ def multi_dm(archives, tmp_path, *overrides, extra=None):
 
 
 @pytest.mark.parametrize("balance", ["samples", "equal"])
-def test_batches_hold_every_archive_in_the_configured_proportions(archives, tmp_path, balance):
-    _, dm = multi_dm(archives, tmp_path, f"data.balance={balance}")
+def test_batches_hold_every_archive_in_the_configured_proportions(sites, tmp_path, balance):
+    _, dm = multi_dm(sites, tmp_path, f"data.balance={balance}")
     train = np.array([dm.per_archive[n].samples["train"] for n in SITES], dtype=float)
     want = train / train.sum() if balance == "samples" else np.full(3, 1 / 3)
     batch = next(iter(dm.train_dataloader()))
@@ -67,8 +43,8 @@ def test_batches_hold_every_archive_in_the_configured_proportions(archives, tmp_
         np.testing.assert_array_equal(batch["scalars"].numpy()[sel], g.gather(f, r, c)["scalars"])
 
 
-def test_no_sample_of_the_held_out_site_reaches_training(archives, tmp_path):
-    cfg, dm = multi_dm(archives, tmp_path, "split=sites", "split.fold=1")
+def test_no_sample_of_the_held_out_site_reaches_training(sites, tmp_path):
+    cfg, dm = multi_dm(sites, tmp_path, "split=sites", "split.fold=1")
     assert "latlon" not in cfg.features.groups  # off by default under the site split
     held = list(SITES).index("south")
     rng = np.random.default_rng(0)
@@ -83,40 +59,40 @@ def test_no_sample_of_the_held_out_site_reaches_training(archives, tmp_path):
     assert south.summary.samples["test"] == valid
 
 
-def test_per_archive_caches_are_the_ones_a_single_archive_run_makes(archives, tmp_path):
+def test_per_archive_caches_are_the_ones_a_single_archive_run_makes(sites, tmp_path):
     from omegaconf import OmegaConf
 
     from lst_lightning.data.sources import resolve_cache, resolve_caches
 
-    cfg = compose_cfg(["data=multi", archives_override(archives)], tmp_path)
+    cfg = compose_cfg(["data=multi", archives_override(sites)], tmp_path)
     caches = resolve_caches(OmegaConf.to_container(cfg.data, resolve=True), progress=False)
-    p = archives["east"]
+    p = sites["east"]
     single = compose_cfg(["data=custom", f"data.lst_dir={p}/lst", f"data.dem={p}/dem.tif", f"data.ndvi={p}/ndvi.tif"],
                          tmp_path)
     assert resolve_cache(OmegaConf.to_container(single.data, resolve=True), progress=False).path == caches["east"].path
 
 
-def test_mismatched_inputs_are_one_line_naming_the_archive(archives, tmp_path):
-    lc = {"north": f",landcover:{archives['north']}/landcover.tif"}
+def test_mismatched_inputs_are_one_line_naming_the_archive(sites, tmp_path):
+    lc = {"north": f",landcover:{sites['north']}/landcover.tif"}
     with pytest.raises(LSTError, match=r"data.archives.south: features: group 'landcover' needs a land-cover raster"):
-        multi_dm(archives, tmp_path, "features.groups=[lst_mean,elev_diff,landcover]", extra=lc)
+        multi_dm(sites, tmp_path, "features.groups=[lst_mean,elev_diff,landcover]", extra=lc)
     with pytest.raises(LSTError, match=r"split=sites holds one archive out of several: it needs data=multi"):
         from lst_lightning.training.experiment import run_experiment
 
         run_experiment(compose_cfg(["split=sites", "debug=tiny"], tmp_path))
     with pytest.raises(LSTError, match=r"data.archives: data=multi needs at least two archives"):
-        multi_dm({"north": archives["north"]}, tmp_path)
+        multi_dm({"north": sites["north"]}, tmp_path)
 
 
 @pytest.mark.e2e
-def test_three_archives_train_and_report_per_site_metrics_and_leave_one_out(archives, tmp_path):
+def test_three_archives_train_and_report_per_site_metrics_and_leave_one_out(sites, tmp_path):
     import json
     from pathlib import Path
 
     from lst_lightning.training.experiment import run_experiment
     from lst_lightning.training.run import run_training
 
-    base = ["data=multi", archives_override(archives), "split.space.block_px=10", "data.k=5", "logger=none",
+    base = ["data=multi", archives_override(sites), "split.space.block_px=10", "data.k=5", "logger=none",
             "model=lightgbm", "model.train_samples=20000", "model.baseline.n_estimators=40",
             "model.baseline.log_every=0"]
     cfg = compose_cfg(base, tmp_path / "pooled")
@@ -133,7 +109,7 @@ def test_three_archives_train_and_report_per_site_metrics_and_leave_one_out(arch
         assert [k for k in per_fold if k.startswith("test/site/") and k.endswith("/rmse_k")] == \
             [f"test/site/{name}/rmse_k"]
     # a network through Lightning: one short epoch over the pool
-    net = compose_cfg(["data=multi", archives_override(archives), "split.space.block_px=10", "data.k=5", "logger=none",
+    net = compose_cfg(["data=multi", archives_override(sites), "split.space.block_px=10", "data.k=5", "logger=none",
                        "trainer.max_epochs=1", "data.loader.samples_per_epoch=4096", "model.net.hidden=[32]"],
                       tmp_path / "net")
     run_training(net)

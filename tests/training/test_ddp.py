@@ -102,18 +102,12 @@ def test_ddp_run_matches_a_single_process_run(tmp_path):
     assert ddp["test/rmse_k"] < 0.8 * ddp["test/trivial_rmse_k"]
 
 
-def test_ddp_over_several_archives_counts_every_held_out_sample_once(tmp_path):
+def test_ddp_over_several_archives_counts_every_held_out_sample_once(sites, tmp_path):
     """data=multi under DDP: each rank draws its own shard of every archive's training part, and the
     per-site test metrics are reduced over the ranks like the pooled ones."""
-    from lst_lightning.data.synthetic import generate_archive
-    from tests.data.test_multi import SITES, archives_override
+    from tests.data.inputs import SITES, archives_override
 
-    archives = {}
-    for name, (shape, seed) in SITES.items():
-        generate_archive(tmp_path / name, shape=shape, seed=seed, day_step=30, noise_k=0.1, hidden_k=0.0,
-                         progress=False)
-        archives[name] = tmp_path / name
-    pooled = ["data=multi", archives_override(archives), "split.space.block_px=10", "data.k=5",
+    pooled = ["data=multi", archives_override(sites), "split.space.block_px=10", "data.k=5",
               "trainer.max_epochs=2", "data.loader.samples_per_epoch=4096"]
     single = run_train(tmp_path, tmp_path / "data", "single", *pooled, "data.loader.batch_size=256")
     ddp = run_train(tmp_path, tmp_path / "data", "ddp", *pooled, "trainer=ddp", "trainer.accelerator=cpu",
