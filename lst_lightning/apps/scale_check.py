@@ -46,37 +46,16 @@ def coarse_overrides(overrides: list[str], files: dict) -> list[str]:
     return kept + ["data=custom"] + [f"data.{k}={v}" for k, v in files.items() if k != "oracle_dir" and v]
 
 
-def train_cv(overrides: list[str], out: Path, name: str):
-    """Cross-validate one configuration into ``out``; the composed config (with its fold dirs)."""
-    from omegaconf import open_dict
-
-    from lst_lightning.apps.report.jobs import compose_train
-    from lst_lightning.training.experiment import run_experiment
-
-    cfg = compose_train(overrides, PROG)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-        cfg.run_name = name
-    log.info(f"\n[scale check] {name}: python train.py {' '.join(overrides)}")
-    start = time.perf_counter()
-    run_experiment(cfg)
-    log.info(f"[scale check] {name}: done in {time.perf_counter() - start:.0f} s")
-    return cfg
-
-
 def native_run(coarse_run, fine_cache, overrides: list[str], model: str, out: Path, name: str):
     """The model trained at the archive's own scale on the coarse fold's parts: their dates, and the
     archive pixels inside their usable aggregated pixels. No training window reaches a scored
     pixel's window: a usable aggregated pixel lies k // 2 aggregated pixels (f * (k // 2) archive
     pixels) inside its part's blocks, more than an archive window's k // 2. Returns the opened run."""
-    from omegaconf import open_dict
-
-    from lst_lightning.apps.report.jobs import compose_train
+    from lst_lightning.apps.report.jobs import train_named
     from lst_lightning.apps.runs import open_run
     from lst_lightning.data.splits import PARTS, save_plan
     from lst_lightning.downscale.grids import nest
     from lst_lightning.downscale.tiles import upsample
-    from lst_lightning.training.run import run_training
 
     cache, plan = coarse_run.dm.cache, coarse_run.dm.plan
     nesting = nest(fine_cache.grid, cache.grid, "the archive")
@@ -86,12 +65,7 @@ def native_run(coarse_run, fine_cache, overrides: list[str], model: str, out: Pa
              for p in PARTS}
     out.mkdir(parents=True, exist_ok=True)
     save_plan(out / "plan.npz", dates, masks)
-    cfg = compose_train(overrides + [f"model={model}", "split=given", f"split.plan_file={out / 'plan.npz'}"], PROG)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-        cfg.run_name = name
-    log.info(f"\n[scale check] {name}")
-    run_training(cfg)
+    train_named(overrides + [f"model={model}", "split=given", f"split.plan_file={out / 'plan.npz'}"], out, name, PROG)
     return open_run(str(out), "", out / "tmp")
 
 
@@ -101,7 +75,7 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
     """({method: [T, H, W] LST (K) on the fine grid}, {"frames", "mask", "truth", "bands"}) of one
     fold: every method on the fold's held-out frames, from the aggregated LST alone (and the fine
     rasters); ``mask`` = the pixels every method is scored on."""
-    from lst_lightning.data.io.formats import LST_SCALE, observed
+    from lst_lightning.data.io.formats import observed, raw_to_kelvin
     from lst_lightning.downscale.fine import Residuals
     from lst_lightning.downscale.grids import nest
     from lst_lightning.downscale.tiles import upsample
@@ -114,16 +88,15 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
     fine_frames = [index[(cache.meta["frames"][t]["date"], cache.meta["frames"][t]["band"])] for t in picked]
     hf, wf = fine_cache.grid.shape
     whole = (slice(0, hf), slice(0, wf))
-    raw = downscaled(coarse_run, cache, picked, nesting, fine_cache, landcover_path)
-    coarse_lst = np.asarray(cache.array("lst")[picked]) * np.float32(LST_SCALE)
-    coarse_lst[coarse_lst == 0] = np.nan
+    raw, inputs = downscaled(coarse_run, cache, picked, nesting, fine_cache, landcover_path)
+    coarse_lst = inputs.coarse_lst
     spread = {mode: Residuals(mode, coarse_lst, nesting) for mode in Residuals.MODES}
     spread["smooth"].add(*whole, raw)
     preds = {"model": spread[DEFAULT_RESIDUAL].apply(*whole, raw),
              f"model, {OTHER_RESIDUAL} residual": spread[OTHER_RESIDUAL].apply(*whole, raw),
              "model, raw": raw}
     if native_run is not None:
-        native_raw = downscaled(native_run, cache, picked, nesting, fine_cache, landcover_path)
+        native_raw, _ = downscaled(native_run, cache, picked, nesting, fine_cache, landcover_path)
         native = Residuals(DEFAULT_RESIDUAL, coarse_lst, nesting)
         native.add(*whole, native_raw)
         preds["native-scale model"] = native.apply(*whole, native_raw)
@@ -131,16 +104,16 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
     lst = np.asarray(fine_cache.array("lst")[fine_frames])
     qa = np.asarray(fine_cache.array("qa")[fine_frames])
     bands = [fine_cache.meta["frames"][f]["band"] for f in fine_frames]
-    truth = np.where(lst > 0, lst * np.float32(LST_SCALE), np.nan).astype(np.float32)
+    truth = raw_to_kelvin(lst)
     seen = np.stack([observed(qa[i], b) for i, b in enumerate(bands)])
     test_pixels = upsample(plan["test"].pixel_mask, nesting, np.arange(hf), np.arange(wf), False).astype(bool)
     mask = common_pixels(preds, truth, seen & test_pixels[None])
     return preds, {"frames": fine_frames, "mask": mask, "truth": truth, "bands": bands}
 
 
-def downscaled(run, coarse_cache, picked: list[int], nesting, fine_cache, landcover_path) -> np.ndarray:
-    """[T, Hf, Wf] raw (unconserved) fine-scale prediction of a run's model from the aggregated
-    frames ``picked``: the model trained at either scale, applied the same way (downscale/)."""
+def downscaled(run, coarse_cache, picked: list[int], nesting, fine_cache, landcover_path):
+    """([T, Hf, Wf] raw (unconserved) fine-scale prediction, its FineInputs) of a run's model from the
+    aggregated frames ``picked``: the model trained at either scale, applied the same way (downscale/)."""
     from lst_lightning.data.io.rasters import read_landcover
     from lst_lightning.downscale.fine import predict_tile
     from lst_lightning.downscale.tiles import fine_inputs_from
@@ -150,7 +123,7 @@ def downscaled(run, coarse_cache, picked: list[int], nesting, fine_cache, landco
     codes = read_landcover(landcover_path, fine_cache.grid) if "landcover" in layout.groups else None
     inputs = fine_inputs_from(coarse_cache, picked, nesting, np.asarray(fine_cache.array("dem")), layout, ndvi, codes)
     hf, wf = nesting.fine.shape
-    return predict_tile(inputs, layout, run.predict, slice(0, hf), slice(0, wf), conserve=False)
+    return predict_tile(inputs, layout, run.predict, slice(0, hf), slice(0, wf), conserve=False), inputs
 
 
 def _covariates(cache, fine_cache, t: int) -> tuple[list, list]:
@@ -200,7 +173,7 @@ def scale_check(name: str, overrides: list[str], models, factor: int, folds: int
     """Aggregate, cross-validate each model at both scales, score every fold; returns the report."""
     from omegaconf import OmegaConf
 
-    from lst_lightning.apps.report.jobs import compose_train
+    from lst_lightning.apps.report.jobs import compose_train, train_named
     from lst_lightning.apps.runs import open_run
     from lst_lightning.data.aggregate import aggregate_archive
     from lst_lightning.data.sources import input_files, resolve_cache
@@ -218,11 +191,11 @@ def scale_check(name: str, overrides: list[str], models, factor: int, folds: int
     per_fold: list[dict] = [{} for _ in range(folds)]
     examples = {}
     for model in models:
-        coarse_cfg = train_cv(coarse_overrides(overrides, agg) + [f"model={model}", *split,
-                                                                  f"split.space.block_px={block_px}"],
-                              root / "runs" / f"coarse_{model}", f"scale check {name}: {model} at {factor}x")
+        coarse = root / "runs" / f"coarse_{model}"
+        train_named(coarse_overrides(overrides, agg) + [f"model={model}", *split, f"split.space.block_px={block_px}"],
+                    coarse, f"scale check {name}: {model} at {factor}x", PROG)
         for fold in range(folds):
-            run = open_run(str(Path(coarse_cfg.paths.output_dir) / f"fold_{fold}"), "", root / "tmp")
+            run = open_run(str(coarse / f"fold_{fold}"), "", root / "tmp")
             nat = native_run(run, fine_cache, overrides, model, root / "runs" / f"native_{model}" / f"fold_{fold}",
                              f"scale check {name}: {model} native [fold {fold}/{folds}]") if native else None
             log.info(f"[scale check] {model} fold {fold}: downscaling its held-out dates")

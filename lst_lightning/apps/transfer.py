@@ -11,7 +11,6 @@ site vs its folds' held-out parts), both unseen by the model that is scored on t
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -36,25 +35,10 @@ def site_overrides(overrides: list[str], name: str, archive: dict) -> list[str]:
     return kept + ["data=custom", *files, *extra]
 
 
-def run(overrides: list[str], out: Path, name: str) -> dict:
-    from omegaconf import open_dict
-
-    from lst_lightning.apps.report.jobs import compose_train
-    from lst_lightning.training.experiment import run_experiment
-
-    cfg = compose_train(overrides, PROG)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-        cfg.run_name = name
-    log.info(f"\n[transfer] {name}: python train.py {' '.join(overrides)}")
-    run_experiment(cfg)
-    return json.loads((out / "results.json").read_text())
-
-
 def transfer(name: str, overrides: list[str], models, folds: int, out: Path) -> Path:
     from omegaconf import OmegaConf
 
-    from lst_lightning.apps.report.jobs import compose_train
+    from lst_lightning.apps.report.jobs import compose_train, train_named
     from lst_lightning.data.sources import archive_configs
     from lst_lightning.training.run import resolve_features
 
@@ -69,12 +53,12 @@ def transfer(name: str, overrides: list[str], models, folds: int, out: Path) -> 
     root = out / name
     table = {}
     for model in models:
-        loso = run(overrides + [f"model={model}", "split=sites"], root / "runs" / f"sites_{model}",
-                   f"transfer {name}: {model}, leave one site out")
+        loso = train_named(overrides + [f"model={model}", "split=sites"], root / "runs" / f"sites_{model}",
+                           f"transfer {name}: {model}, leave one site out", PROG)
         for fold, site in enumerate(archives):
-            own = run(site_overrides(overrides, site, archives[site]) + same_inputs +
-                      [f"model={model}", f"split.folds={folds}", "split.fold=null"],
-                      root / "runs" / f"{site}_{model}", f"transfer {name}: {model} on {site} alone")
+            own = train_named(site_overrides(overrides, site, archives[site]) + same_inputs +
+                              [f"model={model}", f"split.folds={folds}", "split.fold=null"],
+                              root / "runs" / f"{site}_{model}", f"transfer {name}: {model} on {site} alone", PROG)
             elsewhere = loso["per_fold"][fold]
             table.setdefault(site, {})[model] = {
                 "elsewhere": {k: elsewhere.get(f"test/site/{site}/{k}") for k in ("rmse_k", "trivial_rmse_k",

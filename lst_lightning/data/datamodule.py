@@ -55,7 +55,8 @@ class TrainStream(IterableDataset):
     def __len__(self) -> int:
         return math.ceil(self.batches / _readers()[1])
 
-    def __iter__(self):
+    def _epoch(self) -> tuple[np.random.Generator, int, int, range]:
+        """This reader's (generator, shard, shards, steps) for a new epoch."""
         rank, world, worker, workers = _readers()
         shard = rank * workers + worker
         info = get_worker_info()
@@ -63,8 +64,12 @@ class TrainStream(IterableDataset):
         epoch_key = info.seed if info else self.epoch
         self.epoch += 1
         rng = np.random.default_rng([self.seed, epoch_key % (2 ** 63), shard])
-        part = _shard_part(self.plan["train"], shard, world * workers)
-        for _ in range(worker, math.ceil(self.batches / world), workers):
+        return rng, shard, world * workers, range(worker, math.ceil(self.batches / world), workers)
+
+    def __iter__(self):
+        rng, shard, shards, steps = self._epoch()
+        part = _shard_part(self.plan["train"], shard, shards)
+        for _ in steps:
             f, r, c = draw_samples(self.gatherer, self.plan, part, self.batch_size, rng, self.observed_only)
             yield _to_torch(self.gatherer.gather(f, r, c))
 

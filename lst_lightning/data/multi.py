@@ -13,13 +13,11 @@ archive held out whole as the test part; the others split by blocks into train a
 """
 from __future__ import annotations
 
-import math
-
 import lightning.pytorch as L
 import numpy as np
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader
 
-from lst_lightning.data.datamodule import EvalStream, SplitSummary, _readers, _shard_part, _to_torch
+from lst_lightning.data.datamodule import EvalStream, SplitSummary, TrainStream, _shard_part, _to_torch
 from lst_lightning.data.sampling import _proportional, draw_samples
 from lst_lightning.data.splits import PARTS, SplitPart, SplitPlan, fully_inside
 from lst_lightning.errors import LSTError
@@ -55,32 +53,23 @@ class MultiGatherer:
         return out
 
 
-class MultiTrainStream(IterableDataset):
+class MultiTrainStream(TrainStream):
     """TrainStream over several archives: every batch holds ``quota[a]`` samples of archive a."""
 
-    def __init__(self, modules: list, offsets: np.ndarray, gatherer: MultiGatherer, quota: np.ndarray,
-                 batches: int, seed: int, epoch: int = 0):
-        self.modules, self.offsets, self.gatherer, self.quota = modules, offsets, gatherer, quota
-        self.batches, self.seed, self.epoch = batches, seed, epoch
-
-    def __len__(self) -> int:
-        return math.ceil(self.batches / _readers()[1])
+    def __init__(self, modules: list, gatherer: MultiGatherer, quota: np.ndarray, batches: int, seed: int,
+                 epoch: int = 0):
+        super().__init__(gatherer, None, int(quota.sum()), batches, seed, epoch=epoch)
+        self.modules, self.quota = modules, quota
 
     def __iter__(self):
-        rank, world, worker, workers = _readers()
-        shard = rank * workers + worker
-        info = get_worker_info()
-        epoch_key = info.seed if info else self.epoch
-        self.epoch += 1
-        rng = np.random.default_rng([self.seed, epoch_key % (2 ** 63), shard])
-        parts = [_shard_part(dm.plan["train"], shard, world * workers) for dm in self.modules]
-        for _ in range(worker, math.ceil(self.batches / world), workers):
-            index = [draw_samples(dm.gatherer, dm.plan, part, int(q), rng, dm.train_observed_only)
-                     for dm, part, q in zip(self.modules, parts, self.quota) if q > 0]
-            live = [a for a, q in enumerate(self.quota) if q > 0]
-            f = np.concatenate([idx[0] + self.offsets[a] for a, idx in zip(live, index)])
-            r = np.concatenate([idx[1] for idx in index])
-            c = np.concatenate([idx[2] for idx in index])
+        rng, shard, shards, steps = self._epoch()
+        live = [a for a, q in enumerate(self.quota) if q > 0]
+        parts = {a: _shard_part(self.modules[a].plan["train"], shard, shards) for a in live}
+        for _ in steps:
+            index = {a: draw_samples(self.modules[a].gatherer, self.modules[a].plan, parts[a], int(self.quota[a]),
+                                     rng, self.modules[a].train_observed_only) for a in live}
+            f = np.concatenate([index[a][0] + self.gatherer.offsets[a] for a in live])
+            r, c = (np.concatenate([index[a][i] for a in live]) for i in (1, 2))
             yield _to_torch(self.gatherer.gather(f, r, c))
 
 
@@ -123,8 +112,6 @@ class MultiDataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.samples_per_epoch, self.scaler_samples, self.seed = int(samples_per_epoch), int(scaler_samples), seed
         self.layout = next(iter(modules.values())).layout
-        self.train_observed_only = False
-        self.device_resident = False
         self.gatherer: MultiGatherer | None = None
         self.summary: SplitSummary | None = None
         self._train_stream, self._train_epoch = None, 0
@@ -161,10 +148,10 @@ class MultiDataModule(L.LightningDataModule):
 
     def draw_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self.setup()
-        out = [dm.draw_train(int(q), rng) for dm, q in zip(self.modules.values(), self.quota(n)) if q > 0]
-        live = [a for a, q in enumerate(self.quota(n)) if q > 0]
-        return (np.concatenate([o[0] + self.offsets[a] for a, o in zip(live, out)]),
-                np.concatenate([o[1] for o in out]), np.concatenate([o[2] for o in out]))
+        quota, dms = self.quota(n), list(self.modules.values())
+        out = {a: dms[a].draw_train(int(q), rng) for a, q in enumerate(quota) if q > 0}
+        return (np.concatenate([o[0] + self.offsets[a] for a, o in out.items()]),
+                np.concatenate([o[1] for o in out.values()]), np.concatenate([o[2] for o in out.values()]))
 
     def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Pooled training samples of every archive (in the training proportions), for the scaler."""
@@ -182,8 +169,8 @@ class MultiDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         batches = max(1, self.samples_per_epoch // self.batch_size)
-        self._train_stream = MultiTrainStream(list(self.modules.values()), self.offsets, self.gatherer,
-                                              self.quota(self.batch_size), batches, self.seed, self._train_epoch)
+        self._train_stream = MultiTrainStream(list(self.modules.values()), self.gatherer, self.quota(self.batch_size),
+                                              batches, self.seed, self._train_epoch)
         return self._loader(self._train_stream)
 
     def val_dataloader(self) -> DataLoader:

@@ -14,7 +14,7 @@ import numpy as np
 
 from lst_lightning.data.features import FeatureLayout
 from lst_lightning.data.sampling import FeatureGatherer
-from lst_lightning.downscale.sharpening import interpolate
+from lst_lightning.downscale.sharpening import sample, spline
 from lst_lightning.downscale.tiles import FineInputs, halo, tile_cache, tile_ranges
 
 BATCH = 16384
@@ -88,6 +88,7 @@ class Residuals:
         self.mode, self.coarse, self.nesting = mode, coarse_lst, nesting
         self.total = np.zeros((coarse_lst.shape[0], coarse_lst[0].size))
         self.n = np.zeros(self.total.shape, dtype=np.int64)
+        self._splines = None
 
     @property
     def two_pass(self) -> bool:
@@ -98,17 +99,24 @@ class Residuals:
             total, n, _ = block_sums(raw[t], self.nesting, rows, cols)
             self.total[t] += total
             self.n[t] += n
+        self._splines = None  # the residual surfaces change with every tile added
 
     def apply(self, rows: slice, cols: slice, raw: np.ndarray) -> np.ndarray:
         out = np.empty_like(raw)
         for t in range(raw.shape[0]):
             pred = raw[t]
             if self.mode == "smooth":
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    residual = self.coarse[t] - (self.total[t] / self.n[t]).reshape(self.coarse[t].shape)
-                pred = pred + np.nan_to_num(interpolate(residual, self.nesting, 3, rows, cols))
+                pred = pred + np.nan_to_num(sample(self._residual_splines()[t], self.nesting, rows, cols))
             out[t] = conserve_blocks(pred, self.coarse[t], self.nesting, rows, cols)
         return out
+
+    def _residual_splines(self) -> list:
+        """Each frame's bicubic residual surface, fitted once after the last ``add``."""
+        if self._splines is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                residual = self.coarse - (self.total / self.n).reshape(self.coarse.shape)
+            self._splines = [spline(r, 3) for r in residual]
+        return self._splines
 
 
 def downscale(inputs: FineInputs, layout: FeatureLayout, predictor, tile: int, conserve: bool,

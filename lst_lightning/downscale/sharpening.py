@@ -28,25 +28,42 @@ def interpolate(coarse: np.ndarray, nesting: Nesting, order: int, rows: slice | 
                 cols: slice | None = None) -> np.ndarray:
     """Spline interpolation of order 1 or 3 of ``coarse`` [H, W] (NaN = missing) at the fine pixels
     ``rows`` x ``cols`` (default: the whole fine grid)."""
+    return sample(spline(coarse, order), nesting, rows, cols)
+
+
+def spline(coarse: np.ndarray, order: int) -> tuple[np.ndarray | None, np.ndarray, int]:
+    """(spline coefficients, missing mask, order) of a coarse field: computed once, sampled per tile."""
     from scipy import ndimage
 
-    hf, wf = nesting.fine.shape
-    rows, cols = rows or slice(0, hf), cols or slice(0, wf)
-    r, c = np.arange(rows.start, rows.stop), np.arange(cols.start, cols.stop)
     coarse = np.asarray(coarse, dtype=np.float64)
     missing = ~np.isfinite(coarse)
     if missing.all():
-        return np.full((r.size, c.size), np.nan, dtype=np.float32)
+        return None, missing, order
     if missing.any():
         nearest = ndimage.distance_transform_edt(missing, return_distances=False, return_indices=True)
         coarse = coarse[tuple(nearest)]
+    coeffs = ndimage.spline_filter(coarse, order, mode="nearest") if order > 1 else coarse
+    return coeffs, missing, order
+
+
+def sample(fitted: tuple, nesting: Nesting, rows: slice | None = None, cols: slice | None = None) -> np.ndarray:
+    """A ``spline`` evaluated at the fine pixels ``rows`` x ``cols``; NaN where the own coarse pixel
+    is missing or outside the coarse grid."""
+    from scipy import ndimage
+
+    coeffs, missing, order = fitted
+    hf, wf = nesting.fine.shape
+    rows, cols = rows or slice(0, hf), cols or slice(0, wf)
+    r, c = np.arange(rows.start, rows.stop), np.arange(cols.start, cols.stop)
+    if coeffs is None:
+        return np.full((r.size, c.size), np.nan, dtype=np.float32)
     # fine pixel centres in coarse pixel coordinates (coarse centre i at i)
     y = (r + nesting.row0 + 0.5) / nesting.f - 0.5
     x = (c + nesting.col0 + 0.5) / nesting.f - 0.5
     yy, xx = np.meshgrid(y, x, indexing="ij")
-    out = ndimage.map_coordinates(coarse, [yy, xx], order=order, mode="nearest", prefilter=order > 1)
+    out = ndimage.map_coordinates(coeffs, [yy, xx], order=order, mode="nearest", prefilter=False)
     own = upsample(np.where(missing, np.nan, 0.0), nesting, r, c, np.nan)
-    return (out + own).astype(np.float32)  # NaN where the own coarse pixel is missing or outside
+    return (out + own).astype(np.float32)
 
 
 def regression_sharpen(coarse: np.ndarray, coarse_cov: list[np.ndarray], fine_cov: list[np.ndarray],

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from lst_lightning.data.io.formats import LST_SCALE
+from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.data.landcover import OTHER, landcover_columns
 from lst_lightning.data.terrain import terrain_derivatives, terrain_features
@@ -62,7 +62,7 @@ class FineInputs:
     @cached_property
     def coarse_lst(self) -> np.ndarray:
         """[T, H, W] float32 K of the chosen frames, NaN = missing."""
-        return np.where(self.lst_raw > 0, self.lst_raw * np.float32(LST_SCALE), np.nan).astype(np.float32)
+        return raw_to_kelvin(self.lst_raw)
 
 
 def fine_inputs_from(cache, picked: list[int], nesting: Nesting, dem: np.ndarray, layout,

@@ -72,6 +72,24 @@ def compose_train(overrides: list[str], prog: str = "lst-report"):
         raise LSTError(f"{prog}: bad override in {' '.join(overrides)}: {err}".splitlines()[0]) from None
 
 
+def train_named(overrides: list[str], out: Path, name: str, prog: str) -> dict:
+    """``python train.py <overrides>`` (one run, or every fold of a cross-validation) into ``out``
+    under the run name ``name``; its results.json. The runs of lst-scale-check and lst-transfer."""
+    from omegaconf import open_dict
+
+    from lst_lightning.training.experiment import run_experiment
+
+    cfg = compose_train(overrides, prog)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        cfg.run_name = name
+    log.info(f"\n[{prog}] {name}: python train.py {' '.join(overrides)}")
+    start = time.perf_counter()
+    run_experiment(cfg)
+    log.info(f"[{prog}] {name}: done in {time.perf_counter() - start:.0f} s")
+    return json.loads((Path(out) / "results.json").read_text())
+
+
 def base_overrides(overrides: list[str]) -> list[str]:
     """The user's overrides plus the report's: the sizing preset and MLflow (results are read back
     from it). The default features already use every input the data has."""
