@@ -76,9 +76,9 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     passes = 2 if spread is not None and spread.two_pass else 1
     with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history) as ds, \
             progress_bar(total=n_tiles * passes, desc="fine tiles", unit="tile", enabled=sys.stderr.isatty()) as bar:
+        one_pass = spread is not None and not spread.two_pass
         for rows, cols, raw in downscale(inputs, run.dm.gatherer.layout, run.predict, int(cfg.tile), False,
                                          progress=bar.update):
-            one_pass = spread is not None and not spread.two_pass
             write_tile(ds, "lst_pred", rows, cols, spread.apply(rows, cols, raw) if one_pass else raw)
             if passes == 2:
                 spread.add(rows, cols, raw)

@@ -130,6 +130,7 @@ class LSTDataModule(L.LightningDataModule):
         self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
         self.train_observed_only, self.scaler_samples, self.seed = train_observed_only, scaler_samples, seed
         self.plan: SplitPlan | None = None
+        self.gatherer: FeatureGatherer | None = None
         self.summary: SplitSummary | None = None
         self._eval: dict[str, tuple] = {}
         self.device_resident, self._device_gatherer = bool(device_resident), None
@@ -139,7 +140,6 @@ class LSTDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.plan is not None:
             return
-        self.gatherer = FeatureGatherer(self.cache, self.layout)
         cfg = self.split_cfg
         self.use_plan(make_split(self.cache.meta["frames"], self.cache.grid.shape, self.cache.k,
                                  kind=cfg.get("kind", "space_days"), days=cfg.get("days"), space=cfg.get("space"),
@@ -150,7 +150,7 @@ class LSTDataModule(L.LightningDataModule):
     def use_plan(self, plan: SplitPlan) -> None:
         """Take ``plan`` as this module's split (checked), with its fixed evaluation sets; a part
         without samples (a site held out whole, a training site's unused test part) gets none."""
-        if getattr(self, "gatherer", None) is None:
+        if self.gatherer is None:
             self.gatherer = FeatureGatherer(self.cache, self.layout)
         check_guarantees(plan, self.cache.meta["frames"], self.cache.k)
         self.plan = plan

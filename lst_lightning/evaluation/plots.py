@@ -223,50 +223,10 @@ def importance_bars(permutation: dict[str, dict[str, float]], ablation: dict[str
     return _save(fig, path)
 
 
-def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None) -> Path:
-    """Window-mean input, prediction, observation and error, side by side, over the area with
-    predictions (or ``bbox``: [lon_min, lat_min, lon_max, lat_max])."""
-    import numpy as np
-
+def _map_row(panels: list[tuple], extent, title: str, path: Path, size: tuple[float, float]) -> Path:
+    """Maps side by side, each (name, field, cmap, vmin, vmax) with its colour bar."""
     plt = _pyplot()
-    rs, cs = data_window(np.isfinite(pred) | np.isfinite(obs), grid.lat, grid.lon, bbox)
-    mean, pred, obs = mean[rs, cs], pred[rs, cs], obs[rs, cs]
-    extent = _extent(np.asarray(grid.lat)[rs], np.asarray(grid.lon)[cs])
-    values = np.concatenate([a[np.isfinite(a)] for a in (mean, pred, obs)])
-    lo, hi = np.percentile(values, [1, 99]) if values.size else (0.0, 1.0)
-    err = pred - obs
-    lim = float(np.nanpercentile(np.abs(err), 99)) if np.isfinite(err).any() else 1.0
-    fig, axes = plt.subplots(1, 4, figsize=(16, 5.2))
-    for ax, (name, field, cmap, vmin, vmax) in zip(axes, (
-            ("window-mean input (K)", mean, "inferno", lo, hi), ("prediction (K)", pred, "inferno", lo, hi),
-            ("observation (K)", obs, "inferno", lo, hi), ("prediction - observation (K)", err, "RdBu_r", -lim, lim))):
-        im = ax.imshow(field, extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.set_title(name)
-        ax.set_xlabel("lon")
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    axes[0].set_ylabel("lat")
-    fig.suptitle(title)
-    return _save(fig, path)
-
-
-def fine_panel(path: Path, lat, lon, title: str, coarse, pred, dem, truth=None) -> Path:
-    """Fine-scale prediction: the coarse input, the fine prediction and the fine DEM side by side,
-    then the truth and the error when the fine truth is known (synthetic)."""
-    import numpy as np
-
-    plt = _pyplot()
-    fields = [coarse, pred] + ([truth] if truth is not None else [])
-    values = np.concatenate([a[np.isfinite(a)] for a in fields] + [np.zeros(0)])
-    lo, hi = np.percentile(values, [1, 99]) if values.size else (0.0, 1.0)
-    panels = [("coarse input (K)", coarse, "inferno", lo, hi), ("fine prediction (K)", pred, "inferno", lo, hi),
-              ("fine DEM (m)", dem, "terrain", np.nanmin(dem) if np.isfinite(dem).any() else 0,
-               np.nanmax(dem) if np.isfinite(dem).any() else 1)]
-    if truth is not None:
-        err = pred - truth
-        lim = float(np.nanpercentile(np.abs(err), 99)) if np.isfinite(err).any() else 1.0
-        panels += [("fine truth (K)", truth, "inferno", lo, hi), ("prediction - truth (K)", err, "RdBu_r", -lim, lim)]
-    extent = _extent(np.asarray(lat), np.asarray(lon))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.6))
+    fig, axes = plt.subplots(1, len(panels), figsize=size)
     for ax, (name, field, cmap, vmin, vmax) in zip(axes, panels):
         im = ax.imshow(field, extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(name)
@@ -275,3 +235,49 @@ def fine_panel(path: Path, lat, lon, title: str, coarse, pred, dem, truth=None) 
     axes[0].set_ylabel("lat")
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def _lst_range(fields) -> tuple[float, float]:
+    """The 1st..99th percentile of the finite values of LST maps: one colour scale for all of them."""
+    import numpy as np
+
+    values = np.concatenate([a[np.isfinite(a)] for a in fields] + [np.zeros(0)])
+    return tuple(np.percentile(values, [1, 99])) if values.size else (0.0, 1.0)
+
+
+def _error_limit(err) -> float:
+    import numpy as np
+
+    return float(np.nanpercentile(np.abs(err), 99)) if np.isfinite(err).any() else 1.0
+
+
+def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None) -> Path:
+    """Window-mean input, prediction, observation and error, side by side, over the area with
+    predictions (or ``bbox``: [lon_min, lat_min, lon_max, lat_max])."""
+    import numpy as np
+
+    rs, cs = data_window(np.isfinite(pred) | np.isfinite(obs), grid.lat, grid.lon, bbox)
+    mean, pred, obs = mean[rs, cs], pred[rs, cs], obs[rs, cs]
+    extent = _extent(np.asarray(grid.lat)[rs], np.asarray(grid.lon)[cs])
+    lo, hi = _lst_range((mean, pred, obs))
+    err = pred - obs
+    lim = _error_limit(err)
+    return _map_row([("window-mean input (K)", mean, "inferno", lo, hi), ("prediction (K)", pred, "inferno", lo, hi),
+                     ("observation (K)", obs, "inferno", lo, hi),
+                     ("prediction - observation (K)", err, "RdBu_r", -lim, lim)], extent, title, path, (16, 5.2))
+
+
+def fine_panel(path: Path, lat, lon, title: str, coarse, pred, dem, truth=None) -> Path:
+    """Fine-scale prediction: the coarse input, the fine prediction and the fine DEM side by side,
+    then the truth and the error when the fine truth is known (synthetic)."""
+    import numpy as np
+
+    lo, hi = _lst_range([coarse, pred] + ([truth] if truth is not None else []))
+    known = np.isfinite(dem).any()
+    panels = [("coarse input (K)", coarse, "inferno", lo, hi), ("fine prediction (K)", pred, "inferno", lo, hi),
+              ("fine DEM (m)", dem, "terrain", np.nanmin(dem) if known else 0, np.nanmax(dem) if known else 1)]
+    if truth is not None:
+        err = pred - truth
+        lim = _error_limit(err)
+        panels += [("fine truth (K)", truth, "inferno", lo, hi), ("prediction - truth (K)", err, "RdBu_r", -lim, lim)]
+    return _map_row(panels, _extent(np.asarray(lat), np.asarray(lon)), title, path, (4 * len(panels), 4.6))

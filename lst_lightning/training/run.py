@@ -81,11 +81,11 @@ def build_multi_datamodule(cfg: DictConfig, caches: dict):
         held_out = names[int(fold)]
         split = {"kind": "space", "space": split.get("space"), "seed": split.get("seed")}
     loader = OmegaConf.to_container(cfg.data.loader, resolve=True)
-    layouts = {}
+    layouts, gatherers = {}, {}
     for name, cache in caches.items():
         layouts[name] = layout_for(cache, cfg.features.groups)
         try:
-            FeatureGatherer(cache, layouts[name])  # an input this archive lacks: the error names it
+            gatherers[name] = FeatureGatherer(cache, layouts[name])  # an input it lacks: the error names it
         except LSTError as err:
             raise LSTError(f"data.archives.{name}: {err}") from None
     first, layout = next(iter(layouts.items()))
@@ -96,6 +96,8 @@ def build_multi_datamodule(cfg: DictConfig, caches: dict):
                            "with the same classes, or leave land cover out (features.when_available=[ndvi])")
     modules = {name: LSTDataModule(cache, layout, split, bands=tuple(archives[name]["bands"]), seed=int(cfg.seed),
                                    **loader) for name, cache in caches.items()}
+    for name, dm in modules.items():
+        dm.gatherer = gatherers[name]
     sizes = {k: loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples")
              if k in loader}
     return MultiDataModule(modules, balance=str(cfg.data.get("balance", "samples")), held_out=held_out,
