@@ -13,6 +13,7 @@ from lst_lightning.data.cache import Cache
 from lst_lightning.data.features import FeatureLayout
 from lst_lightning.data.sampling import FeatureGatherer, count_samples, draw_samples, eval_indices
 from lst_lightning.data.splits import PARTS, SplitPart, SplitPlan, check_guarantees, make_split
+from lst_lightning.errors import LSTError
 
 
 def _to_torch(batch: dict) -> dict[str, torch.Tensor]:
@@ -117,16 +118,29 @@ class SplitSummary:
         return out
 
 
+def epoch_batches(samples_per_epoch: int, batch_size: int, train_samples: int, passes: float | None) -> int:
+    """Batches per training epoch: ``samples_per_epoch`` samples, but at most ``passes`` times the
+    train part's size. On a small archive (tens of thousands of training samples) a fixed 100 000
+    per epoch is many passes over the same pixels, and the networks overfit them."""
+    n = int(samples_per_epoch)
+    if passes is not None:
+        if not float(passes) > 0:
+            raise LSTError(f"data.loader.epoch_passes: must be > 0 (or null for no limit), got {passes}")
+        n = min(n, int(float(passes) * train_samples))
+    return max(1, n // int(batch_size))
+
+
 class LSTDataModule(L.LightningDataModule):
     def __init__(self, cache: Cache, layout: FeatureLayout, split: dict, bands=("night", "day"),
                  batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 100_000,
                  eval_samples: int = 100_000, num_workers: int = 0, pin_memory: bool = False,
                  train_observed_only: bool = False, scaler_samples: int = 50_000, seed: int = 0,
-                 device_resident: bool = False):
+                 device_resident: bool = False, epoch_passes: float | None = None):
         super().__init__()
         self.cache, self.layout, self.split_cfg, self.bands = cache, layout, dict(split), tuple(bands)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.samples_per_epoch, self.eval_samples = int(samples_per_epoch), int(eval_samples)
+        self.epoch_passes = epoch_passes
         self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
         self.train_observed_only, self.scaler_samples, self.seed = train_observed_only, scaler_samples, seed
         self.plan: SplitPlan | None = None
@@ -205,7 +219,8 @@ class LSTDataModule(L.LightningDataModule):
                           persistent_workers=False)
 
     def train_dataloader(self) -> DataLoader:
-        batches = max(1, self.samples_per_epoch // self.batch_size)
+        batches = epoch_batches(self.samples_per_epoch, self.batch_size, self.summary.samples["train"],
+                                self.epoch_passes)
         self._train_stream = TrainStream(self.batch_gatherer(), self.plan, self.batch_size, batches, self.seed,
                                          self.train_observed_only, epoch=self._train_epoch)
         return self._loader(self._train_stream)

@@ -17,7 +17,7 @@ import lightning.pytorch as L
 import numpy as np
 from torch.utils.data import DataLoader
 
-from lst_lightning.data.datamodule import EvalStream, SplitSummary, TrainStream, _shard_part, _to_torch
+from lst_lightning.data.datamodule import EvalStream, SplitSummary, TrainStream, _shard_part, _to_torch, epoch_batches
 from lst_lightning.data.sampling import _proportional, draw_samples
 from lst_lightning.data.splits import PARTS, SplitPart, SplitPlan, fully_inside
 from lst_lightning.errors import LSTError
@@ -101,7 +101,7 @@ class MultiDataModule(L.LightningDataModule):
 
     def __init__(self, modules: dict, balance: str = "samples", held_out: str | None = None,
                  batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 100_000,
-                 scaler_samples: int = 50_000, seed: int = 0):
+                 scaler_samples: int = 50_000, seed: int = 0, epoch_passes: float | None = None):
         super().__init__()
         if balance not in BALANCES:
             raise LSTError(f"data.balance: unknown {balance!r}; choose from {list(BALANCES)}")
@@ -111,6 +111,7 @@ class MultiDataModule(L.LightningDataModule):
         self.balance, self.held_out = balance, held_out
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.samples_per_epoch, self.scaler_samples, self.seed = int(samples_per_epoch), int(scaler_samples), seed
+        self.epoch_passes = epoch_passes
         self.layout = next(iter(modules.values())).layout
         self.gatherer: MultiGatherer | None = None
         self.summary: SplitSummary | None = None
@@ -168,7 +169,8 @@ class MultiDataModule(L.LightningDataModule):
         return DataLoader(dataset, batch_size=None, num_workers=0)
 
     def train_dataloader(self) -> DataLoader:
-        batches = max(1, self.samples_per_epoch // self.batch_size)
+        batches = epoch_batches(self.samples_per_epoch, self.batch_size, self.summary.samples["train"],
+                                self.epoch_passes)
         self._train_stream = MultiTrainStream(list(self.modules.values()), self.gatherer, self.quota(self.batch_size),
                                               batches, self.seed, self._train_epoch)
         return self._loader(self._train_stream)

@@ -10,6 +10,12 @@ Scalar columns get one shift/scale each. A patch channel is scaled JOINTLY: all 
 share one shift/scale (the 81 elevation differences keep their relative sizes). A constant
 column or channel gets scale 1. Statistics are buffers, so ``state_dict`` (and a Lightning
 checkpoint) carries them and a loaded model needs no training data to predict.
+
+``clip`` (optional) also keeps each input inside the range the training samples spanned: a column
+(or a patch channel, jointly) is clamped to its training quantiles ``clip`` and ``1 - clip``
+(0 = the training min and max) before scaling. A network extrapolates beyond the data it saw
+(a date warmer than any training date, a steeper coarse lapse), a tree does not; on small real
+archives that extrapolation alone turned held-out folds negative (docs/research.md).
 """
 from __future__ import annotations
 
@@ -67,11 +73,28 @@ def _shift_scale(values: np.ndarray, method: str) -> tuple[float, float]:
     return shift, scale
 
 
+def _bounds(values: np.ndarray, clip: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of ``values`` [N, D]: its ``clip`` and ``1 - clip`` quantiles (NaNs ignored;
+    a column without finite values stays unbounded)."""
+    values = np.asarray(values, dtype=np.float64)
+    lo, hi = np.full(values.shape[1], -np.inf), np.full(values.shape[1], np.inf)
+    for j in range(values.shape[1]):
+        v = values[:, j][np.isfinite(values[:, j])]
+        if v.size:
+            lo[j], hi[j] = np.quantile(v, clip), np.quantile(v, 1 - clip)
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
 class FeatureScaler(nn.Module):
     """``forward(scalars [B, S], patch [B, C, k, k]) -> (scalars, patch)`` scaled; ``inverse`` undoes it."""
 
-    def __init__(self, layout: FeatureLayout, methods: Mapping[str, str] | None = None):
+    def __init__(self, layout: FeatureLayout, methods: Mapping[str, str] | None = None,
+                 clip: float | None = None):
         super().__init__()
+        if clip is not None and not 0.0 <= float(clip) < 0.5:
+            raise LSTError(f"model.clip_inputs: the share of training values outside the clipping range, in each "
+                           f"tail, must be in [0, 0.5) (0 = training min/max; null = no clipping), got {clip}")
+        self.clip = None if clip is None else float(clip)
         self.layout = layout
         methods = _check_methods(ORIGINAL_SCALING if methods is None else methods)
         self.scalar_methods = tuple(methods.get(g, DEFAULT_METHOD) for g in layout.scalar_groups)
@@ -81,6 +104,9 @@ class FeatureScaler(nn.Module):
         self.register_buffer("scalar_scale", torch.ones(s))
         self.register_buffer("patch_shift", torch.zeros(c))
         self.register_buffer("patch_scale", torch.ones(c))
+        for part, n in (("scalar", s), ("patch", c)):  # clipping bounds: unbounded until fitted with clip
+            self.register_buffer(f"{part}_lo", torch.full((n,), -torch.inf))
+            self.register_buffer(f"{part}_hi", torch.full((n,), torch.inf))
         self.register_buffer("fitted", torch.tensor(False))
         self._is_fitted = False  # python mirror of the buffer: no device sync per batch
 
@@ -102,12 +128,19 @@ class FeatureScaler(nn.Module):
         for buf, stats, i in ((self.scalar_shift, s_stats, 0), (self.scalar_scale, s_stats, 1),
                               (self.patch_shift, p_stats, 0), (self.patch_scale, p_stats, 1)):
             buf.copy_(torch.tensor([st[i] for st in stats], dtype=torch.float64))
+        if self.clip is not None:
+            for part, values in (("scalar", scalars), ("patch", patch.swapaxes(0, 1).reshape(lay.n_channels, -1).T)):
+                lo, hi = _bounds(values, self.clip)
+                getattr(self, f"{part}_lo").copy_(torch.from_numpy(lo))
+                getattr(self, f"{part}_hi").copy_(torch.from_numpy(hi))
         self.fitted.fill_(True)
         self._is_fitted = True
         return self
 
-    def _load_from_state_dict(self, *args, **kwargs):
-        super()._load_from_state_dict(*args, **kwargs)
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("scalar_lo", "scalar_hi", "patch_lo", "patch_hi"):  # checkpoints from before clipping
+            state_dict.setdefault(prefix + name, getattr(self, name))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._is_fitted = bool(self.fitted)
 
     def _check(self) -> None:
@@ -117,6 +150,9 @@ class FeatureScaler(nn.Module):
 
     def forward(self, scalars: torch.Tensor, patch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check()
+        if self.clip is not None:
+            scalars = torch.clamp(scalars, self.scalar_lo, self.scalar_hi)
+            patch = torch.clamp(patch, self.patch_lo.view(1, -1, 1, 1), self.patch_hi.view(1, -1, 1, 1))
         scalars = (scalars - self.scalar_shift) / self.scalar_scale
         patch = (patch - self.patch_shift.view(1, -1, 1, 1)) / self.patch_scale.view(1, -1, 1, 1)
         return scalars, patch
@@ -130,4 +166,5 @@ class FeatureScaler(nn.Module):
     def extra_repr(self) -> str:
         groups = dict(zip(self.layout.scalar_groups, self.scalar_methods))
         groups.update(zip(self.layout.patch_channels, self.patch_methods))
-        return ", ".join(f"{g}={m}" for g, m in groups.items())
+        clip = "" if self.clip is None else f", clip={self.clip}"
+        return ", ".join(f"{g}={m}" for g, m in groups.items()) + clip

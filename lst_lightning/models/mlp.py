@@ -61,8 +61,8 @@ def init_weights(module: nn.Module, init: str, activation: str, output: nn.Modul
 
 
 def dense_stack(in_features: int, hidden: Sequence[int], dropout: float, batch_norm: bool,
-                activation: str) -> tuple[nn.Sequential, nn.Linear]:
-    """``Linear -> [BatchNorm] -> activation -> [Dropout]`` per hidden width, then ``Linear -> 1``."""
+                activation: str, out: int = 1) -> tuple[nn.Sequential, nn.Linear]:
+    """``Linear -> [BatchNorm] -> activation -> [Dropout]`` per hidden width, then ``Linear -> out``."""
     if in_features < 1:
         raise LSTError("features.groups: the model has no inputs (every feature group was dropped)")
     if not 0.0 <= float(dropout) < 1.0:
@@ -80,7 +80,7 @@ def dense_stack(in_features: int, hidden: Sequence[int], dropout: float, batch_n
         if dropout > 0:
             layers.append(nn.Dropout(float(dropout)))
         width = h
-    output = nn.Linear(width, 1)
+    output = nn.Linear(width, out)
     layers.append(output)
     return nn.Sequential(*layers), output
 

@@ -111,14 +111,15 @@ def lr_factor(cfg: dict, max_epochs: int | None) -> Callable[[int], float] | Non
 
 class LSTRegressor(L.LightningModule):
     def __init__(self, net: dict, layout: dict, optimizer: dict, scheduler: dict | None = None,
-                 scaling: dict | None = None, eval_observed_only: bool = True, ensemble: int = 1):
+                 scaling: dict | None = None, eval_observed_only: bool = True, ensemble: int = 1,
+                 clip: float | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.layout = FeatureLayout.from_json(layout)
         self.optimizer_cfg = check_optimizer(optimizer)
         self.scheduler_cfg = check_scheduler(scheduler)
         self.eval_observed_only = bool(eval_observed_only)
-        self.scaler = FeatureScaler(self.layout, ORIGINAL_SCALING if scaling is None else scaling)
+        self.scaler = FeatureScaler(self.layout, ORIGINAL_SCALING if scaling is None else scaling, clip=clip)
         self.net = build_ensemble(net, self.layout, ensemble)
         # attributes, not a ModuleDict: 'train' is taken by nn.Module.train
         for stage in STAGES:

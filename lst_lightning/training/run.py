@@ -98,7 +98,7 @@ def build_multi_datamodule(cfg: DictConfig, caches: dict):
                                    **loader) for name, cache in caches.items()}
     for name, dm in modules.items():
         dm.gatherer = gatherers[name]
-    sizes = {k: loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples")
+    sizes = {k: loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples", "epoch_passes")
              if k in loader}
     return MultiDataModule(modules, balance=str(cfg.data.get("balance", "samples")), held_out=held_out,
                            seed=int(cfg.seed), **sizes)
@@ -111,7 +111,7 @@ def build_module(cfg: DictConfig, layout):
     return LSTRegressor(net=as_dict(cfg.model.net), layout=layout.to_json(),
                         optimizer=as_dict(cfg.model.optimizer), scheduler=as_dict(cfg.model.get("scheduler")),
                         scaling=as_dict(cfg.scaling.methods), eval_observed_only=bool(cfg.data.eval_observed_only),
-                        ensemble=cfg.model.get("ensemble", 1))
+                        ensemble=cfg.model.get("ensemble", 1), clip=cfg.model.get("clip_inputs"))
 
 
 def build_trainer(cfg: DictConfig, loggers: list, extra_callbacks: list):

@@ -131,3 +131,19 @@ def test_draw_samples_rejects_invalid_windows(random_cache):
     f, r, c = draw_samples(g, dm.plan, dm.plan["test"], 500, np.random.default_rng(0))
     assert f.size == 500 and g.valid(f, r, c).all()
     assert isinstance(dm.val_dataloader().dataset, EvalStream)
+
+
+def test_an_epoch_is_at_most_epoch_passes_over_the_train_part(random_cache):
+    from lst_lightning.data.datamodule import epoch_batches
+    from lst_lightning.errors import LSTError
+
+    assert epoch_batches(100_000, 1000, 20_000, 1.0) == 20      # small archive: one pass
+    assert epoch_batches(100_000, 1000, 20_000, 2.5) == 50
+    assert epoch_batches(100_000, 1000, 10**9, 1.0) == 100      # large archive: samples_per_epoch
+    assert epoch_batches(100_000, 1000, 20_000, None) == 100    # no limit
+    assert epoch_batches(100_000, 1000, 10, 1.0) == 1           # never an empty epoch
+    with pytest.raises(LSTError, match="data.loader.epoch_passes: must be > 0"):
+        epoch_batches(1000, 10, 100, 0)
+    n_train = make_dm(random_cache).summary.samples["train"]
+    dm = make_dm(random_cache, epoch_passes=512.5 / n_train)  # half of samples_per_epoch (1024)
+    assert len(list(dm.train_dataloader())) == 4

@@ -131,3 +131,36 @@ def test_original_scaling_matches_the_config_file():
     from omegaconf import OmegaConf
 
     assert OmegaConf.to_container(OmegaConf.load(CONF / "original.yaml"))["methods"] == ORIGINAL_SCALING
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.05])
+def test_clip_keeps_inputs_inside_the_training_quantiles(clip):
+    layout = FeatureLayout(k=3, groups=ORIGINAL_GROUPS + ("ndvi",))
+    scalars, patch = features(layout, 400)
+    sc = FeatureScaler(layout, {g: "raw" for g in layout.groups}, clip=clip).fit(scalars, patch)
+    lo, hi = np.quantile(scalars, clip, axis=0), np.quantile(scalars, 1 - clip, axis=0)
+    plo = np.quantile(patch.swapaxes(0, 1).reshape(layout.n_channels, -1), clip, axis=1)  # joint per channel
+    phi = np.quantile(patch.swapaxes(0, 1).reshape(layout.n_channels, -1), 1 - clip, axis=1)
+    far_s = np.stack([lo - 1000, hi + 1000, (lo + hi) / 2]).astype(np.float32)
+    far_p = np.stack([np.full((3, 3), v, np.float32)[None].repeat(layout.n_channels, 0) for v in (-1e4, 1e4, 0.0)])
+    s, p = sc(torch.from_numpy(far_s), torch.from_numpy(far_p))
+    np.testing.assert_allclose(s[0].numpy(), lo, rtol=1e-5)
+    np.testing.assert_allclose(s[1].numpy(), hi, rtol=1e-5)
+    np.testing.assert_allclose(s[2].numpy(), far_s[2])  # inside: unchanged
+    np.testing.assert_allclose(p[0, :, 0, 0].numpy(), plo, rtol=1e-5)
+    np.testing.assert_allclose(p[1, :, 2, 2].numpy(), phi, rtol=1e-5)
+    assert torch.all(p[2] == 0)
+
+
+def test_no_clip_by_default_and_old_checkpoints_load():
+    layout = FeatureLayout(k=3)
+    scalars, patch = features(layout, 50)
+    sc = FeatureScaler(layout, {g: "raw" for g in layout.groups}).fit(scalars, patch)
+    big = torch.full((1, layout.n_scalars), 1e6)
+    assert torch.all(sc(big, torch.zeros(1, 1, 3, 3))[0] == 1e6)
+    state = {k: v for k, v in sc.state_dict().items() if not k.endswith(("_lo", "_hi"))}  # saved before clipping
+    fresh = FeatureScaler(layout, {g: "raw" for g in layout.groups})
+    fresh.load_state_dict(state)
+    assert torch.all(fresh(big, torch.zeros(1, 1, 3, 3))[0] == 1e6)
+    with pytest.raises(LSTError, match=r"model.clip_inputs: .* must be in \[0, 0.5\)"):
+        FeatureScaler(layout, clip=0.5)
