@@ -98,8 +98,8 @@ def build_multi_datamodule(cfg: DictConfig, caches: dict):
                                    **loader) for name, cache in caches.items()}
     for name, dm in modules.items():
         dm.gatherer = gatherers[name]
-    sizes = {k: loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples", "epoch_passes")
-             if k in loader}
+    sizes = {k: loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples",
+                                    "epoch_passes") if k in loader}
     return MultiDataModule(modules, balance=str(cfg.data.get("balance", "samples")), held_out=held_out,
                            seed=int(cfg.seed), **sizes)
 
