@@ -18,6 +18,18 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def report_parser(prog: str, description: str, overrides_help: str, models: list[str]) -> Parser:
+    """The arguments every report app (lst-report, lst-scale-check, lst-transfer) shares: train.py
+    overrides, --name, --models, --out; each app adds its own."""
+    p = Parser(prog=prog, description=description)
+    p.add_argument("overrides", nargs="*", help=overrides_help)
+    p.add_argument("--name", default="default", help="report name: <out>/<name>/ (default: default)")
+    p.add_argument("--models", nargs="+", default=list(models), help=f"models (default: {' '.join(models)})")
+    p.add_argument("--out", type=Path, default=Path("reports"),
+                   help="where reports go (default: reports/ in the current directory)")
+    return p
+
+
 def _synth_parser() -> argparse.ArgumentParser:
     p = Parser(prog="lst-synth", description=(
         "Write a synthetic LST archive in the real on-disk formats (yearly NetCDF or daily GeoTIFF, "

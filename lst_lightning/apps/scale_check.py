@@ -213,22 +213,19 @@ def scale_check(name: str, overrides: list[str], models, factor: int, folds: int
 
 
 def _parser() -> argparse.ArgumentParser:
-    from lst_lightning.apps.cli import Parser
+    from lst_lightning.apps.cli import report_parser
 
-    p = Parser(prog=PROG, description=(
+    p = report_parser(PROG, (
         "Validate downscaling one scale up, on real data: aggregate the archive by --factor, cross-validate "
         "each model there, downscale the held-out blocks x dates back to the archive's pixels and score them "
         "against the real pixels, next to interpolation, TsHARP-style regression and the model trained at the "
-        "native scale. Extra arguments are train.py overrides (the data, the inputs, the training)."))
-    p.add_argument("overrides", nargs="*", help="train.py overrides, e.g. data=custom data.lst_dir=... data.dem=...")
-    p.add_argument("--name", default="default", help="report name: <out>/<name>/ (default: default)")
-    p.add_argument("--models", nargs="+", default=["lightgbm"], help="models to check (default: lightgbm)")
+        "native scale. Extra arguments are train.py overrides (the data, the inputs, the training)."),
+        "train.py overrides, e.g. data=custom data.lst_dir=... data.dem=...", ["lightgbm"])
     p.add_argument("--factor", type=int, default=3, help="aggregation factor (default: 3)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     p.add_argument("--block-px", type=int, default=8,
                    help="spatial block side in aggregated pixels (default: 8; native runs use factor x this)")
     p.add_argument("--no-native", action="store_true", help="skip training each model at the native scale")
-    p.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
     return p
 
 

@@ -99,17 +99,14 @@ def write_transfer(root: Path, result: dict) -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from lst_lightning.apps.cli import Parser
+    from lst_lightning.apps.cli import report_parser
 
-    p = Parser(prog=PROG, description=(
+    p = report_parser(PROG, (
         "Leave one site out over the archives of data=multi, each model also cross-validated on each site "
         "alone: what transfers to a site never seen. Extra arguments are train.py overrides (data=multi "
-        "'data.archives={a: {lst_dir: ..., dem: ...}, b: {...}}' ...)."))
-    p.add_argument("overrides", nargs="*", help="train.py overrides: data=multi data.archives=... and the rest")
-    p.add_argument("--name", default="default", help="report name: <out>/<name>/ (default: default)")
-    p.add_argument("--models", nargs="+", default=["lightgbm"], help="models (default: lightgbm)")
+        "'data.archives={a: {lst_dir: ..., dem: ...}, b: {...}}' ...)."),
+        "train.py overrides: data=multi data.archives=... and the rest", ["lightgbm"])
     p.add_argument("--folds", type=int, default=5, help="folds of each site's own cross-validation (default: 5)")
-    p.add_argument("--out", type=Path, default=Path("reports"), help="where reports go (default: reports/)")
     return p
 
 

@@ -21,7 +21,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from lst_lightning.data.features import FeatureLayout
+from lst_lightning.data.features import ALL_GROUPS, GROUP_COLUMNS, FeatureLayout
 from lst_lightning.errors import LSTError
 from lst_lightning.models.mlp import ACTIVATIONS, INITS, check_choice, dense_stack, init_weights
 
@@ -30,11 +30,9 @@ DEFAULT_CONDITIONS = ("lst_mean", "elev_mean", "doy", "tod", "latlon", "ctx_laps
 
 def condition_columns(layout: FeatureLayout, conditions: Sequence[str]) -> tuple[list[int], list[int]]:
     """(indices of the scalar columns that condition, indices of the rest)."""
-    known = set(layout.scalar_names) | set(layout.scalar_groups)
-    from lst_lightning.data.features import ALL_GROUPS, GROUP_COLUMNS
-
-    names = set(ALL_GROUPS) | {c for cols in GROUP_COLUMNS.values() for c in cols}
-    unknown = [c for c in conditions if c not in names and c not in known]
+    known = (set(ALL_GROUPS) | {c for cols in GROUP_COLUMNS.values() for c in cols}
+             | set(layout.scalar_names))  # a group's or column's name, or one of this layout's (land cover)
+    unknown = [c for c in conditions if c not in known]
     if unknown:
         raise LSTError(f"model.net.conditions: unknown column or group(s) {unknown}; "
                        f"the run's scalar columns are {list(layout.scalar_names)}")

@@ -277,16 +277,14 @@ def build_report(name: str = "default", overrides: list[str] = (), models=MODELS
 # ---------------------------------------------------------------- command line
 
 def _parser() -> argparse.ArgumentParser:
-    from lst_lightning.apps.cli import Parser
+    from lst_lightning.apps.cli import report_parser
 
-    p = Parser(prog="lst-report", description=(
+    p = report_parser("lst-report", (
         "Answer the research questions on the configured data: train the networks and baselines under "
         "split=space_days and the leaky random split, feature ablation and permutation importance, and "
         "write reports/<name>/report.md with figures. Extra arguments are train.py overrides applied to "
-        "every run, e.g. data=israel data.lst_dir=... or debug=tiny."))
-    p.add_argument("overrides", nargs="*", help="train.py overrides for every run (default preset: experiment=report)")
-    p.add_argument("--name", default="default", help="report name: reports/<name>/ (default: default)")
-    p.add_argument("--models", nargs="+", default=list(MODELS), help=f"models (default: {' '.join(MODELS)})")
+        "every run, e.g. data=israel data.lst_dir=... or debug=tiny."),
+        "train.py overrides for every run (default preset: experiment=report)", list(MODELS))
     p.add_argument("--splits", nargs="+", default=list(SPLITS),
                    help="splits; the first is the honest one (default: space_days random)")
     p.add_argument("--ablation-model", default="mlp", help="model retrained without each feature group "
@@ -296,8 +294,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="permutation repeats per group (default: 3)")
     p.add_argument("--folds", type=int, default=None, help="cross-validate every run over K folds of blocks x "
                    "dates: means with 95 %% intervals and paired comparisons (default: one split)")
-    p.add_argument("--out", type=Path, default=Path("reports"),
-                   help="where reports go (default: reports/ in the current directory)")
     return p
 
 
