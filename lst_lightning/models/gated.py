@@ -65,6 +65,11 @@ class GatedMLP(nn.Module):
         self.gate, out_g = dense_stack(max(len(cond), 1), gate_hidden, 0.0, False, activation, out=int(responses))
         init_weights(self.local, init, activation, output=out_h)
         init_weights(self.gate, init, activation, output=out_g)
+        # gains start at zero, so the network starts at the trivial baseline (prediction 0): two
+        # He-initialised outputs multiplied and summed start at several K, more than a small
+        # archive's hundred-odd training steps undo
+        nn.init.zeros_(out_g.weight)
+        nn.init.zeros_(out_g.bias)
 
     def forward(self, scalars: torch.Tensor, patch: torch.Tensor | None = None) -> torch.Tensor:
         parts = [scalars.index_select(1, self.local_idx)]

@@ -74,3 +74,9 @@ def test_a_varying_lapse_rate_times_elevation_is_learnt():
                                 dropout=0.0, batch_norm=False))
     plain = fitted_mse(MLP(layout, hidden=(32,), batch_norm=False))
     assert gated < 0.05 and gated < plain / 2, (gated, plain)
+
+
+def test_starts_at_the_trivial_baseline():
+    layout = FeatureLayout(k=5, groups=ALL_GROUPS)
+    out = GatedMLP(layout, hidden=(16,), gate_hidden=(8,)).eval()(*inputs(layout))
+    assert torch.all(out == 0)
