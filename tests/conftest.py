@@ -72,12 +72,12 @@ def sites(tmp_path_factory) -> dict[str, Path]:
 
 
 TINY_RUNS = {  # debug=tiny runs (seconds each), all tracked in one MLflow store over one archive
-    "mlp": ["trainer.max_epochs=1"],
+    "mlp": ["model=mlp", "trainer.max_epochs=1"],
     "ridge": ["model=ridge", "model.train_samples=20000"],
     "lightgbm": ["model=lightgbm", "model.train_samples=20000", "model.baseline.n_estimators=30",
                  "model.baseline.log_every=0"],
     "coarse": ["model=coarse"],
-    "mlp_nockpt": ["trainer.max_epochs=1", "callbacks=none", "+trainer.enable_checkpointing=false"],
+    "mlp_nockpt": ["model=mlp", "trainer.max_epochs=1", "callbacks=none", "+trainer.enable_checkpointing=false"],
 }
 
 

@@ -48,7 +48,7 @@ def test_a_non_editable_install_works_from_another_directory(tmp_path):
 
     where = app("import lst_lightning.config as c; print(c.CONF_DIR); print(c.compose('train').model.name)")
     assert where.returncode == 0, where.stderr
-    assert where.stdout.split() == [str(package / "conf"), "mlp"]
+    assert where.stdout.split() == [str(package / "conf"), "gated"]  # the default model
     # lst-evaluate: Hydra composes the packaged config, the user's mistake is one line, exit 2
     proc = app("from lst_lightning.apps.evaluate import main; main()", f"run={work}/no_such.ckpt")
     assert proc.returncode == 2, proc.stderr

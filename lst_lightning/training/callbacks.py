@@ -17,3 +17,26 @@ class EpochHistory(L.Callback):
             if key.startswith(("train/", "val/")) and value.numel() == 1:
                 row[key] = float(value)
         self.history.append(row)
+
+
+class RandomState(L.Callback):
+    """Carries torch's random state (CPU and CUDA) in every checkpoint and restores it on resume.
+
+    Dropout draws from that state: without it a resumed run trains on other dropout masks than
+    the uninterrupted run and ends elsewhere (the batches are the data module's, seeded per epoch).
+    Callback state is restored only when ``Trainer.fit(ckpt_path=...)`` resumes, never when a
+    checkpoint is loaded for prediction.
+    """
+
+    def state_dict(self) -> dict:
+        import torch
+
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+        return {"torch": torch.get_rng_state(), "cuda": cuda}
+
+    def load_state_dict(self, state: dict) -> None:
+        import torch
+
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(state["cuda"])

@@ -175,12 +175,12 @@ def run_training(cfg: DictConfig) -> float | None:
 
 def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict, list[Path], bool]:
     """Fit the network, test its best checkpoint: (results, extra files, is this the main rank)."""
-    from lst_lightning.training.callbacks import EpochHistory
+    from lst_lightning.training.callbacks import EpochHistory, RandomState
 
     module = build_module(cfg, dm.layout)
     module.scaler.fit(*dm.scaler_arrays())  # statistics from training samples only
     history = EpochHistory()
-    trainer = build_trainer(cfg, loggers, [history])
+    trainer = build_trainer(cfg, loggers, [history, RandomState()])
     trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(cfg, out))
 
     results = {f"val/{k}": v for k, v in _stage_metrics(trainer, "val").items()}

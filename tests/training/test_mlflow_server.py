@@ -40,7 +40,7 @@ def test_run_metrics_and_artifacts_reach_the_server(tmp_path, data_dir):
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert run.info.status == "FINISHED"
     assert run.data.metrics["test/rmse_k"] == pytest.approx(results["test/rmse_k"], rel=1e-6)
-    assert "val/rmse_k" in run.data.metrics and run.data.params["model.name"] == "mlp"
+    assert "val/rmse_k" in run.data.metrics and run.data.params["model.name"] == "gated"
     assert {"config.yaml", "learning_curves.png"} <= artifacts and any(a.endswith(".ckpt") for a in artifacts)
     # stored by the server under its artifact root, not on the client's side
     stored = {p.name for p in (tmp_path / "server" / "artifacts").rglob("*") if p.is_file()}

@@ -56,6 +56,7 @@ def test_killed_run_resumes_from_last_checkpoint_to_the_same_result(tmp_path):
     assert saved["epoch"] == 0 and saved["global_step"] == 32  # debug=tiny: 8192 / 256 steps per epoch
     assert saved["LSTDataModule"] == {"train_epoch": 1}
 
+    # the default model (gated) has dropout: the resumed run must go on with the same random stream
     resumed = train(tmp_path / "killed", data, "ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a = json.loads((tmp_path / "whole" / "results.json").read_text())

@@ -60,7 +60,7 @@ def trial_runs(tracking_uri: str, experiment: str) -> list:
     return client.search_runs([exp.experiment_id], max_results=100)
 
 
-@pytest.mark.parametrize("search,model", [("mlp_optuna", "mlp"), ("cnn_optuna", "cnn")])
+@pytest.mark.parametrize("search,model", [("mlp_optuna", "mlp"), ("cnn_optuna", "cnn"), ("gated_optuna", "gated")])
 def test_sweep_configs_compose(search, model, tmp_path):
     from omegaconf import OmegaConf
 
@@ -78,6 +78,10 @@ def test_sweep_configs_compose(search, model, tmp_path):
     for key in ("model.optimizer.weight_decay", "model.net.hidden", "model.net.dropout", "data.loader.batch_size"):
         assert key in params
     assert ("model.net.channels" in params) == (model == "cnn")
+    # every searched key is a setting of the composed run (a misspelt one would fail every trial)
+    assert [k for k in params if OmegaConf.select(cfg, k, default=None) is None] == []
+    if model == "gated":  # the training budget is searched with the network
+        assert {"model.net.responses", "trainer.max_epochs", "data.loader.epoch_passes"} <= set(params)
     assert cfg.logger.mlflow.experiment_name == f"{model}_days"  # one MLflow experiment per study
     OmegaConf.to_container(sweeper, resolve=True, throw_on_missing=True)  # what the sweeper is built from
 

@@ -74,7 +74,7 @@ def test_mlflow_run_carries_metrics_params_artifacts(tiny_run):
     for key in ("test/rmse_k", "test/trivial_rmse_k", "val/rmse_k", "final/test/mse_improvement_pct"):
         assert key in run.data.metrics, key
     assert run.data.params["model.net.hidden"] == "[64, 32]"
-    assert run.data.tags["model"] == "mlp" and run.data.tags["split"] == "space_days"
+    assert run.data.tags["model"] == "gated" and run.data.tags["split"] == "space_days"  # the default model
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "learning_curves.png"} <= names
     assert any(n.endswith(".ckpt") for n in names)

@@ -29,9 +29,10 @@ from lst_lightning.errors import LSTError, exit_on_user_error
 
 log = logging.getLogger(__name__)
 
-MODELS = ("mlp", "cnn", "ridge", "lightgbm", "coarse", "trivial")
+# the default network first (model=gated), then the original recipe's MLP, the CNN and the baselines
+MODELS = ("gated", "mlp", "cnn", "ridge", "lightgbm", "coarse", "trivial")
 SPLITS = ("space_days", "random")
-IMPORTANCE_MODELS = ("mlp", "ridge", "lightgbm")
+IMPORTANCE_MODELS = ("gated", "ridge", "lightgbm")
 PRESET = "experiment=report"
 
 
@@ -240,7 +241,7 @@ def read_back(jobs: list[Job], name: str, out: Path) -> None:
 
 
 def build_report(name: str = "default", overrides: list[str] = (), models=MODELS, splits=SPLITS,
-                 ablation_model: str | None = "mlp", importance_models=IMPORTANCE_MODELS, repeats: int = 3,
+                 ablation_model: str | None = "gated", importance_models=IMPORTANCE_MODELS, repeats: int = 3,
                  out_root: Path = Path("reports"), folds: int | None = None) -> Path:
     """Run everything and write ``<out_root>/<name>/report.md``; returns its path. With ``folds``,
     every run is a K-fold cross-validation and every figure a mean over folds with its interval."""
@@ -287,8 +288,8 @@ def _parser() -> argparse.ArgumentParser:
         "train.py overrides for every run (default preset: experiment=report)", list(MODELS))
     p.add_argument("--splits", nargs="+", default=list(SPLITS),
                    help="splits; the first is the honest one (default: space_days random)")
-    p.add_argument("--ablation-model", default="mlp", help="model retrained without each feature group "
-                   "(default: mlp; 'none' to skip)")
+    p.add_argument("--ablation-model", default="gated", help="model retrained without each feature group "
+                   "(default: gated; 'none' to skip)")
     p.add_argument("--importance-models", nargs="*", default=list(IMPORTANCE_MODELS),
                    help=f"models whose permutation importance is measured (default: {' '.join(IMPORTANCE_MODELS)})")
     p.add_argument("--repeats", type=int, default=3, help="permutation repeats per group (default: 3)")
