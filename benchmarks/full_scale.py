@@ -58,7 +58,8 @@ def full_train_child(cache_root: str, lst_dir: str, dem: str, out: str) -> dict:
     from lst_lightning.training.run import run_training
 
     cfg = compose("train", [
-        "data=custom", f"data.lst_dir={lst_dir}", f"data.dem={dem}", f"data.cache_root={cache_root}",
+        # the MLP its figures were measured with (the default network is now model=gated)
+        "model=mlp", "data=custom", f"data.lst_dir={lst_dir}", f"data.dem={dem}", f"data.cache_root={cache_root}",
         "logger=none", "trainer.max_epochs=1", "+trainer.enable_progress_bar=false",
         "data.loader.samples_per_epoch=200000", "data.loader.eval_samples=50000"])
     with open_dict(cfg):

@@ -1,4 +1,4 @@
-"""The default MLP's training steps fed by the real pipeline vs by prebuilt tensors: a ratio near 1
+"""The MLP's (model=mlp) training steps fed by the real pipeline vs by prebuilt tensors: a ratio near 1
 means training is not input-bound. On the CPU, and on the GPU when there is one (there also with
 the device-resident stream)."""
 from __future__ import annotations
@@ -40,7 +40,7 @@ def bench_training(args) -> list[dict]:
 
 @child("training")
 def training_child(cache_path: str, batch_size: str, batches: str) -> dict:
-    """The default MLP, one epoch of ``batches`` steps: from the real stream vs from tensors in memory,
+    """The MLP (model=mlp), one epoch of ``batches`` steps: from the real stream vs from tensors in memory,
     on the CPU, and on the GPU when there is one (there also with the device-resident stream)."""
     import torch
     from omegaconf import OmegaConf
@@ -54,7 +54,7 @@ def training_child(cache_path: str, batch_size: str, batches: str) -> dict:
     # the archive was generated and prepared by the parent: this RSS is the run's own
     cache = open_cache(cache_path)
     dm = bench_datamodule(cache, batch_size, batches)
-    # the model config file itself (not a composed train config): the default network and optimizer
+    # the model config file itself (not a composed train config): the MLP and its optimizer
     mlp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "mlp.yaml"))
     module = LSTRegressor(net=mlp["net"], layout={"k": cache.k}, optimizer=mlp["optimizer"])
     module.scaler.fit(*dm.scaler_arrays())
