@@ -12,6 +12,7 @@ accumulator over all samples logs ``{stage}/all_rmse_k``, ``{stage}/all_trivial_
 """
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from typing import Any, Callable
@@ -25,6 +26,8 @@ from lst_lightning.data.scaling import ORIGINAL_SCALING, FeatureScaler
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.metrics import ALL_KEYS, LSTMetrics
 from lst_lightning.models.ensemble import Ensemble
+
+log = logging.getLogger(__name__)
 
 STAGES = ("train", "val", "test")
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -75,6 +78,11 @@ def check_scheduler(cfg: dict | None) -> dict:
     name = cfg.get("name", "none")
     if name not in SCHEDULERS:
         raise LSTError(f"model.scheduler.name: unknown {name!r}; choose from {', '.join(SCHEDULERS)}")
+    # the model file's settings for its own scheduler stay behind when the command line names another
+    # (model.scheduler.name=cosine on an exponential model): dropped, so the switch is one override
+    others = {k for n, keys in SCHEDULERS.items() if n != name for k in keys} - set(SCHEDULERS[name])
+    for key in sorted(set(cfg) & others):
+        log.info("model.scheduler: %r ignores %s=%s (a setting of another scheduler)", name, key, cfg.pop(key))
     extra = sorted(set(cfg) - {"name", *SCHEDULERS[name]})
     if extra:
         raise LSTError(f"model.scheduler: unknown setting(s) {extra} for {name!r}; "

@@ -182,6 +182,10 @@ def test_bad_settings_are_clear_errors():
         LSTRegressor(SMALL_MLP, LAYOUT, ADAM, {"name": "step"})
     with pytest.raises(LSTError, match=r"model.scheduler: unknown setting\(s\) \['gamma'\]"):
         LSTRegressor(SMALL_MLP, LAYOUT, ADAM, {"name": "cosine", "gamma": 0.5})
+    # switching schedulers on the command line leaves the model file's exponential settings behind:
+    # they are dropped (one override switches), a setting no scheduler knows still stops the run
+    switched = LSTRegressor(SMALL_MLP, LAYOUT, ADAM, {"name": "cosine", "warmup_epochs": 5, "half_life_epochs": 10})
+    assert switched.scheduler_cfg == {"name": "cosine", "min_lr_ratio": 0.01}
     with pytest.raises(LSTError, match="model.net"):
         LSTRegressor({"_target_": "lst_lightning.models.mlp.MLP", "hiden": [4]}, LAYOUT, ADAM)
     with pytest.raises(LSTError, match="model.activation: unknown 'foo'"):
