@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import lightning.pytorch as L
+import torch
 
 
 class EpochHistory(L.Callback):
@@ -29,14 +30,10 @@ class RandomState(L.Callback):
     """
 
     def state_dict(self) -> dict:
-        import torch
-
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
         return {"torch": torch.get_rng_state(), "cuda": cuda}
 
     def load_state_dict(self, state: dict) -> None:
-        import torch
-
         torch.set_rng_state(state["torch"])
         if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(state["cuda"])

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MODELS = ("gated", "mlp", "cnn", "ridge", "lightgbm", "coarse", "trivial")
 SPLITS = ("space_days", "random")
 IMPORTANCE_MODELS = ("gated", "ridge", "lightgbm")
+ABLATION_MODEL = "gated"  # the model retrained without each feature group
 PRESET = "experiment=report"
 
 
@@ -241,7 +242,7 @@ def read_back(jobs: list[Job], name: str, out: Path) -> None:
 
 
 def build_report(name: str = "default", overrides: list[str] = (), models=MODELS, splits=SPLITS,
-                 ablation_model: str | None = "gated", importance_models=IMPORTANCE_MODELS, repeats: int = 3,
+                 ablation_model: str | None = ABLATION_MODEL, importance_models=IMPORTANCE_MODELS, repeats: int = 3,
                  out_root: Path = Path("reports"), folds: int | None = None) -> Path:
     """Run everything and write ``<out_root>/<name>/report.md``; returns its path. With ``folds``,
     every run is a K-fold cross-validation and every figure a mean over folds with its interval."""
@@ -288,8 +289,8 @@ def _parser() -> argparse.ArgumentParser:
         "train.py overrides for every run (default preset: experiment=report)", list(MODELS))
     p.add_argument("--splits", nargs="+", default=list(SPLITS),
                    help="splits; the first is the honest one (default: space_days random)")
-    p.add_argument("--ablation-model", default="gated", help="model retrained without each feature group "
-                   "(default: gated; 'none' to skip)")
+    p.add_argument("--ablation-model", default=ABLATION_MODEL, help="model retrained without each feature group "
+                   f"(default: {ABLATION_MODEL}; 'none' to skip)")
     p.add_argument("--importance-models", nargs="*", default=list(IMPORTANCE_MODELS),
                    help=f"models whose permutation importance is measured (default: {' '.join(IMPORTANCE_MODELS)})")
     p.add_argument("--repeats", type=int, default=3, help="permutation repeats per group (default: 3)")
