@@ -30,6 +30,26 @@ def class_labels(classes: list[int]) -> list[str]:
     return [str(c) for c in classes] + [OTHER]
 
 
+def union_labels(label_lists) -> tuple[str, ...]:
+    """The column labels of several archives pooled (data=multi): every archive's class codes,
+    sorted, then ``other``. An archive shows 0 in the columns of classes it lacks; its own rare
+    classes stay in its ``other`` column, as in a run over it alone."""
+    codes = sorted({int(c) for labels in label_lists for c in labels if c != OTHER})
+    return tuple(str(c) for c in codes) + (OTHER,)
+
+
+def column_map(cache_labels, layout_labels) -> np.ndarray | None:
+    """For each landcover column of a layout (fractions, then centre one-hot, per label): the
+    cache's column holding it, -1 for a class the cache lacks (always 0 there); None when the
+    cache has a class the layout lacks (its samples would have nowhere to go)."""
+    cache_labels, layout_labels = list(cache_labels), list(layout_labels)
+    if not set(cache_labels) <= set(layout_labels):
+        return None
+    own = np.array([cache_labels.index(c) if c in cache_labels else -1 for c in layout_labels])
+    centre = np.where(own >= 0, own + len(cache_labels), -1)
+    return np.concatenate([own, centre])
+
+
 def class_fractions(codes: np.ndarray, classes: list[int], k: int) -> np.ndarray:
     """[H, W, len(classes) + 1] float32: the fraction of each class in the k x k window around each
     pixel, then the fraction of every other code and nodata; NaN where the window leaves the grid."""

@@ -11,6 +11,7 @@ import numpy as np
 from lst_lightning.data.cache import Cache
 from lst_lightning.data.features import GROUP_COLUMNS, NEIGHBOURS, FeatureLayout
 from lst_lightning.data.io.formats import FRAME_BANDS, LST_SCALE, QA_OBSERVED
+from lst_lightning.data.landcover import column_map
 from lst_lightning.data.splits import SplitPart, SplitPlan, sample_bucket
 from lst_lightning.errors import LSTError
 
@@ -37,9 +38,10 @@ class FeatureGatherer:
             classes = tuple(cache.meta.get("landcover_classes", ()))
             if not classes:
                 raise LSTError("features: group 'landcover' needs a land-cover raster (data.landcover) in the cache")
-            if layout.landcover_classes != classes:
+            self.lc_source = column_map(classes, layout.landcover_classes)
+            if self.lc_source is None:
                 raise LSTError(f"features: the layout's land-cover classes {list(layout.landcover_classes)} "
-                               f"differ from the cache's {classes}")
+                               f"differ from the cache's {list(classes)} (the cache's must be among them)")
         self.cache, self.layout = cache, layout
         frames = cache.meta["frames"]
         doy = np.array([f["doy"] for f in frames], dtype=np.float64)
@@ -80,7 +82,8 @@ class FeatureGatherer:
             columns.update(zip(GROUP_COLUMNS["terrain"], extra.T))  # terrain_extra.npy's column order
         if "landcover" in layout.groups:
             values = cache.array("landcover").reshape(self.height * self.width, -1)[pix]
-            columns.update(zip(layout.group_columns("landcover"), values.T))  # landcover.npy's column order
+            values = np.where(self.lc_source >= 0, values[:, np.maximum(self.lc_source, 0)], np.float32(0))
+            columns.update(zip(layout.group_columns("landcover"), values.T))  # layout order (a pool: the union)
         if "context" in layout.groups:
             columns.update(self._context(f, r, c, mean, terrain[:, 0]))
         scalars = np.empty((n, layout.n_scalars), dtype=np.float32)

@@ -73,7 +73,7 @@ def _shift_scale(values: np.ndarray, method: str) -> tuple[float, float]:
     return shift, scale
 
 
-def _bounds(values: np.ndarray, clip: float) -> tuple[np.ndarray, np.ndarray]:
+def quantile_bounds(values: np.ndarray, clip: float) -> tuple[np.ndarray, np.ndarray]:
     """Per column of ``values`` [N, D]: its ``clip`` and ``1 - clip`` quantiles (NaNs ignored;
     a column without finite values stays unbounded)."""
     values = np.asarray(values, dtype=np.float64)
@@ -130,7 +130,7 @@ class FeatureScaler(nn.Module):
             buf.copy_(torch.tensor([st[i] for st in stats], dtype=torch.float64))
         if self.clip is not None:
             for part, values in (("scalar", scalars), ("patch", patch.swapaxes(0, 1).reshape(lay.n_channels, -1).T)):
-                lo, hi = _bounds(values, self.clip)
+                lo, hi = quantile_bounds(values, self.clip)
                 getattr(self, f"{part}_lo").copy_(torch.from_numpy(lo))
                 getattr(self, f"{part}_hi").copy_(torch.from_numpy(hi))
         self.fitted.fill_(True)

@@ -167,6 +167,9 @@ def summarise(per_fold: list[dict]) -> dict[str, dict]:
 
     keys = [f"{part}/{key}" for part in ("val", "test") for key in CV_KEYS]
     keys += sorted({k for r in per_fold for k in r if k.startswith("test/band/") and k.rsplit("/", 1)[1] in BAND_KEYS})
+    # data=multi: each site's test figures, where every fold tests it (not split=sites: one fold each)
+    keys += sorted({k for k in per_fold[0] if k.startswith("test/site/") and k.rsplit("/", 1)[1] in BAND_KEYS
+                    and all(k in r for r in per_fold)})
     out = {}
     for key in keys:
         values = [r.get(key) for r in per_fold]
@@ -178,14 +181,19 @@ def summarise(per_fold: list[dict]) -> dict[str, dict]:
 def format_cv(name: str, folds: int, summary: dict, out: Path) -> str:
     from lst_lightning.evaluation.numbers import fmt
 
+    def line(label: str, s: dict) -> str:
+        return (f"  {label:24s} {fmt(s['mean'], 4)}  95 % interval {fmt(s['low'], 4)} .. {fmt(s['high'], 4)}"
+                f"  (folds: {', '.join(fmt(v, 3) for v in s['folds'])})")
+
     lines = [f"\n== {name}: {folds}-fold cross-validation (test = each fold's held-out blocks x dates) =="]
     for key, label in (("rmse_k", "model RMSE (K)"), ("trivial_rmse_k", "trivial RMSE (K)"),
                        ("rmse_improvement_pct", "RMSE improvement (%)"), ("mse_improvement_pct", "MSE improvement (%)"),
                        ("explained_fraction", "explained fraction")):
-        s = summary.get(f"test/{key}")
-        if s:
-            lines.append(f"  {label:24s} {fmt(s['mean'], 4)}  95 % interval {fmt(s['low'], 4)} .. {fmt(s['high'], 4)}"
-                         f"  (folds: {', '.join(fmt(v, 3) for v in s['folds'])})")
+        if summary.get(f"test/{key}"):
+            lines.append(line(label, summary[f"test/{key}"]))
+    for key, s in summary.items():  # data=multi: per site
+        if key.startswith("test/site/") and key.endswith("/mse_improvement_pct"):
+            lines.append(line(f"{key.split('/')[2]} MSE improvement (%)", s))
     lines.append(f"  results: {out / 'results.json'}")
     return "\n".join(lines)
 

@@ -62,10 +62,11 @@ def build_datamodule(cfg: DictConfig, cache):
 
 def build_multi_datamodule(cfg: DictConfig, caches: dict):
     """data=multi: one LSTDataModule per archive (its own split: the configured one, or under
-    split=sites its blocks), pooled by data/multi.py. Every archive must give the same inputs."""
+    split=sites its blocks), pooled by data/multi.py. Every archive must give the same input groups
+    (land cover: the union of their classes, pool_layout)."""
     from lst_lightning.data.datamodule import LSTDataModule
     from lst_lightning.data.multi import MultiDataModule
-    from lst_lightning.data.sampling import FeatureGatherer, layout_for
+    from lst_lightning.data.sampling import FeatureGatherer
     from lst_lightning.data.sources import archive_configs
 
     if cfg.data.loader.get("device_resident"):
@@ -81,19 +82,13 @@ def build_multi_datamodule(cfg: DictConfig, caches: dict):
         held_out = names[int(fold)]
         split = {"kind": "space", "space": split.get("space"), "seed": split.get("seed")}
     loader = OmegaConf.to_container(cfg.data.loader, resolve=True)
-    layouts, gatherers = {}, {}
+    layout = pool_layout(caches, cfg.features.groups)
+    gatherers = {}
     for name, cache in caches.items():
-        layouts[name] = layout_for(cache, cfg.features.groups)
         try:
-            gatherers[name] = FeatureGatherer(cache, layouts[name])  # an input it lacks: the error names it
+            gatherers[name] = FeatureGatherer(cache, layout)  # an input it lacks: the error names it
         except LSTError as err:
             raise LSTError(f"data.archives.{name}: {err}") from None
-    first, layout = next(iter(layouts.items()))
-    for name, other in layouts.items():
-        if other.scalar_names != layout.scalar_names:
-            raise LSTError(f"data.archives: {name}'s inputs differ from {first}'s (land-cover classes "
-                           f"{list(other.landcover_classes)} vs {list(layout.landcover_classes)}); pool archives "
-                           "with the same classes, or leave land cover out (features.when_available=[ndvi])")
     modules = {name: LSTDataModule(cache, layout, split, bands=tuple(archives[name]["bands"]), seed=int(cfg.seed),
                                    **loader) for name, cache in caches.items()}
     for name, dm in modules.items():
@@ -101,7 +96,18 @@ def build_multi_datamodule(cfg: DictConfig, caches: dict):
     sizes = {k: loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples",
                                     "epoch_passes") if k in loader}
     return MultiDataModule(modules, balance=str(cfg.data.get("balance", "samples")), held_out=held_out,
-                           seed=int(cfg.seed), **sizes)
+                           seed=int(cfg.seed), clip=cfg.model.get("clip_inputs"), **sizes)
+
+
+def pool_layout(caches: dict, groups):
+    """The inputs of a pool of archives: the configured groups; land cover as the union of the
+    archives' classes (data/landcover.py union_labels), so archives of different biomes pool."""
+    from lst_lightning.data.features import FeatureLayout
+    from lst_lightning.data.landcover import union_labels
+
+    labels = [cache.meta.get("landcover_classes", ()) for cache in caches.values()]
+    classes = union_labels(labels) if "landcover" in groups and any(labels) else ()
+    return FeatureLayout(k=next(iter(caches.values())).k, groups=tuple(groups), landcover_classes=classes)
 
 
 def build_module(cfg: DictConfig, layout):

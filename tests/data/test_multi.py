@@ -114,3 +114,55 @@ def test_three_archives_train_and_report_per_site_metrics_and_leave_one_out(site
                       tmp_path / "net")
     run_training(net)
     assert "test/site/east/rmse_k" in json.loads((Path(net.paths.output_dir) / "results.json").read_text())
+
+
+def test_archives_of_different_land_cover_classes_pool_on_the_union(sites, tmp_path):
+    from lst_lightning.data.io.rasters import read_dem
+    from lst_lightning.data.io.writers import write_geotiff
+    from lst_lightning.data.sampling import FeatureGatherer, layout_for
+
+    dem, grid = read_dem(sites["south"] / "dem.tif")
+    south_lc = tmp_path / "south_landcover.tif"  # classes 1 and 5; north's are 0 and 1
+    write_geotiff(south_lc, grid, np.where(np.nan_to_num(dem) > np.nanmedian(dem), 1, 5).astype(np.uint8))
+    pair = {n: sites[n] for n in ("north", "south")}
+    extra = {"north": f",landcover:{sites['north']}/landcover.tif", "south": f",landcover:{south_lc}"}
+    _, dm = multi_dm(pair, tmp_path, "features.groups=[lst_mean,elev_diff,landcover]", extra=extra)
+    assert dm.layout.landcover_classes == ("0", "1", "5", "other")
+    names = list(dm.layout.scalar_names)
+    f, r, c = dm.draw_train(4000, np.random.default_rng(0))
+    pooled, which = dm.gatherer.gather(f, r, c)["scalars"], dm.gatherer.archive_of(f)
+    for a, name in enumerate(pair):
+        cache, sel = dm.modules[name].cache, which == a
+        alone = FeatureGatherer(cache, layout_for(cache, dm.layout.groups))  # the archive's own run
+        own = alone.gather(f[sel] - dm.gatherer.offsets[a], r[sel], c[sel])["scalars"]
+        for j, col in enumerate(alone.layout.scalar_names):  # its own columns: the values of a run over it
+            np.testing.assert_array_equal(pooled[sel, names.index(col)], own[:, j])
+        lacks = [names.index(col) for col in names if col not in alone.layout.scalar_names]
+        assert len(lacks) == 2 and (pooled[sel][:, lacks] == 0).all()  # the other archive's class: 0
+        assert own[:, -3:].sum(1).min() == 1  # one-hot centre class, every sample
+    with pytest.raises(LSTError, match=r"classes \['1', 'other'\] differ from the cache's \['0', '1', 'other'\]"):
+        from lst_lightning.data.features import FeatureLayout
+
+        FeatureGatherer(dm.modules["north"].cache, FeatureLayout(k=5, groups=("landcover",),
+                                                                 landcover_classes=("1", "other")))
+
+
+def test_clip_inputs_clamps_each_archive_to_its_own_training_range(sites, tmp_path):
+    _, dm = multi_dm(sites, tmp_path, "model=gated", "model.clip_inputs=0.0")
+    clamped = 0
+    for a, name in enumerate(SITES):
+        module = dm.modules[name]
+        train = module.gatherer.gather(*module.draw_train(dm.scaler_samples, np.random.default_rng([dm.seed, 7, a])))
+        lo, hi = train["scalars"].min(0), train["scalars"].max(0)
+        f, r, c = module.eval_index("test")
+        raw = module.gatherer.gather(f, r, c)
+        pooled = dm.gatherer.gather(f + dm.gatherer.offsets[a], r, c)
+        np.testing.assert_array_equal(pooled["scalars"], np.clip(raw["scalars"], lo, hi))
+        assert pooled["patch"].max() <= train["patch"].max() and pooled["patch"].min() >= train["patch"].min()
+        np.testing.assert_array_equal(pooled["target"], raw["target"])  # inputs only
+        clamped += int((pooled["scalars"] != raw["scalars"]).sum())
+    assert clamped > 0  # held-out dates do leave their archive's training range
+    _, loso = multi_dm(sites, tmp_path, "model=gated", "model.clip_inputs=0.0", "split=sites", "split.fold=1")
+    assert sorted(loso.gatherer.bounds) == [0, 2]  # the held-out site has no training range of its own
+    _, off = multi_dm(sites, tmp_path, "model=mlp")  # clip_inputs null: nothing clamped
+    assert off.gatherer.bounds == {}

@@ -112,3 +112,23 @@ def test_one_fold_alone_is_one_run(tmp_path):
     run_experiment(cfg)
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
     assert "test/rmse_k" in results and "folds" not in results
+
+
+def test_cv_summarises_each_site_that_every_fold_tests():
+    from lst_lightning.training.experiment import format_cv, summarise
+
+    def fold(mse: dict) -> dict:
+        out = {"test/rmse_k": 1.0}
+        for site, value in mse.items():
+            out.update({f"test/site/{site}/mse_improvement_pct": value, f"test/site/{site}/bias_k": 0.1})
+        return out
+
+    pooled = summarise([fold({"a": 10.0, "b": -2.0}), fold({"a": 20.0, "b": 4.0}), fold({"a": 30.0, "b": 1.0})])
+    assert pooled["test/site/a/mse_improvement_pct"]["folds"] == [10.0, 20.0, 30.0]
+    assert pooled["test/site/a/mse_improvement_pct"]["mean"] == pytest.approx(20.0)
+    low, high = pooled["test/site/b/mse_improvement_pct"]["low"], pooled["test/site/b/mse_improvement_pct"]["high"]
+    assert low < 1.0 < high
+    assert "test/site/a/bias_k" not in pooled  # the CV keys only
+    assert "a MSE improvement (%)" in format_cv("run", 3, pooled, Path("out"))
+    loso = summarise([fold({"a": 10.0}), fold({"b": 4.0}), fold({"c": 1.0})])  # split=sites: one fold per site
+    assert not [k for k in loso if k.startswith("test/site/")]
