@@ -41,8 +41,8 @@ class MultiGatherer:
     def clip_to_training(self, a: int, scalars: np.ndarray, patch: np.ndarray, clip: float) -> None:
         """Clamp archive ``a``'s inputs to ITS training quantiles ``clip``, ``1 - clip`` (``scalars``,
         ``patch``: its training samples) from now on. Why: a network's scaler clamps to the pool's
-        range, which a small archive's held-out dates fall inside of while being outside its own:
-        pooled without this, the gated network fell below the baseline on two sites' hardest fold."""
+        range, which a small archive's held-out dates fall inside of while being outside its own
+        (pooled real sites without this: stpetersburg 8.4 % MSE improvement instead of 11.1, docs/data.md)."""
         channels = patch.shape[1]
         self.bounds[a] = (*quantile_bounds(scalars, clip),
                           *(b.reshape(1, channels, 1, 1) for b in
