@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from lst_lightning.data.io.writers import write_geotiff
-from lst_lightning.data.landcover import MIN_SHARE, class_fractions, class_labels, landcover_classes
+from lst_lightning.data.landcover import (
+    MIN_SHARE,
+    class_fractions,
+    class_labels,
+    column_map,
+    landcover_classes,
+    union_labels,
+)
 from lst_lightning.errors import LSTError
 from tests.data.inputs import make_grid, write_random_archive
 
@@ -120,3 +127,12 @@ def test_bad_landcover_rasters_are_one_line_and_leave_nothing(landcover_archive,
         prepare(landcover_archive, path, tmp_path)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_pooled_classes_are_the_union_and_each_cache_maps_into_them():
+    assert union_labels([("11", "2", "other"), ("6", "11", "other")]) == ("2", "6", "11", "other")  # numeric order
+    # layout 2, 6, 11, other: fractions then centre one-hot; a cache of 2, 11, other fills 6 with 0 (-1)
+    np.testing.assert_array_equal(column_map(("2", "11", "other"), ("2", "6", "11", "other")),
+                                  [0, -1, 1, 2, 3, -1, 4, 5])
+    assert column_map(("2", "11", "other"), ("2", "11", "other")).tolist() == list(range(6))  # alone: identity
+    assert column_map(("2", "7", "other"), ("2", "11", "other")) is None  # class 7 would have nowhere to go
