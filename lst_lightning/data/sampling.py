@@ -11,7 +11,7 @@ import numpy as np
 from lst_lightning.data.cache import Cache
 from lst_lightning.data.features import GROUP_COLUMNS, NEIGHBOURS, FeatureLayout
 from lst_lightning.data.io.formats import FRAME_BANDS, LST_SCALE, QA_OBSERVED
-from lst_lightning.data.landcover import column_map
+from lst_lightning.data.landcover import column_map, union_labels
 from lst_lightning.data.splits import SplitPart, SplitPlan, sample_bucket
 from lst_lightning.errors import LSTError
 
@@ -26,6 +26,14 @@ def layout_for(cache: Cache, groups) -> FeatureLayout:
                          landcover_classes=tuple(cache.meta.get("landcover_classes", ())))
 
 
+def pool_layout(caches: dict, groups) -> FeatureLayout:
+    """The feature layout of ``groups`` over a pool of archives (data=multi): land cover as the
+    union of the archives' classes (landcover.union_labels), so archives of different biomes pool."""
+    labels = [cache.meta.get("landcover_classes", ()) for cache in caches.values()]
+    classes = union_labels(labels) if "landcover" in groups and any(labels) else ()
+    return FeatureLayout(k=next(iter(caches.values())).k, groups=tuple(groups), landcover_classes=classes)
+
+
 class FeatureGatherer:
     """Turns index arrays into feature arrays (numpy) following a FeatureLayout."""
 
@@ -38,10 +46,12 @@ class FeatureGatherer:
             classes = tuple(cache.meta.get("landcover_classes", ()))
             if not classes:
                 raise LSTError("features: group 'landcover' needs a land-cover raster (data.landcover) in the cache")
-            self.lc_source = column_map(classes, layout.landcover_classes)
-            if self.lc_source is None:
+            source = column_map(classes, layout.landcover_classes)
+            if source is None:
                 raise LSTError(f"features: the layout's land-cover classes {list(layout.landcover_classes)} "
                                f"differ from the cache's {list(classes)} (the cache's must be among them)")
+            # None: the cache's columns are the layout's (a run over this archive alone), no remap per batch
+            self.lc_source = None if np.array_equal(source, np.arange(source.size)) else source
         self.cache, self.layout = cache, layout
         frames = cache.meta["frames"]
         doy = np.array([f["doy"] for f in frames], dtype=np.float64)
@@ -82,7 +92,8 @@ class FeatureGatherer:
             columns.update(zip(GROUP_COLUMNS["terrain"], extra.T))  # terrain_extra.npy's column order
         if "landcover" in layout.groups:
             values = cache.array("landcover").reshape(self.height * self.width, -1)[pix]
-            values = np.where(self.lc_source >= 0, values[:, np.maximum(self.lc_source, 0)], np.float32(0))
+            if self.lc_source is not None:  # a pool's union of classes: 0 where this archive lacks one
+                values = np.where(self.lc_source >= 0, values[:, np.maximum(self.lc_source, 0)], np.float32(0))
             columns.update(zip(layout.group_columns("landcover"), values.T))  # layout order (a pool: the union)
         if "context" in layout.groups:
             columns.update(self._context(f, r, c, mean, terrain[:, 0]))

@@ -73,7 +73,7 @@ def _shift_scale(values: np.ndarray, method: str) -> tuple[float, float]:
     return shift, scale
 
 
-def quantile_bounds(values: np.ndarray, clip: float) -> tuple[np.ndarray, np.ndarray]:
+def _bounds(values: np.ndarray, clip: float) -> tuple[np.ndarray, np.ndarray]:
     """Per column of ``values`` [N, D]: its ``clip`` and ``1 - clip`` quantiles (NaNs ignored;
     a column without finite values stays unbounded)."""
     values = np.asarray(values, dtype=np.float64)
@@ -83,6 +83,16 @@ def quantile_bounds(values: np.ndarray, clip: float) -> tuple[np.ndarray, np.nda
         if v.size:
             lo[j], hi[j] = np.quantile(v, clip), np.quantile(v, 1 - clip)
     return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def input_bounds(scalars: np.ndarray, patch: np.ndarray, clip: float) -> dict[str, np.ndarray]:
+    """The clamp bounds of training inputs: ``scalar_lo``/``scalar_hi`` per column [S] and
+    ``patch_lo``/``patch_hi`` per patch channel [C], jointly over its k x k cells."""
+    channels = patch.shape[1]
+    out = {}
+    for part, values in (("scalar", scalars), ("patch", patch.swapaxes(0, 1).reshape(channels, -1).T)):
+        out[f"{part}_lo"], out[f"{part}_hi"] = _bounds(values, clip)
+    return out
 
 
 class FeatureScaler(nn.Module):
@@ -129,10 +139,8 @@ class FeatureScaler(nn.Module):
                               (self.patch_shift, p_stats, 0), (self.patch_scale, p_stats, 1)):
             buf.copy_(torch.tensor([st[i] for st in stats], dtype=torch.float64))
         if self.clip is not None:
-            for part, values in (("scalar", scalars), ("patch", patch.swapaxes(0, 1).reshape(lay.n_channels, -1).T)):
-                lo, hi = quantile_bounds(values, self.clip)
-                getattr(self, f"{part}_lo").copy_(torch.from_numpy(lo))
-                getattr(self, f"{part}_hi").copy_(torch.from_numpy(hi))
+            for name, bound in input_bounds(scalars, patch, self.clip).items():
+                getattr(self, name).copy_(torch.from_numpy(bound))
         self.fitted.fill_(True)
         self._is_fitted = True
         return self

@@ -63,10 +63,10 @@ def build_datamodule(cfg: DictConfig, cache):
 def build_multi_datamodule(cfg: DictConfig, caches: dict):
     """data=multi: one LSTDataModule per archive (its own split: the configured one, or under
     split=sites its blocks), pooled by data/multi.py. Every archive must give the same input groups
-    (land cover: the union of their classes, pool_layout)."""
+    (land cover: the union of their classes, data/sampling.py pool_layout)."""
     from lst_lightning.data.datamodule import LSTDataModule
     from lst_lightning.data.multi import MultiDataModule
-    from lst_lightning.data.sampling import FeatureGatherer
+    from lst_lightning.data.sampling import FeatureGatherer, pool_layout
     from lst_lightning.data.sources import archive_configs
 
     if cfg.data.loader.get("device_resident"):
@@ -97,17 +97,6 @@ def build_multi_datamodule(cfg: DictConfig, caches: dict):
                                     "epoch_passes") if k in loader}
     return MultiDataModule(modules, balance=str(cfg.data.get("balance", "samples")), held_out=held_out,
                            seed=int(cfg.seed), clip=cfg.model.get("clip_inputs"), **sizes)
-
-
-def pool_layout(caches: dict, groups):
-    """The inputs of a pool of archives: the configured groups; land cover as the union of the
-    archives' classes (data/landcover.py union_labels), so archives of different biomes pool."""
-    from lst_lightning.data.features import FeatureLayout
-    from lst_lightning.data.landcover import union_labels
-
-    labels = [cache.meta.get("landcover_classes", ()) for cache in caches.values()]
-    classes = union_labels(labels) if "landcover" in groups and any(labels) else ()
-    return FeatureLayout(k=next(iter(caches.values())).k, groups=tuple(groups), landcover_classes=classes)
 
 
 def build_module(cfg: DictConfig, layout):
