@@ -36,7 +36,7 @@ def bench_batch_assembly(args) -> list[dict]:
 def batches_child(cache_path: str, batch_size: str, batches: str) -> dict:
     """Batch assembly: gather alone, and the whole training stream (draw + gather + tensors)."""
     from lst_lightning.data.cache import open_cache
-    from lst_lightning.data.sampling import draw_samples
+    from lst_lightning.data.loading.sampling import draw_samples
 
     batch_size, batches = int(batch_size), int(batches)
     # the archive was generated and prepared by the parent: this RSS is the pipeline's own

@@ -61,13 +61,13 @@ def fine_predict_child(cache_path: str, fine_dem: str, out_dir: str) -> dict:
     from lst_lightning.apps.runs import NetworkPredictor, Run
     from lst_lightning.config import CONF_DIR
     from lst_lightning.data.cache import open_cache
-    from lst_lightning.data.datamodule import LSTDataModule
-    from lst_lightning.data.features import FeatureLayout
     from lst_lightning.data.io.rasters import read_dem
+    from lst_lightning.data.loading.datamodule import LSTDataModule
     from lst_lightning.downscale.fine import predict_tile
     from lst_lightning.downscale.grids import nest
     from lst_lightning.downscale.tiles import fine_inputs_from
     from lst_lightning.evaluation.predictions import network_predictor
+    from lst_lightning.features import FeatureLayout
     from lst_lightning.training.module import LSTRegressor
 
     cache = open_cache(cache_path)

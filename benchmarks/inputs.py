@@ -90,8 +90,8 @@ def bench_cache(tmp: Path, day_step: int, shape: tuple[int, int]):
 def bench_datamodule(cache, batch_size: int, batches: int):
     """The training datamodule over ``cache`` (default features, space_days split), set up, with
     ``batches`` batches of ``batch_size`` per epoch."""
-    from lst_lightning.data.datamodule import LSTDataModule
-    from lst_lightning.data.features import FeatureLayout
+    from lst_lightning.data.loading.datamodule import LSTDataModule
+    from lst_lightning.features import FeatureLayout
 
     dm = LSTDataModule(cache, FeatureLayout(k=cache.k), {"kind": "space_days"}, batch_size=batch_size,
                        samples_per_epoch=batch_size * batches, eval_samples=10_000, scaler_samples=20_000)
@@ -101,9 +101,7 @@ def bench_datamodule(cache, batch_size: int, batches: int):
 
 def resident_datamodule(cache, batch_size: int, batches: int, device):
     """``bench_datamodule`` with data.loader.device_resident on: the cache arrays on ``device``."""
-    from lst_lightning.data.device import DeviceGatherer
-
     dm = bench_datamodule(cache, batch_size, batches)
     dm.device_resident = True
-    dm._device_gatherer = DeviceGatherer(dm.gatherer, device)
+    dm._device_gatherer = dm.gatherer.on(device)
     return dm

@@ -14,7 +14,7 @@ BLOCK_FRAMES = 16  # the cache builder's block of frames
 @stage("window_mean")
 def bench_window_mean(args) -> list[dict]:
     """Cumulative-sum box filter (window mean + validity) on blocks of 16 frames, as the cache does."""
-    from lst_lightning.data.windows import window_mean_raw
+    from lst_lightning.data.facts.windows import window_mean_raw
 
     n = min(args.frames, 64)
     frames = synthetic_frames(n, args.shape)

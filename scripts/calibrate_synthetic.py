@@ -68,9 +68,9 @@ def markdown_table(cal: dict) -> list[str]:
 
 def component_table(options: dict, year: int) -> list[dict]:
     """Each component's own target RMS (K) on the 15th of every month."""
+    from lst_lightning.data.facts.windows import centre_minus_mean
     from lst_lightning.data.io.formats import FRAME_BANDS
     from lst_lightning.data.synthetic import Calibration, build_climate
-    from lst_lightning.data.windows import centre_minus_mean
 
     climate = build_climate(**options)
     calib = Calibration(climate.t, climate.p)
@@ -94,8 +94,8 @@ def component_table(options: dict, year: int) -> list[dict]:
 
 def main(argv=None) -> int:
     args = parse(argv)
+    from lst_lightning.data.facts.windows import DEFAULT_K
     from lst_lightning.data.synthetic import generate_archive
-    from lst_lightning.data.windows import DEFAULT_K
 
     dem = None if args.procedural else (args.dem or (DEFAULT_DEM if DEFAULT_DEM.is_file() else None))
     options = {k: v for k, v in (("noise_k", args.noise_k), ("hidden_k", args.hidden_k),

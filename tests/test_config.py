@@ -43,8 +43,8 @@ NETWORKS = [m for m in GROUPS["model"] if "baseline" not in OmegaConf.load(CONF 
 def test_model_split_feature_combinations_instantiate(model, split, features, tmp_path):
     import torch
 
-    from lst_lightning.data.features import FeatureLayout
-    from lst_lightning.data.splits import make_split
+    from lst_lightning.data.loading.splits import make_split
+    from lst_lightning.features import FeatureLayout
     from lst_lightning.training.run import build_module
 
     cfg = compose_cfg([f"model={model}", f"split={split}", f"features={features}"], tmp_path)
@@ -58,7 +58,7 @@ def test_model_split_feature_combinations_instantiate(model, split, features, tm
         assert cfg.split.kind == "sites" and cfg.split.keep_latlon is False
         return
     if split == "given":  # the parts of another split, saved
-        from lst_lightning.data.splits import PARTS, save_plan
+        from lst_lightning.data.loading.splits import PARTS, save_plan
 
         other = make_split(frames, (120, 120), 9, kind="space_days")
         save_plan(tmp_path / "plan.npz", {p: [frames[i]["date"] for i in other[p].frames] for p in PARTS},
@@ -99,15 +99,18 @@ def test_experiment_and_debug_overrides_apply(tmp_path):
 
 
 def test_original_recipe_is_the_original_project(tmp_path):
-    from lst_lightning.training.module import check_scheduler, lr_factor
+    from lst_lightning.data.loading.scaling import scaling_methods
+    from lst_lightning.targets import build
+    from lst_lightning.training.schedules import Schedule
 
     cfg = compose_cfg(["experiment=original_recipe"], tmp_path)
     assert list(cfg.data.bands) == ["day"] and cfg.data.loader.batch_size == 128
     net = cfg.model.net
     assert list(net.hidden) == [1024, 512, 256, 128] and net.batch_norm and net.dropout == 0.2
-    assert (cfg.model.optimizer.name, cfg.model.optimizer.lr) == ("adam", 1e-3)
-    assert cfg.scaling.methods.elev_diff == "normalize" and cfg.scaling.methods.latlon == "normalize"
-    factor = lr_factor(check_scheduler(dict(cfg.model.scheduler)), cfg.trainer.max_epochs)
+    assert (cfg.model.optimizer._target_, cfg.model.optimizer.lr) == ("torch.optim.Adam", 1e-3)
+    methods = scaling_methods(cfg.features.groups, cfg.scaling.methods, cfg.scaling.default)
+    assert methods["elev_diff"] == "normalize" and methods["latlon"] == "normalize"
+    factor = build(dict(cfg.model.scheduler), "model.scheduler", Schedule).factor(cfg.trainer.max_epochs)
     # five epochs at 1e-3, then divided by 2^0.1 at every epoch
     expected = [1.0] * 5 + [2.0 ** (-0.1 * n) for n in range(1, 16)]
     assert [factor(e) for e in range(20)] == pytest.approx(expected, rel=1e-12)
@@ -121,7 +124,7 @@ def test_original_recipe_is_the_original_project(tmp_path):
      ["ndvi", "landcover"]),
 ])
 def test_default_features_use_every_input_the_data_provides(data, expected_extra, tmp_path):
-    from lst_lightning.data.features import ORIGINAL_GROUPS
+    from lst_lightning.features import ORIGINAL_GROUPS
     from lst_lightning.training.run import resolve_features
 
     cfg = resolve_features(compose_cfg(data, tmp_path))

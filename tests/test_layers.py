@@ -10,9 +10,9 @@ from tests.common import REPO
 PACKAGE = REPO / "lst_lightning"
 # lowest first; a module may import its own layer and those below
 LAYERS = [
-    ("base", ("errors", "log", "progress", "config")),
+    ("base", ("errors", "log", "progress", "config", "targets")),
     ("io", ("data.io",)),
-    ("facts", ("data.windows", "data.terrain", "data.landcover", "data.context", "data.seasons", "data.features")),
+    ("facts", ("data.facts", "features")),
     ("cache", ("data.cache",)),
     ("data", ("data",)),
     ("downscale", ("downscale",)),

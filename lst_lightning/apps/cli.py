@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lst_lightning.data.windows import DEFAULT_K
+from lst_lightning.data.facts.windows import DEFAULT_K
 from lst_lightning.errors import EXIT_USER_ERROR, exit_on_user_error
 
 

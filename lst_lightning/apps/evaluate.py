@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lst_lightning.data.facts.seasons import SEASONS, season_name
 from lst_lightning.data.io.formats import FRAME_BANDS
-from lst_lightning.data.seasons import SEASONS, season_name
-from lst_lightning.data.windows import centre_index
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.numbers import finite_or_none
 
@@ -34,10 +33,8 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 def centre_elevation(gatherer, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The centre pixel's elevation (m): window mean + the centre's difference from it."""
-    k = gatherer.cache.k
-    terrain = gatherer.cache.array("terrain")
-    return np.asarray(terrain[rows, cols, 0] + terrain[rows, cols, 1 + centre_index(k)], dtype=np.float64)
+    """The centre pixel's elevation (m)."""
+    return np.asarray(gatherer.cache.dem[rows, cols], dtype=np.float64)
 
 
 def elevation_labels(elev: np.ndarray, edges: list[float]) -> np.ndarray:
@@ -125,7 +122,7 @@ def evaluate(cfg) -> dict:
 
     from lst_lightning.apps.runs import open_run
     from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
-    from lst_lightning.training.tracking import write_results
+    from lst_lightning.training.rundir import write_json
 
     if cfg.part not in ("val", "test"):
         raise LSTError(f"part: must be 'val' or 'test', got {cfg.part!r}")
@@ -145,7 +142,7 @@ def evaluate(cfg) -> dict:
     history, val_trivial = mlflow_history(client, run_id) if client else ([], None)
     title = f"{result['model']} ({result['split']}, {cfg.part})"
     files = write_plots(pred, batch, dm.gatherer, result["by"], out, title, observed_only, history, val_trivial)
-    write_results(out / "evaluation.json", _finite(result))
+    write_json(out / "evaluation.json", _finite(result))
     files.append(out / "evaluation.json")
     if client:
         _log(client, run_id, result, files, cfg.part)

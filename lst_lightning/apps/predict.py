@@ -50,7 +50,7 @@ def select_frames(frames: list[dict], dates, bands) -> list[int]:
 
 def predict_frame(predict, gatherer, frame: int, batch_size: int = 16384) -> np.ndarray:
     """The predicted anomaly (K, float32) of every pixel with a valid window; NaN elsewhere."""
-    mean = gatherer.cache.array("window_mean")[frame]
+    mean = gatherer.cache.window_mean[frame]
     rows, cols = np.nonzero(np.isfinite(mean))
     out = np.full(mean.shape, np.nan, dtype=np.float32)
     for s in range(0, rows.size, batch_size):

@@ -111,7 +111,7 @@ def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> np
     import netCDF4
 
     from lst_lightning.downscale.truth import format_scores, score, truth_frames
-    from lst_lightning.training.tracking import write_results
+    from lst_lightning.training.rundir import write_json
 
     truth, seen = truth_frames(str(cfg.fine_truth), inputs.nesting.fine, inputs.frames)
     with netCDF4.Dataset(nc) as ds:
@@ -119,6 +119,6 @@ def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> np
     scores = score(pred, truth, seen, inputs, np.asarray(run.dm.cache.array("dem")),
                    [f["band"] for f in inputs.frames])
     print(format_scores(scores))
-    write_results(out / "fine_metrics.json", {"fine_truth": str(cfg.fine_truth), **scores})
+    write_json(out / "fine_metrics.json", {"fine_truth": str(cfg.fine_truth), **scores})
     files.append(out / "fine_metrics.json")
     return truth

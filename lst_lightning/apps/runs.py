@@ -9,12 +9,12 @@ hence the same fixed evaluation sets) and a predictor for its model. Used by ``l
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lst_lightning.errors import LSTError
+from lst_lightning.training.rundir import CONFIG, read_results, results_path
 
 
 @dataclass
@@ -41,10 +41,9 @@ def _from_path(spec: str, path: Path) -> tuple[Any, Path, str | None]:
     from omegaconf import OmegaConf
 
     run_dir = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    if not (run_dir / "config.yaml").is_file():
+    if not (run_dir / CONFIG).is_file():
         raise LSTError(f"run={spec}: no config.yaml in {run_dir} (not a run directory of train.py)")
-    results_file = run_dir / "results.json"
-    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    results = read_results(run_dir) if results_path(run_dir).is_file() else {}
     if path.is_file():
         model = path
     elif results.get("best_checkpoint"):
@@ -56,7 +55,7 @@ def _from_path(spec: str, path: Path) -> tuple[Any, Path, str | None]:
         if not model.is_file():
             raise LSTError(f"run={spec}: the run in {run_dir} saved no model file "
                            "(trained with trainer.enable_checkpointing=false, or stopped before its first checkpoint)")
-    return OmegaConf.load(run_dir / "config.yaml"), model, results.get("mlflow_run_id")
+    return OmegaConf.load(run_dir / CONFIG), model, results.get("mlflow_run_id")
 
 
 def _from_mlflow(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, str | None]:
@@ -78,13 +77,13 @@ def _from_mlflow(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path
         raise LSTError(f"run={spec}: neither a file nor a run directory, nor a run in the MLflow store "
                        f"{tracking_uri} ({str(err).splitlines()[0]})") from None
     model = next((n for n in inside if n.endswith((".ckpt", ".joblib"))), None)
-    missing = [what for what, there in (("config.yaml", "config.yaml" in names), ("model file", model)) if not there]
+    missing = [what for what, there in ((CONFIG, CONFIG in names), ("model file", model)) if not there]
     if missing:
         where = "" if model else f" (the model file is looked for inside its MLflow Model {MODEL_PATH}/)"
         raise LSTError(f"run={spec}: the MLflow run has no {' and no '.join(missing)} "
                        f"among its artifacts {names}{where}")
     workdir.mkdir(parents=True, exist_ok=True)
-    cfg = OmegaConf.load(client.download_artifacts(spec, "config.yaml", str(workdir)))
+    cfg = OmegaConf.load(client.download_artifacts(spec, CONFIG, str(workdir)))
     return cfg, Path(client.download_artifacts(spec, model, str(workdir))), spec
 
 
@@ -92,7 +91,7 @@ def open_run(spec: str, tracking_uri: str, workdir: Path, device: str = "cpu") -
     """Locate the run, rebuild its data module and load its model as a predictor."""
     from omegaconf import OmegaConf
 
-    from lst_lightning.data.sources import resolve_cache
+    from lst_lightning.data.loading.sources import resolve_cache
     from lst_lightning.training.run import build_datamodule
 
     cfg, model_file, run_id = locate_run(spec, tracking_uri, workdir)
@@ -106,8 +105,8 @@ def open_run(spec: str, tracking_uri: str, workdir: Path, device: str = "cpu") -
 def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[Any, tuple[str, ...]]:
     """(predictor, feature groups) of a run's saved model: a network checkpoint (``.ckpt``) or a
     saved baseline (``baseline.joblib``). Its feature layout must match the gatherer's."""
-    from lst_lightning.data.features import FeatureLayout
     from lst_lightning.evaluation.predictions import network_predictor
+    from lst_lightning.features import FeatureLayout
 
     path = Path(path)
     if not path.is_file():
@@ -131,7 +130,7 @@ def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[An
                        f"gives {list(data.groups)}")
     if layout.scalar_names != data.scalar_names:  # e.g. other land-cover classes
         raise LSTError(f"{path}: the model's input columns differ from the data's "
-                       f"(land-cover classes {list(layout.landcover_classes)} vs {list(data.landcover_classes)})")
+                       f"({', '.join(sorted(set(layout.scalar_names) ^ set(data.scalar_names)))} are in one only)")
     return predict, layout.groups
 
 
@@ -159,7 +158,7 @@ class BaselinePredictor:
         return self.model.predict(batch, self.gatherer)
 
     def on(self, gatherer) -> "BaselinePredictor":
-        if not getattr(self.model, "frame_free", True):
+        if not self.model.frame_free:
             raise LSTError(f"model {type(self.model).__name__.lower()}: fitted per frame of its own archive; "
                            "it cannot predict on other grids")
         return BaselinePredictor(self.model, gatherer)

@@ -51,11 +51,11 @@ def native_run(coarse_run, fine_cache, overrides: list[str], model: str, out: Pa
     archive pixels inside their usable aggregated pixels. No training window reaches a scored
     pixel's window: a usable aggregated pixel lies k // 2 aggregated pixels (f * (k // 2) archive
     pixels) inside its part's blocks, more than an archive window's k // 2. Returns the opened run."""
-    from lst_lightning.apps.report.jobs import train_named
     from lst_lightning.apps.runs import open_run
-    from lst_lightning.data.splits import PARTS, save_plan
+    from lst_lightning.data.loading.splits import PARTS, save_plan
     from lst_lightning.downscale.grids import nest
     from lst_lightning.downscale.tiles import upsample
+    from lst_lightning.training.jobs import train_named
 
     cache, plan = coarse_run.dm.cache, coarse_run.dm.plan
     nesting = nest(fine_cache.grid, cache.grid, "the archive")
@@ -173,10 +173,10 @@ def scale_check(name: str, overrides: list[str], models, factor: int, folds: int
     """Aggregate, cross-validate each model at both scales, score every fold; returns the report."""
     from omegaconf import OmegaConf
 
-    from lst_lightning.apps.report.jobs import compose_train, train_named
     from lst_lightning.apps.runs import open_run
-    from lst_lightning.data.aggregate import aggregate_archive
-    from lst_lightning.data.sources import input_files, resolve_cache
+    from lst_lightning.data.io.aggregate import aggregate_archive
+    from lst_lightning.data.loading.sources import input_files, resolve_cache
+    from lst_lightning.training.jobs import compose_train, train_named
 
     start = time.perf_counter()
     root = out / name

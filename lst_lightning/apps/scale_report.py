@@ -60,10 +60,10 @@ def verdicts(model: str, summary: dict) -> list[str]:
 
 def write_scale_report(root: Path, result: dict, examples: dict, fine_cache) -> Path:
     from lst_lightning.data.io.writers import atomic_path
-    from lst_lightning.training.tracking import write_results
+    from lst_lightning.training.rundir import write_json
 
     root.mkdir(parents=True, exist_ok=True)
-    write_results(root / "scale_check.json", result)
+    write_json(root / "scale_check.json", result)
     figures = [rmse_bars(root / "scale_check_rmse.png", result["summary"])]
     for model, (preds, info) in examples.items():
         figures.append(example_maps(root / f"scale_check_maps_{model}.png", model, preds, info, fine_cache))

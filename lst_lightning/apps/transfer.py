@@ -36,16 +36,19 @@ def site_overrides(overrides: list[str], name: str, archive: dict) -> list[str]:
 
 
 def transfer(name: str, overrides: list[str], models, folds: int, out: Path) -> Path:
+    from dataclasses import asdict
+
     from omegaconf import OmegaConf
 
-    from lst_lightning.apps.report.jobs import compose_train, train_named
-    from lst_lightning.data.sources import archive_configs
+    from lst_lightning.data.loading.sources import source_of
+    from lst_lightning.training.jobs import compose_train, train_named
     from lst_lightning.training.run import resolve_features
 
     base = compose_train(overrides + [f"model={models[0]}", "split=sites"], PROG)
-    if base.data.get("source") != "multi":
+    source = source_of(OmegaConf.to_container(base.data, resolve=True))
+    if not source.sites:
         raise LSTError(f"{PROG}: give the sites as data=multi with data.archives (see conf/data/multi.yaml)")
-    archives = archive_configs(OmegaConf.to_container(base.data, resolve=True))
+    archives = {name: asdict(archive) for name, archive in source.archive_sources().items()}
     # the same inputs on both sides: what the site split uses (the inputs every site has; lat/lon
     # off unless split.keep_latlon)
     groups = resolve_features(base).features.groups
@@ -71,10 +74,10 @@ def transfer(name: str, overrides: list[str], models, folds: int, out: Path) -> 
 def write_transfer(root: Path, result: dict) -> Path:
     from lst_lightning.data.io.writers import atomic_path
     from lst_lightning.evaluation.numbers import fmt
-    from lst_lightning.training.tracking import write_results
+    from lst_lightning.training.rundir import write_json
 
     root.mkdir(parents=True, exist_ok=True)
-    write_results(root / "transfer.json", result)
+    write_json(root / "transfer.json", result)
     lines = [f"# Transfer: {result['name']}", "",
              "Per held-out site: each model trained on the other sites (tested on every date and pixel of the "
              f"site) vs trained on the site itself ({result['folds']}-fold cross-validation over its blocks x dates: "

@@ -12,10 +12,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from lst_lightning.data.features import FeatureLayout
-from lst_lightning.data.sampling import FeatureGatherer
+from lst_lightning.data.loading.gatherer import FeatureGatherer
 from lst_lightning.downscale.sharpening import sample, spline
 from lst_lightning.downscale.tiles import FineInputs, halo, tile_cache, tile_ranges
+from lst_lightning.features import FeatureLayout
 
 BATCH = 16384
 

@@ -15,31 +15,25 @@ from functools import cached_property
 
 import numpy as np
 
+from lst_lightning.data.cache.store import ArrayStore
+from lst_lightning.data.facts.windows import window_mean, window_mean_raw
 from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
 from lst_lightning.data.io.grid import Grid
-from lst_lightning.data.landcover import OTHER, landcover_columns
-from lst_lightning.data.terrain import terrain_derivatives, terrain_features
-from lst_lightning.data.windows import window_mean_raw
 from lst_lightning.downscale.grids import Nesting
+from lst_lightning.features import FeatureLayout, StaticInputs, group
 
 
-@dataclass
-class TileCache:
-    """What ``data.sampling.FeatureGatherer`` reads of a cache (arrays, meta, grid, k), in memory."""
+class TileCache(ArrayStore):
+    """A cache's arrays (features/arrays.py) computed in memory for one tile of a fine grid."""
 
-    arrays: dict[str, np.ndarray]
-    meta: dict
-    grid: Grid
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict):
+        self.arrays, self.meta = arrays, meta
 
     def array(self, name: str) -> np.ndarray:
         return self.arrays[name]
 
     def has(self, name: str) -> bool:
         return name in self.arrays
-
-    @property
-    def k(self) -> int:
-        return int(self.meta["k"])
 
 
 @dataclass
@@ -53,11 +47,13 @@ class FineInputs:
     qa: np.ndarray                   # [T, H, W] uint8
     frames: list[dict]               # the chosen frames (cache meta entries)
     lapse: np.ndarray                # [T] the run cache's frame lapse rates (K/km)
-    k: int
-    groups: tuple[str, ...]
+    layout: FeatureLayout            # the trained model's: which groups to build, their columns
     ndvi: np.ndarray | None = None   # [M, Hf, Wf]
     landcover: np.ndarray | None = None  # [Hf, Wf] int class codes, -1 = nodata
-    landcover_classes: tuple[str, ...] = ()
+
+    @property
+    def k(self) -> int:
+        return self.layout.k
 
     @cached_property
     def coarse_lst(self) -> np.ndarray:
@@ -68,11 +64,10 @@ class FineInputs:
 def fine_inputs_from(cache, picked: list[int], nesting: Nesting, dem: np.ndarray, layout,
                      ndvi: np.ndarray | None = None, landcover: np.ndarray | None = None) -> FineInputs:
     """FineInputs of a run's cache frames ``picked`` on the fine grid of ``nesting``."""
-    return FineInputs(nesting=nesting, dem=dem, lst_raw=np.asarray(cache.array("lst")[picked]),
-                      qa=np.asarray(cache.array("qa")[picked]), frames=[cache.meta["frames"][f] for f in picked],
-                      lapse=np.asarray(cache.array("frame_lapse")[picked], dtype=np.float32), k=cache.k,
-                      groups=layout.groups, ndvi=ndvi, landcover=landcover,
-                      landcover_classes=layout.landcover_classes)
+    return FineInputs(nesting=nesting, dem=dem, lst_raw=np.asarray(cache.lst[picked]),
+                      qa=np.asarray(cache.qa[picked]), frames=[cache.meta["frames"][f] for f in picked],
+                      lapse=np.asarray(cache.frame_lapse[picked], dtype=np.float32), layout=layout,
+                      ndvi=ndvi, landcover=landcover)
 
 
 def upsample(coarse: np.ndarray, nesting: Nesting, rows: np.ndarray, cols: np.ndarray, fill) -> np.ndarray:
@@ -86,26 +81,27 @@ def upsample(coarse: np.ndarray, nesting: Nesting, rows: np.ndarray, cols: np.nd
 
 
 def tile_cache(inputs: FineInputs, rows: slice, cols: slice) -> TileCache:
-    """The TileCache of fine rows x cols (halo included by the caller)."""
+    """The TileCache of fine rows x cols (halo included by the caller): the core arrays, and those
+    of the model's feature groups, each built as a cache builds it (features/base.py ``build``)."""
     k, nesting = inputs.k, inputs.nesting
     r, c = np.arange(rows.start, rows.stop), np.arange(cols.start, cols.stop)
     grid = Grid(lat=nesting.fine.lat[rows], lon=nesting.fine.lon[cols])
     dem = inputs.dem[rows, cols]
     raw = upsample(inputs.lst_raw, nesting, r, c, 0)
-    terrain = terrain_features(dem, k)
+    elev_mean = window_mean(np.asarray(dem, dtype=np.float64), k)
     mean = window_mean_raw(raw, k, LST_SCALE)  # area-weighted: fine pixels are equal parts of coarse ones
-    mean[:, ~np.isfinite(terrain[..., 0])] = np.nan  # a window over a DEM void: no inputs, fill
-    arrays = {"lst": raw, "qa": upsample(inputs.qa, nesting, r, c, 0), "window_mean": mean,
-              "terrain": terrain, "frame_lapse": inputs.lapse}
-    if "terrain" in inputs.groups:
-        arrays["terrain_extra"] = terrain_derivatives(dem, grid, k)
-    if inputs.ndvi is not None:
-        arrays["ndvi"] = inputs.ndvi[:, rows, cols]
-    if inputs.landcover is not None:
-        classes = [int(c) for c in inputs.landcover_classes if c != OTHER]
-        arrays["landcover"] = landcover_columns(inputs.landcover[rows, cols], classes, k)
-    meta = {"k": k, "frames": inputs.frames, "landcover_classes": list(inputs.landcover_classes)}
-    return TileCache(arrays, meta, grid)
+    mean[:, ~np.isfinite(elev_mean)] = np.nan  # a window over a DEM void: no inputs, fill
+    arrays = {"lst": raw, "qa": upsample(inputs.qa, nesting, r, c, 0), "window_mean": mean, "dem": dem,
+              "elev_mean": elev_mean, "frame_lapse": inputs.lapse}
+    meta = {"k": k, "frames": inputs.frames, "grid": grid.to_json()}
+    static = StaticInputs(dem, grid, k, inputs.ndvi[:, rows, cols] if inputs.ndvi is not None else None,
+                          inputs.landcover[rows, cols] if inputs.landcover is not None else None,
+                          columns=inputs.layout.columns)
+    for name in inputs.layout.groups:
+        built, extra = group(name).build(static)
+        arrays.update(built)
+        meta.update(extra)
+    return TileCache(arrays, meta)
 
 
 def tile_ranges(nesting: Nesting, size: int) -> list[tuple[slice, slice]]:

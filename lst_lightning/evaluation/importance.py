@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lst_lightning.data.features import FeatureLayout
 from lst_lightning.evaluation.predictions import Predictor, part_metrics, predict_batched
+from lst_lightning.features import FeatureLayout
 
 
 def permute_group(batch: dict, layout: FeatureLayout, group: str, order: np.ndarray) -> dict:

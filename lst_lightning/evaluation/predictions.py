@@ -90,7 +90,7 @@ def network_predictor(module, device: str = "cpu") -> Predictor:
 def site_metrics(predict: Predictor, dm, observed_only: bool = True) -> dict[str, float]:
     """data=multi: ``part_metrics`` of the test set per archive with test samples, keyed
     ``site/<name>/<metric>`` (under split=sites only the held-out site has them)."""
-    if not hasattr(dm, "per_archive"):
+    if not dm.sites:
         return {}
     batch = gather_all(dm.gatherer, dm.eval_index("test"), dm.eval_batch_size)
     pred = predict_batched(predict, batch, dm.eval_batch_size)

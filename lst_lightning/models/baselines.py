@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lst_lightning.data.seasons import season_index
-from lst_lightning.data.windows import centre_index
+from lst_lightning.data.facts.seasons import season_index
 from lst_lightning.errors import LSTError
+from lst_lightning.targets import build, target_class
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,17 @@ def strata(batch: dict, gatherer, by: tuple[str, ...]) -> np.ndarray:
 
 
 class Baseline:
+    """A baseline's capabilities, declared here for every kind (config: ``model.baseline._target_``)."""
+
     needs_labels = True  # False: fitted without training samples
+    # False: fitted per frame of one archive (its frames and grid): not over a pool of archives, not
+    # on another grid, and its MLflow Model names each row's frame by (date, band)
+    frame_free = True
+
+    @property
+    def strata(self) -> tuple[str, ...]:
+        """The frame context its predictions depend on: "band" (day/night), "season"."""
+        return ()
 
     def fit(self, train: dict | None, val: dict, gatherer) -> None:
         pass
@@ -93,6 +103,10 @@ class Ridge(Baseline):
         self.alphas, self.by, self.min_samples = alphas, tuple(by), int(min_samples)
         self.alpha: float | None = None
         self.models: dict = {}
+
+    @property
+    def strata(self) -> tuple[str, ...]:
+        return self.by
 
     def _fit_one(self, x: np.ndarray, y: np.ndarray, alpha: float):
         from sklearn.linear_model import Ridge as SkRidge
@@ -177,14 +191,15 @@ class Coarse(Baseline):
     def fit(self, train: dict | None, val: dict, gatherer) -> None:
         from tqdm import tqdm
 
-        cache, k = gatherer.cache, gatherer.cache.k
+        cache, k, grid = gatherer.cache, gatherer.cache.k, gatherer.cache.grid
         rows, cols = np.arange(k // 2, gatherer.height, k), np.arange(k // 2, gatherer.width, k)
         rr, cc = np.meshgrid(rows, cols, indexing="ij")
-        elev = cache.array("terrain")[rr, cc, 0].ravel()
-        extra = {"lat": np.repeat(gatherer.lat[rows], cols.size), "lon": np.tile(gatherer.lon[cols], rows.size)}
+        elev = cache.elev_mean[rr, cc].ravel()
+        extra = {"lat": np.repeat(grid.lat[rows].astype(np.float32), cols.size),
+                 "lon": np.tile(grid.lon[cols].astype(np.float32), rows.size)}
         columns = [np.ones_like(elev), elev] + [extra[c] - extra[c].mean() for c in self.covariates]
         x = np.stack(columns, axis=1).astype(np.float64)
-        means = cache.array("window_mean")
+        means = cache.window_mean
         slopes = np.full(len(cache.meta["frames"]), np.nan)
         for f in tqdm(range(slopes.size), desc="coarse lapse rate per frame", leave=False, mininterval=2):
             y = np.asarray(means[f][rr, cc], dtype=np.float64).ravel()
@@ -199,25 +214,25 @@ class Coarse(Baseline):
         self.slope_k_per_m = slopes
 
     def predict(self, batch: dict, gatherer) -> np.ndarray:
-        k = gatherer.cache.k
-        diff = gatherer.cache.array("terrain")[batch["row"], batch["col"], 1 + centre_index(k)]
-        return self.slope_k_per_m[batch["frame"]] * diff
+        return self.predict_rows(batch["frame"], centre_elev_diff(gatherer.cache, batch["row"], batch["col"]))
+
+    def predict_rows(self, frame: np.ndarray, centre_diff: np.ndarray) -> np.ndarray:
+        """The frame's lapse rate (K/m) times the centre pixel's elevation difference (m)."""
+        return self.slope_k_per_m[frame] * centre_diff
 
 
-KINDS = {"trivial": Trivial, "ridge": Ridge, "lightgbm": LightGBM, "coarse": Coarse}
+def centre_elev_diff(cache, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """The centre pixel's elevation minus its window's mean (m): the DEM minus the window mean
+    (what the elev_diff group's centre column holds)."""
+    return np.asarray(cache.dem[row, col], dtype=np.float32) - np.asarray(cache.elev_mean[row, col], dtype=np.float32)
 
 
 def build_baseline(settings: dict, seed: int) -> Baseline:
+    """The baseline of a ``model.baseline`` config (its ``_target_``); LightGBM gets the run's seed."""
     settings = dict(settings)
-    kind = settings.pop("kind", None)
-    if kind not in KINDS:
-        raise LSTError(f"model.baseline.kind: unknown {kind!r}; choose from {', '.join(KINDS)}")
-    if kind == "lightgbm":
+    if target_class(settings, "model.baseline", Baseline) is LightGBM:
         settings.setdefault("seed", seed)
-    try:
-        return KINDS[kind](**settings)
-    except TypeError as err:  # a misspelt setting
-        raise LSTError(f"model.baseline ({kind}): {err}") from None
+    return build(settings, "model.baseline", Baseline)
 
 
 def save_baseline(model: Baseline, layout, path: Path) -> Path:

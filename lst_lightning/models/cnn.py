@@ -14,14 +14,15 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from lst_lightning.data.features import FeatureLayout
 from lst_lightning.errors import LSTError
+from lst_lightning.features import FeatureLayout
 from lst_lightning.models.mlp import ACTIVATIONS, INITS, check_choice, dense_stack, init_weights, make_activation
+from lst_lightning.models.network import Network
 
 POOLS = ("none", "max", "avg")
 
 
-class CNN(nn.Module):
+class CNN(Network):
     """``forward(scalars [B, S], patch [B, C, k, k]) -> [B]``."""
 
     def __init__(self, layout: FeatureLayout, channels: Sequence[int] = (32, 64), kernel_size: int = 3,

@@ -21,16 +21,17 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from lst_lightning.data.features import ALL_GROUPS, GROUP_COLUMNS, FeatureLayout
 from lst_lightning.errors import LSTError
+from lst_lightning.features import GROUPS, FeatureLayout
 from lst_lightning.models.mlp import ACTIVATIONS, INITS, check_choice, dense_stack, init_weights
+from lst_lightning.models.network import Network
 
 DEFAULT_CONDITIONS = ("lst_mean", "elev_mean", "doy", "tod", "latlon", "ctx_lapse")
 
 
 def condition_columns(layout: FeatureLayout, conditions: Sequence[str]) -> tuple[list[int], list[int]]:
     """(indices of the scalar columns that condition, indices of the rest)."""
-    known = (set(ALL_GROUPS) | {c for cols in GROUP_COLUMNS.values() for c in cols}
+    known = (set(GROUPS) | {c for g in GROUPS.values() for c in g.columns}
              | set(layout.scalar_names))  # a group's or column's name, or one of this layout's (land cover)
     unknown = [c for c in conditions if c not in known]
     if unknown:
@@ -41,7 +42,7 @@ def condition_columns(layout: FeatureLayout, conditions: Sequence[str]) -> tuple
     return cond, [i for i in range(layout.n_scalars) if i not in cond]
 
 
-class GatedMLP(nn.Module):
+class GatedMLP(Network):
     """``forward(scalars [B, S], patch [B, C, k, k]) -> [B]``: sum of gains x local responses."""
 
     def __init__(self, layout: FeatureLayout, conditions: Sequence[str] = DEFAULT_CONDITIONS,

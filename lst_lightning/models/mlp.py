@@ -11,8 +11,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from lst_lightning.data.features import FeatureLayout
 from lst_lightning.errors import LSTError
+from lst_lightning.features import FeatureLayout
+from lst_lightning.models.network import Network
 
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh")
 INITS = ("he_normal", "he_uniform", "xavier_normal", "xavier_uniform", "default")
@@ -85,7 +86,7 @@ def dense_stack(in_features: int, hidden: Sequence[int], dropout: float, batch_n
     return nn.Sequential(*layers), output
 
 
-class MLP(nn.Module):
+class MLP(Network):
     """``forward(scalars [B, S], patch [B, C, k, k]) -> [B]`` on the concatenated, flattened inputs."""
 
     def __init__(self, layout: FeatureLayout, hidden: Sequence[int] = (1024, 512, 256, 128),

@@ -38,7 +38,7 @@ def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], b
 
     model = build_baseline(OmegaConf.to_container(cfg.model.baseline, resolve=True), int(cfg.seed))
     name = cfg.model.get("name", "baseline")
-    if hasattr(dm, "per_archive") and not getattr(model, "frame_free", True):
+    if dm.sites and not model.frame_free:
         from lst_lightning.errors import LSTError
 
         raise LSTError(f"model={name}: fitted per frame of one archive's grid; not available with data=multi")

@@ -1,25 +1,46 @@
-"""What ``train.py`` runs: one training run, or a K-fold cross-validation (``split.folds=K``).
+"""What ``train.py`` runs: one training run, or a cross-validation (``split.folds=K``, or
+``split=sites``: each archive of data=multi held out in turn).
 
-Cross-validation trains the same configuration once per fold (``data.splits``: fold i tests on
-group i's blocks x group i's dates, validation inside the rest), each a complete run in
-``<output_dir>/fold_<i>`` and an MLflow child run of one parent run. The parent and
-``<output_dir>/results.json`` carry every fold's metrics, their mean and the 95 % t interval
-(``evaluation.intervals``); the value returned to Optuna is the folds' mean VALIDATION metric, so
-a sweep never selects on a test part.
+A cross-validation trains the same configuration once per part held out (training/rundir.py: fold i
+tests on group i's blocks x group i's dates, validation inside the rest; site i tests on the i-th
+archive whole), each a complete run in its own directory and an MLflow child run of one parent
+run. The parent and ``<output_dir>/results.json`` carry every run's metrics, their mean and the
+95 % t interval (``evaluation.intervals``); the value returned to Optuna is the runs' mean
+VALIDATION metric, so a sweep never selects on a test part.
 
 ``cv_jobs=N`` runs N folds at once, each in its own process with ``cpus / N`` torch threads (the
 folds are independent; on a many-core machine or one GPU per process this divides the wall time).
 """
 from __future__ import annotations
 
-import copy
-import json
 import logging
+import math
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from omegaconf import DictConfig, open_dict
+import mlflow
+import torch
+from omegaconf import DictConfig, OmegaConf
 
+from lst_lightning import log as lst_log
+from lst_lightning.data.loading.sources import source_of
 from lst_lightning.errors import LSTError, exit_on_user_error
+from lst_lightning.evaluation.intervals import mean_interval
+from lst_lightning.evaluation.numbers import fmt
+from lst_lightning.evaluation.predictions import BAND_KEYS
+from lst_lightning.training.run import resolve_features, run_training
+from lst_lightning.training.rundir import (
+    HeldOut,
+    held_out,
+    part_config,
+    read_results,
+    results_path,
+    save_config,
+    write_results,
+)
+from lst_lightning.training.tracking import mlflow_settings, run_name, run_tags
 
 log = logging.getLogger(__name__)
 CV_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct", "explained_fraction",
@@ -32,61 +53,41 @@ def main_entry(cfg: DictConfig) -> float | None:
 
 
 def run_experiment(cfg: DictConfig) -> float | None:
-    """``run_training(cfg)``, or every fold of it when ``split.folds`` is set and ``split.fold`` is not."""
-    from lst_lightning.training.run import resolve_features, run_training
-
+    """``run_training(cfg)``, or every run of the cross-validation ``cfg`` asks for."""
     resolve_features(cfg)
-    _sites_folds(cfg)
-    if cfg.split.get("folds") and cfg.split.get("fold") is None:
-        return run_cv(cfg)
+    held = held_out(cfg, source_of(OmegaConf.to_container(cfg.data, resolve=True)).sites)
+    if held is not None:
+        return run_cv(cfg, held)
     return run_training(cfg)
 
 
-def _sites_folds(cfg: DictConfig) -> None:
-    """split=sites: one fold per archive of data=multi (fold i holds out the i-th)."""
-    if cfg.split.get("kind") != "sites" or cfg.split.get("fold") is not None:
-        return
-    archives = cfg.data.get("archives") if cfg.data.get("source") == "multi" else None
-    if not archives:
-        raise LSTError("split=sites holds one archive out of several: it needs data=multi with data.archives")
-    folds = cfg.split.get("folds")
-    if folds not in (None, len(archives)):
-        raise LSTError(f"split.folds={folds}: split=sites has one fold per site ({len(archives)}); leave it null")
-    with open_dict(cfg):
-        cfg.split.folds = len(archives)
-
-
-def run_cv(cfg: DictConfig) -> float | None:
-    """Train and test every fold; returns the folds' mean ``optimized_metric`` (a val/ metric)."""
-    from lst_lightning.training.run import run_training, save_config
-    from lst_lightning.training.tracking import run_name, write_results
-
-    folds, out = int(cfg.split.folds), Path(cfg.paths.output_dir)
+def run_cv(cfg: DictConfig, held: HeldOut) -> float | None:
+    """Train and test every part held out; returns the runs' mean ``optimized_metric`` (a val/ metric)."""
+    out = Path(cfg.paths.output_dir)
     metric = str(cfg.get("optimized_metric", "val/rmse_k"))
     if metric.startswith("test/"):
         raise LSTError(f"optimized_metric={metric}: cross-validation selects on validation metrics only "
                        "(a test part must never choose a model); use a val/ metric")
-    jobs = _cv_jobs(cfg, folds)
+    jobs = _cv_jobs(cfg, held.count)
     name = run_name(cfg)
-    parent = _parent_run(cfg, name, folds)
-    fold_cfgs = [fold_config(cfg, fold, name, parent) for fold in range(folds)]
+    parent = _parent_run(cfg, name, held.count)
+    part_cfgs = [part_config(cfg, held, i, name, parent) for i in range(held.count)]
     if jobs > 1:
-        _run_parallel(fold_cfgs, jobs)
+        _run_parallel(part_cfgs, jobs)
     else:
-        for fold, fold_cfg in enumerate(fold_cfgs):
-            log.info(f"\n[cv {fold + 1}/{folds}] {name}: fold {fold}")
-            run_training(fold_cfg)
-    per_fold = [json.loads((Path(c.paths.output_dir) / "results.json").read_text()) for c in fold_cfgs]
+        for i, part_cfg in enumerate(part_cfgs):
+            log.info(f"\n[cv {i + 1}/{held.count}] {name}: {held.key} {i}")
+            run_training(part_cfg)
+    per_fold = [read_results(c.paths.output_dir) for c in part_cfgs]
     summary = summarise(per_fold)
-    results = {"run_name": name, "folds": folds, "split/kind": str(cfg.split.kind), "mlflow_run_id": parent,
-               "optimized_metric": metric, "cv": summary,
-               "per_fold": per_fold}
+    results = {"run_name": name, "folds": held.count, "held_out": held.key, "split/kind": str(cfg.split.kind),
+               "mlflow_run_id": parent, "optimized_metric": metric, "cv": summary, "per_fold": per_fold}
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out)
-    write_results(out / "results.json", results)
+    write_results(out, results)
     if parent:
         _log_parent(cfg, parent, summary)
-    print(format_cv(name, folds, summary, out))
+    print(format_cv(name, held, summary, out))
     mean = summary.get(metric, {}).get("mean")
     return float(mean) if mean is not None else None
 
@@ -98,24 +99,18 @@ def _cv_jobs(cfg: DictConfig, folds: int) -> int:
     return min(jobs, folds)
 
 
-def _run_parallel(fold_cfgs: list[DictConfig], jobs: int) -> None:
-    """Every fold in a pool of ``jobs`` fresh processes (spawned: no forked torch or MLflow state),
-    the machine's cores shared among them. A fold's error stops the cross-validation."""
-    import multiprocessing as mp
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    from omegaconf import OmegaConf
-
+def _run_parallel(part_cfgs: list[DictConfig], jobs: int) -> None:
+    """Every run in a pool of ``jobs`` fresh processes (spawned: no forked torch or MLflow state),
+    the machine's cores shared among them. A run's error stops the cross-validation."""
     cores = sorted(os.sched_getaffinity(0))
     per_job = max(1, len(cores) // jobs)
-    log.info(f"cross-validation: {len(fold_cfgs)} folds, {jobs} at once ({per_job} core(s) each)")
+    log.info(f"cross-validation: {len(part_cfgs)} runs, {jobs} at once ({per_job} core(s) each)")
     context = mp.get_context("spawn")
     slots = context.Queue()
     for j in range(jobs):  # each worker process takes its own set of cores for its lifetime
         slots.put(cores[j * per_job:(j + 1) * per_job] or cores[-1:])
-    plain = [OmegaConf.to_container(c, resolve=True) for c in fold_cfgs]
-    for c in plain:  # progress bars of parallel folds would overwrite each other: one line per fold instead
+    plain = [OmegaConf.to_container(c, resolve=True) for c in part_cfgs]
+    for c in plain:  # progress bars of parallel runs would overwrite each other: one line per run instead
         c["trainer"]["enable_progress_bar"] = False
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_take_cores, initargs=(slots,)) as pool:
         for future in [pool.submit(_fold_process, c) for c in plain]:
@@ -124,12 +119,6 @@ def _run_parallel(fold_cfgs: list[DictConfig], jobs: int) -> None:
 
 def _take_cores(slots) -> None:
     """Worker initialiser: pin this process to its cores; torch and LightGBM use just those."""
-    import os
-
-    import torch
-
-    from lst_lightning import log as lst_log
-
     cores = slots.get()
     os.sched_setaffinity(0, cores)
     torch.set_num_threads(len(cores))
@@ -137,34 +126,15 @@ def _take_cores(slots) -> None:
 
 
 def _fold_process(plain: dict) -> None:
-    """One fold in a worker process (module level: spawned workers import it)."""
-    from omegaconf import OmegaConf
-
-    from lst_lightning.training.run import run_training
-
+    """One run in a worker process (module level: spawned workers import it)."""
     cfg = OmegaConf.create(plain)
     log.info(f"[cv] {cfg.run_name}: started")
     run_training(cfg)
     log.info(f"[cv] {cfg.run_name}: done")
 
 
-def fold_config(cfg: DictConfig, fold: int, name: str, parent: str | None) -> DictConfig:
-    """The configuration of one fold: its split.fold, its own run directory and run name, and the
-    CV parent run it reports to."""
-    fold_cfg = copy.deepcopy(cfg)
-    with open_dict(fold_cfg):
-        fold_cfg.split.fold = fold
-        fold_cfg.paths.output_dir = str(Path(cfg.paths.output_dir) / f"fold_{fold}")
-        fold_cfg.run_name = f"{name} [fold {fold}/{int(cfg.split.folds)}]"
-        fold_cfg.cv = {"parent_run_id": parent, "fold": fold, "folds": int(cfg.split.folds)}
-    return fold_cfg
-
-
 def summarise(per_fold: list[dict]) -> dict[str, dict]:
     """``{"<part>/<key>": mean_interval(...) + {"folds": [...]}}`` over the folds' results."""
-    from lst_lightning.evaluation.intervals import mean_interval
-    from lst_lightning.evaluation.predictions import BAND_KEYS
-
     keys = [f"{part}/{key}" for part in ("val", "test") for key in CV_KEYS]
     keys += sorted({k for r in per_fold for k in r if k.startswith("test/band/") and k.rsplit("/", 1)[1] in BAND_KEYS})
     # data=multi: each site's test figures, where every fold tests it (not split=sites: one fold each)
@@ -178,14 +148,13 @@ def summarise(per_fold: list[dict]) -> dict[str, dict]:
     return out
 
 
-def format_cv(name: str, folds: int, summary: dict, out: Path) -> str:
-    from lst_lightning.evaluation.numbers import fmt
-
+def format_cv(name: str, held: HeldOut, summary: dict, out: Path) -> str:
     def line(label: str, s: dict) -> str:
         return (f"  {label:24s} {fmt(s['mean'], 4)}  95 % interval {fmt(s['low'], 4)} .. {fmt(s['high'], 4)}"
                 f"  (folds: {', '.join(fmt(v, 3) for v in s['folds'])})")
 
-    lines = [f"\n== {name}: {folds}-fold cross-validation (test = each fold's held-out blocks x dates) =="]
+    what = ("each fold's held-out blocks x dates" if held.key == "fold" else "each site held out whole")
+    lines = [f"\n== {name}: {held.count}-{held.key} cross-validation (test = {what}) =="]
     for key, label in (("rmse_k", "model RMSE (K)"), ("trivial_rmse_k", "trivial RMSE (K)"),
                        ("rmse_improvement_pct", "RMSE improvement (%)"), ("mse_improvement_pct", "MSE improvement (%)"),
                        ("explained_fraction", "explained fraction")):
@@ -194,7 +163,7 @@ def format_cv(name: str, folds: int, summary: dict, out: Path) -> str:
     for key, s in summary.items():  # data=multi: per site
         if key.startswith("test/site/") and key.endswith("/mse_improvement_pct"):
             lines.append(line(f"{key.split('/')[2]} MSE improvement (%)", s))
-    lines.append(f"  results: {out / 'results.json'}")
+    lines.append(f"  results: {results_path(out)}")
     return "\n".join(lines)
 
 
@@ -203,10 +172,6 @@ def _parent_run(cfg: DictConfig, name: str, folds: int) -> str | None:
     conf = (cfg.get("logger") or {}).get("mlflow")
     if conf is None:
         return None
-    import mlflow
-
-    from lst_lightning.training.tracking import mlflow_settings, run_tags
-
     settings = mlflow_settings(cfg, conf)
     Path(cfg.paths.log_dir).mkdir(parents=True, exist_ok=True)
     client = mlflow.MlflowClient(tracking_uri=settings["tracking_uri"])
@@ -218,12 +183,6 @@ def _parent_run(cfg: DictConfig, name: str, folds: int) -> str | None:
 
 
 def _log_parent(cfg: DictConfig, run_id: str, summary: dict) -> None:
-    import math
-
-    import mlflow
-
-    from lst_lightning.training.tracking import mlflow_settings
-
     client = mlflow.MlflowClient(tracking_uri=mlflow_settings(cfg, cfg.logger.mlflow)["tracking_uri"])
     for key, s in summary.items():
         for stat in ("mean", "low", "high", "std"):

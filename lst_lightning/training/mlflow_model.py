@@ -42,9 +42,10 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from lst_lightning.data.features import FeatureLayout
 from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.errors import LSTError
+from lst_lightning.features import FeatureLayout
+from lst_lightning.models.baselines import centre_elev_diff
 
 MODEL_PATH = "model"          # artifact path of the MLflow Model inside a run
 OUTPUT = "lst_anomaly_k"      # the output column: centre minus window-mean LST, K
@@ -59,13 +60,12 @@ mlflow.models.set_model(LSTPyfuncModel())
 
 def patch_columns(layout: FeatureLayout) -> list[str]:
     """``<channel>_<row>_<col>`` for every patch pixel, in the order of ``patch.reshape(n, -1)``."""
-    k = layout.k
-    return [f"{ch}_{i}_{j}" for ch in layout.patch_channels for i in range(k) for j in range(k)]
+    return layout.patch_columns()
 
 
 def feature_columns(layout: FeatureLayout) -> list[str]:
     """The model's feature columns: scalars, then the flattened patch (``baselines.design`` order)."""
-    return list(layout.scalar_names) + patch_columns(layout)
+    return list(layout.scalar_names) + layout.patch_columns()
 
 
 def centre_diff_column(k: int) -> str:
@@ -82,11 +82,10 @@ def feature_table(batch: dict, gatherer) -> pd.DataFrame:
     frame = np.asarray(batch["frame"])
     table["band"] = np.asarray(FRAME_BANDS)[gatherer.band_index[frame]]
     table["month"] = gatherer.month[frame] + 1
-    table["date"] = np.asarray([f["date"] for f in gatherer.cache.meta["frames"]])[frame]
+    table["date"] = np.asarray([f["date"] for f in gatherer.frames])[frame]
     centre = centre_diff_column(layout.k)
-    if centre not in table:
-        k = layout.k  # the same cache entry the patch's elev_diff channel is read from
-        table[centre] = gatherer.cache.array("terrain")[batch["row"], batch["col"], 1 + k * k // 2]
+    if centre not in table:  # the value the patch's elev_diff channel holds at its centre
+        table[centre] = centre_elev_diff(gatherer.cache, batch["row"], batch["col"])
     return table
 
 
@@ -138,25 +137,20 @@ def table_model(model_file: str | Path, frames: list[dict] | None = None) -> Tab
 
 
 def _baseline_table_model(baseline, layout: FeatureLayout, frames: list[dict] | None) -> TableModel:
-    from lst_lightning.models.baselines import Coarse, Ridge
-
     columns = dict.fromkeys(feature_columns(layout), "double")
-    if isinstance(baseline, Coarse):
+    if not baseline.frame_free:
         if frames is None:
             raise LSTError("a coarse baseline's model needs the training archive's frames "
                            "(its lapse rates are per frame)")
         centre = centre_diff_column(layout.k)
         columns.update({"date": "string", "band": "string", centre: "double"})
         frame_of = {(str(f["date"]), str(f["band"])): i for i, f in enumerate(frames)}
-        slopes = baseline.slope_k_per_m
 
         def predict(batch: dict, table) -> np.ndarray:
-            # Coarse.predict's formula: the frame's lapse rate times the centre's elevation difference
-            index = _frame_index(table, frame_of)
-            return slopes[index] * table[centre].to_numpy(np.float32)
+            return baseline.predict_rows(_frame_index(table, frame_of), table[centre].to_numpy(np.float32))
 
         return TableModel(layout, columns, predict)
-    needs = baseline.by if isinstance(baseline, Ridge) else ()
+    needs = baseline.strata
     if "band" in needs:
         columns["band"] = "string"
     if "season" in needs:
@@ -219,7 +213,7 @@ def save_run_model(model_file: str | Path, gatherer, path: Path, example: dict |
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    frames = gatherer.cache.meta["frames"]
+    frames = gatherer.frames
     model = table_model(model_file, frames)  # also checks the file opens before it is published
     columns = list(model.columns)
     input_example = None if example is None else feature_table(example, gatherer)[columns]

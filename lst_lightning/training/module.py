@@ -13,25 +13,30 @@ accumulator over all samples logs ``{stage}/all_rmse_k``, ``{stage}/all_trivial_
 from __future__ import annotations
 
 import logging
-import math
 import warnings
-from typing import Any, Callable
+from typing import Any
 
 import lightning.pytorch as L
 import torch
 import torch.nn.functional as F
 
-from lst_lightning.data.features import FeatureLayout
-from lst_lightning.data.scaling import ORIGINAL_SCALING, FeatureScaler
+from lst_lightning.data.loading.scaling import FeatureScaler
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.metrics import ALL_KEYS, LSTMetrics
+from lst_lightning.features import FeatureLayout
 from lst_lightning.models.ensemble import Ensemble
+from lst_lightning.models.network import Network
+from lst_lightning.targets import build
+from lst_lightning.training.schedules import Schedule
 
 log = logging.getLogger(__name__)
 
 STAGES = ("train", "val", "test")
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-SCHEDULERS = {"none": (), "exponential": ("warmup_epochs", "half_life_epochs"), "cosine": ("min_lr_ratio",)}
+# checkpoints saved before optimizers and schedules were chosen by _target_ named them
+LEGACY = {"adam": "torch.optim.Adam", "adamw": "torch.optim.AdamW",
+          "none": "lst_lightning.training.schedules.Constant",
+          "exponential": "lst_lightning.training.schedules.Exponential",
+          "cosine": "lst_lightning.training.schedules.Cosine"}
 
 
 def build_ensemble(net: dict, layout: FeatureLayout, ensemble: int = 1) -> torch.nn.Module:
@@ -44,77 +49,18 @@ def build_ensemble(net: dict, layout: FeatureLayout, ensemble: int = 1) -> torch
 
 
 def build_net(net: dict, layout: FeatureLayout) -> torch.nn.Module:
-    """Instantiate a Hydra ``_target_`` config with ``layout=layout``."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    if not isinstance(net, dict) or "_target_" not in net:
-        raise LSTError(f"model.net: needs a '_target_' (e.g. lst_lightning.models.mlp.MLP), got {net!r}")
-    cfg = {**net, "_partial_": True, "_convert_": "all"}
-    try:
-        factory = instantiate(cfg)
-    except InstantiationException as err:
-        raise LSTError(f"model.net._target_: cannot build {net['_target_']!r}: {err}") from None
-    try:
-        return factory(layout=layout)
-    except TypeError as err:  # an unknown / misspelt setting
-        raise LSTError(f"model.net: {err}") from None
+    """The network of a ``model.net`` config (its ``_target_``) for ``layout``."""
+    return build(net, "model.net", Network, layout=layout)
 
 
-def check_optimizer(cfg: dict) -> dict:
-    cfg = {"name": "adam", "lr": 1e-3, "weight_decay": 0.0, **(cfg or {})}
-    if cfg["name"] not in OPTIMIZERS:
-        raise LSTError(f"model.optimizer.name: unknown {cfg['name']!r}; choose from {', '.join(OPTIMIZERS)}")
-    extra = sorted(set(cfg) - {"name", "lr", "weight_decay"})
-    if extra:
-        raise LSTError(f"model.optimizer: unknown setting(s) {extra}; known: name, lr, weight_decay")
-    if not float(cfg["lr"]) > 0:
-        raise LSTError(f"model.optimizer.lr: must be > 0, got {cfg['lr']}")
+def target_config(cfg: dict | None, default: dict) -> dict:
+    """An optimizer or schedule config with its ``_target_`` (one saved as ``name: ...`` translated,
+    one without either taking ``default``'s)."""
+    cfg = dict(cfg or {})
+    if "_target_" not in cfg:  # named the old way, or settings only: the default's target
+        name = cfg.pop("name", None)
+        cfg["_target_"] = default["_target_"] if name is None else LEGACY.get(name, name)
     return cfg
-
-
-def check_scheduler(cfg: dict | None) -> dict:
-    cfg = dict(cfg or {"name": "none"})
-    name = cfg.get("name", "none")
-    if name not in SCHEDULERS:
-        raise LSTError(f"model.scheduler.name: unknown {name!r}; choose from {', '.join(SCHEDULERS)}")
-    # the model file's settings for its own scheduler stay behind when the command line names another
-    # (model.scheduler.name=cosine on an exponential model): dropped, so the switch is one override
-    others = {k for n, keys in SCHEDULERS.items() if n != name for k in keys} - set(SCHEDULERS[name])
-    for key in sorted(set(cfg) & others):
-        log.info("model.scheduler: %r ignores %s=%s (a setting of another scheduler)", name, key, cfg.pop(key))
-    extra = sorted(set(cfg) - {"name", *SCHEDULERS[name]})
-    if extra:
-        raise LSTError(f"model.scheduler: unknown setting(s) {extra} for {name!r}; "
-                       f"known: {', '.join(('name',) + SCHEDULERS[name])}")
-    if name == "exponential":
-        cfg = {"warmup_epochs": 0, "half_life_epochs": 10, **cfg}
-        if not float(cfg["half_life_epochs"]) > 0 or int(cfg["warmup_epochs"]) < 0:
-            raise LSTError(f"model.scheduler: need half_life_epochs > 0 and warmup_epochs >= 0, got {cfg}")
-    if name == "cosine":
-        cfg = {"min_lr_ratio": 0.01, **cfg}
-        if not 0 <= float(cfg["min_lr_ratio"]) <= 1:
-            raise LSTError(f"model.scheduler.min_lr_ratio: must be in [0, 1], got {cfg['min_lr_ratio']}")
-    return cfg
-
-
-def lr_factor(cfg: dict, max_epochs: int | None) -> Callable[[int], float] | None:
-    """Per-epoch LR multiplier of a (checked) scheduler config; None for a constant LR.
-
-    exponential: 1 for the first ``warmup_epochs`` epochs, then / 2^(1/half_life) per epoch
-                 (epoch e: 2^-(max(0, e - warmup + 1) / half_life)), the original's decay.
-    cosine:      from 1 at epoch 0 down to ``min_lr_ratio`` at the last epoch (trainer.max_epochs).
-    """
-    if cfg["name"] == "exponential":
-        warmup, half_life = int(cfg["warmup_epochs"]), float(cfg["half_life_epochs"])
-        return lambda e: 2.0 ** (-max(0, e - warmup + 1) / half_life)
-    if cfg["name"] == "cosine":
-        if not max_epochs or max_epochs < 1:
-            raise LSTError("model.scheduler: 'cosine' runs over trainer.max_epochs, which is not set "
-                           f"({max_epochs}); set trainer.max_epochs or use scheduler.name=exponential")
-        lo, span = float(cfg["min_lr_ratio"]), max(max_epochs - 1, 1)
-        return lambda e: lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * min(e, span) / span))
-    return None
 
 
 class LSTRegressor(L.LightningModule):
@@ -124,11 +70,13 @@ class LSTRegressor(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.layout = FeatureLayout.from_json(layout)
-        self.optimizer_cfg = check_optimizer(optimizer)
-        self.scheduler_cfg = check_scheduler(scheduler)
+        self.optimizer_cfg = target_config(optimizer, {"_target_": LEGACY["adam"]})
+        self.schedule: Schedule = build(target_config(scheduler, {"_target_": LEGACY["none"]}), "model.scheduler",
+                                        Schedule)
         self.eval_observed_only = bool(eval_observed_only)
-        self.scaler = FeatureScaler(self.layout, ORIGINAL_SCALING if scaling is None else scaling, clip=clip)
+        self.scaler = FeatureScaler(self.layout, scaling, clip=clip)
         self.net = build_ensemble(net, self.layout, ensemble)
+        build(self.optimizer_cfg, "model.optimizer", torch.optim.Optimizer, self.parameters())  # checked now
         # attributes, not a ModuleDict: 'train' is taken by nn.Module.train
         for stage in STAGES:
             setattr(self, f"{stage}_metrics", LSTMetrics())
@@ -226,10 +174,9 @@ class LSTRegressor(L.LightningModule):
 
     # --- optimisation -----------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        cfg = self.optimizer_cfg
-        opt = OPTIMIZERS[cfg["name"]](self.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
+        opt = build(self.optimizer_cfg, "model.optimizer", torch.optim.Optimizer, self.parameters())
         max_epochs = self.trainer.max_epochs if self._trainer is not None else None
-        factor = lr_factor(self.scheduler_cfg, max_epochs)
+        factor = self.schedule.factor(max_epochs)
         if factor is None:
             return opt
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)

@@ -4,13 +4,19 @@ A plain function (tests call it); the ``@hydra.main`` decorator lives only in ``
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue
 
+from lst_lightning.data.loading.datamodule import SampleData
+from lst_lightning.data.loading.scaling import scaling_methods
+from lst_lightning.data.loading.sources import source_of
 from lst_lightning.errors import LSTError
+from lst_lightning.features import resolve_groups
+from lst_lightning.training.rundir import results_path, save_config, write_results
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +34,15 @@ def _check_missing(cfg: DictConfig) -> None:
 
 def resolve_features(cfg: DictConfig) -> DictConfig:
     """Fix the run's feature groups in ``cfg`` (in place): ``features.groups`` plus the
-    ``features.when_available`` inputs the data provides, so the saved config says what was used."""
-    from omegaconf import open_dict
-
-    from lst_lightning.data.features import resolve_groups
-    from lst_lightning.data.sources import available_inputs
-
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    groups = resolve_groups(cfg.features.groups, cfg.features.get("when_available") or (), available_inputs(data))
+    ``features.when_available`` inputs the data provides, so the saved config says what was used.
+    The modules of ``features.modules`` are imported first: a group of your own registers there."""
+    for module in cfg.features.get("modules") or ():
+        try:
+            importlib.import_module(str(module))
+        except ImportError as err:
+            raise LSTError(f"features.modules: cannot import {module!r} ({err})") from None
+    source = source_of(OmegaConf.to_container(cfg.data, resolve=True))
+    groups = resolve_groups(cfg.features.groups, cfg.features.get("when_available") or (), source.inputs())
     if cfg.split.get("kind") == "sites" and not cfg.split.get("keep_latlon", False):
         groups = tuple(g for g in groups if g != "latlon")  # where a sample is does not transfer
     with open_dict(cfg):
@@ -44,68 +51,21 @@ def resolve_features(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-def build_datamodule(cfg: DictConfig, cache):
-    """The run's data module over ``cache``, or (data=multi) over the dict of each archive's cache."""
-    from lst_lightning.data.datamodule import LSTDataModule
-    from lst_lightning.data.sampling import layout_for
-
-    if isinstance(cache, dict):
-        return build_multi_datamodule(cfg, cache)
-    if cfg.split.get("kind") == "sites":
-        raise LSTError("split=sites holds one archive out of several: it needs data=multi with data.archives")
-
-    layout = layout_for(cache, cfg.features.groups)
-    loader = OmegaConf.to_container(cfg.data.loader, resolve=True)
-    split = OmegaConf.to_container(cfg.split, resolve=True)
-    return LSTDataModule(cache, layout, split, bands=tuple(cfg.data.bands), seed=int(cfg.seed), **loader)
-
-
-def build_multi_datamodule(cfg: DictConfig, caches: dict):
-    """data=multi: one LSTDataModule per archive (its own split: the configured one, or under
-    split=sites its blocks), pooled by data/multi.py. Every archive must give the same input groups
-    (land cover: the union of their classes, data/sampling.py pool_layout)."""
-    from lst_lightning.data.datamodule import LSTDataModule
-    from lst_lightning.data.multi import MultiDataModule
-    from lst_lightning.data.sampling import FeatureGatherer, pool_layout
-    from lst_lightning.data.sources import archive_configs
-
-    if cfg.data.loader.get("device_resident"):
-        raise LSTError("data.loader.device_resident: not available with data=multi (one cache per device)")
-    split = OmegaConf.to_container(cfg.split, resolve=True)
-    archives = archive_configs(OmegaConf.to_container(cfg.data, resolve=True))
-    held_out = None
-    if split.get("kind") == "sites":
-        names = list(archives)
-        fold = split.get("fold")
-        if fold is None or not 0 <= int(fold) < len(names):
-            raise LSTError(f"split.fold: the site held out, 0..{len(names) - 1} ({', '.join(names)}), got {fold!r}")
-        held_out = names[int(fold)]
-        split = {"kind": "space", "space": split.get("space"), "seed": split.get("seed")}
-    loader = OmegaConf.to_container(cfg.data.loader, resolve=True)
-    layout = pool_layout(caches, cfg.features.groups)
-    gatherers = {}
-    for name, cache in caches.items():
-        try:
-            gatherers[name] = FeatureGatherer(cache, layout)  # an input it lacks: the error names it
-        except LSTError as err:
-            raise LSTError(f"data.archives.{name}: {err}") from None
-    modules = {name: LSTDataModule(cache, layout, split, bands=tuple(archives[name]["bands"]), seed=int(cfg.seed),
-                                   **loader) for name, cache in caches.items()}
-    for name, dm in modules.items():
-        dm.gatherer = gatherers[name]
-    sizes = {k: loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples",
-                                    "epoch_passes") if k in loader}
-    return MultiDataModule(modules, balance=str(cfg.data.get("balance", "samples")), held_out=held_out,
-                           seed=int(cfg.seed), clip=cfg.model.get("clip_inputs"), **sizes)
+def build_datamodule(cfg: DictConfig, caches) -> SampleData:
+    """The run's data module over ``caches`` (the cache, or under data=multi each archive's)."""
+    source = source_of(OmegaConf.to_container(cfg.data, resolve=True))
+    return source.datamodule(caches, tuple(cfg.features.groups), OmegaConf.to_container(cfg.split, resolve=True),
+                             int(cfg.seed), cfg.model.get("clip_inputs"))
 
 
 def build_module(cfg: DictConfig, layout):
     from lst_lightning.training.module import LSTRegressor
 
     as_dict = lambda node: OmegaConf.to_container(node, resolve=True) if node is not None else None  # noqa: E731
+    scaling = scaling_methods(layout.groups, as_dict(cfg.scaling.get("methods")), cfg.scaling.get("default"))
     return LSTRegressor(net=as_dict(cfg.model.net), layout=layout.to_json(),
                         optimizer=as_dict(cfg.model.optimizer), scheduler=as_dict(cfg.model.get("scheduler")),
-                        scaling=as_dict(cfg.scaling.methods), eval_observed_only=bool(cfg.data.eval_observed_only),
+                        scaling=scaling, eval_observed_only=bool(cfg.data.eval_observed_only),
                         ensemble=cfg.model.get("ensemble", 1), clip=cfg.model.get("clip_inputs"))
 
 
@@ -120,7 +80,6 @@ def run_training(cfg: DictConfig) -> float | None:
     """Train and test one configuration; returns ``cfg.optimized_metric`` (for Optuna)."""
     import lightning.pytorch as L
 
-    from lst_lightning.data.sources import resolve_cache
     from lst_lightning.training import tracking
 
     _check_missing(cfg)
@@ -128,13 +87,7 @@ def run_training(cfg: DictConfig) -> float | None:
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    if data.get("source") == "multi":
-        from lst_lightning.data.sources import resolve_caches
-
-        cache = resolve_caches(data)
-    else:
-        cache = resolve_cache(data)
+    cache = source_of(OmegaConf.to_container(cfg.data, resolve=True)).caches()
     dm = build_datamodule(cfg, cache)
     dm.setup()
 
@@ -161,7 +114,7 @@ def run_training(cfg: DictConfig) -> float | None:
         numeric = {k: v for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         results["mlflow_run_id"] = tracking.log_run_files(loggers, numeric, files + [Path(best) if best else None])
         tracking.log_run_model(loggers, best, dm)  # runs:/<id>/model, an MLflow Model
-        tracking.write_results(out / "results.json", results)
+        write_results(out, results)
         _print_summary(results, cfg, out)
     _close_distributed()
     metric = results.get(cfg.get("optimized_metric", "val/rmse_k"))
@@ -223,13 +176,6 @@ def _best_checkpoint(trainer) -> str:
     return str(cb.best_model_path) if cb is not None and cb.best_model_path else ""
 
 
-def save_config(cfg: DictConfig, out: Path) -> Path:
-    """The resolved config as ``<out>/config.yaml`` (what lst-evaluate and lst-predict reopen)."""
-    path = out / "config.yaml"
-    path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    return path
-
-
 def _close_distributed() -> None:
     import torch.distributed as dist
 
@@ -265,7 +211,7 @@ def _print_summary(results: dict, cfg: DictConfig, out: Path) -> None:
     lines.append(f"  inputs (features.groups): {', '.join(cfg.features.groups)}")
     lines.append("  samples train/val/test: " + " / ".join(
         f"{results[f'split/{p}_samples']:,}" for p in ("train", "val", "test")))
-    lines.append(f"  results: {out / 'results.json'}")
+    lines.append(f"  results: {results_path(out)}")
     if results.get("mlflow_run_id"):
         uri = cfg.logger.mlflow.tracking_uri
         lines.append(f"  MLflow run {results['mlflow_run_id']}: mlflow ui --backend-store-uri {uri}")

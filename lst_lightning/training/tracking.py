@@ -1,8 +1,7 @@
 """Experiment tracking: loggers from config, run names, params/tags/artifacts, the run's MLflow
-Model, results.json."""
+Model (the run's files: training/rundir.py)."""
 from __future__ import annotations
 
-import json
 import logging
 import math
 import tempfile
@@ -104,7 +103,7 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
 
 def _cv_tags(cfg: DictConfig) -> dict[str, str]:
     cv = cfg.get("cv") or {}
-    tags = {"cv.fold": str(cv["fold"]), "cv.folds": str(cv["folds"])} if cv else {}
+    tags = {f"cv.{cv['held_out']}": str(cv["index"]), "cv.folds": str(cv["count"])} if cv else {}
     if cv.get("parent_run_id"):
         tags["mlflow.parentRunId"] = str(cv["parent_run_id"])
     return tags
@@ -153,7 +152,7 @@ def log_run_model(loggers: list, model_file: str | Path | None, dm) -> None:
     logger = mlflow_logger(loggers)
     if logger is None or not model_file or not Path(model_file).is_file():
         return
-    if hasattr(dm, "per_archive"):  # data=multi: the MLflow Model describes one archive's frames
+    if dm.sites:  # data=multi: the MLflow Model describes one archive's frames
         log.info("data=multi: the run's model file is logged, no MLflow Model (it describes one archive)")
         return
     from lst_lightning.evaluation.predictions import gather_all
@@ -163,11 +162,3 @@ def log_run_model(loggers: list, model_file: str | Path | None, dm) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         saved = save_run_model(model_file, dm.gatherer, Path(tmp) / MODEL_PATH, example)
         logger.experiment.log_artifacts(logger.run_id, str(saved), MODEL_PATH)
-
-
-def write_results(path: Path, results: dict) -> None:
-    """results.json, written atomically; NaN becomes null so any JSON reader accepts it."""
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in results.items()}
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(clean, indent=2, sort_keys=True))
-    tmp.replace(path)

@@ -36,8 +36,8 @@ def test_conservation_makes_every_complete_cell_average_to_the_observation(rng):
 
 def test_predict_frame_fills_only_valid_windows(random_cache):
     from lst_lightning.apps.predict import predict_frame
-    from lst_lightning.data.features import FeatureLayout
-    from lst_lightning.data.sampling import FeatureGatherer
+    from lst_lightning.data.loading.gatherer import FeatureGatherer
+    from lst_lightning.features import FeatureLayout
 
     gatherer = FeatureGatherer(random_cache, FeatureLayout(k=random_cache.k))
     frame = int(np.argmax(random_cache.n_windows))

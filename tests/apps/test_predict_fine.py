@@ -17,7 +17,7 @@ def fine_rasters(tiny_runs, tmp_path_factory):
     from lst_lightning.apps.runs import locate_run
     from lst_lightning.data.io.grid import Grid
     from lst_lightning.data.io.writers import write_geotiff
-    from lst_lightning.data.sources import resolve_cache
+    from lst_lightning.data.loading.sources import resolve_cache
 
     out = tmp_path_factory.mktemp("fine")
     run_dir, results = tiny_runs["mlp"]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lst_lightning.data.context import LAPSE_PRIOR_M, frame_lapse
-from lst_lightning.data.features import NEIGHBOURS
+from lst_lightning.data.facts.context import LAPSE_PRIOR_M, frame_lapse
 from lst_lightning.data.io.formats import LST_SCALE
+from lst_lightning.features.context import NEIGHBOURS
 
 K = 5
 
@@ -43,7 +43,7 @@ def loop_lapse(raw: np.ndarray, dem: np.ndarray) -> float:
 
 def test_context_columns_equal_a_loop_reference(tmp_path):
     from lst_lightning.data.cache import prepare_cache
-    from lst_lightning.data.sampling import FeatureGatherer, layout_for
+    from lst_lightning.data.loading.gatherer import FeatureGatherer, layout_for
     from tests.data.inputs import write_random_archive
 
     arch = write_random_archive(tmp_path, shape=(30, 26), n_days=3)

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from lst_lightning.data.datamodule import EvalStream, LSTDataModule
-from lst_lightning.data.features import FeatureLayout
 from lst_lightning.data.io.formats import observed
-from lst_lightning.data.sampling import FeatureGatherer, _proportional, draw_samples
+from lst_lightning.data.loading.datamodule import EvalStream, LSTDataModule
+from lst_lightning.data.loading.gatherer import FeatureGatherer
+from lst_lightning.data.loading.sampling import draw_samples
+from lst_lightning.data.loading.sampling import proportional as _proportional
+from lst_lightning.features import FeatureLayout
 
 
 def make_dm(cache, kind="space_days", **kw):
@@ -28,11 +30,10 @@ def test_batch_values_follow_the_cache(random_cache):
     lst = random_cache.array("lst")[f, r, c] * 0.02
     mean = random_cache.array("window_mean")[f, r, c]
     assert np.allclose(batch["target"].numpy(), lst - mean, atol=1e-4)
-    terrain = random_cache.array("terrain")
     layout = dm.layout
     j = layout.scalar_names.index("elev_mean")
-    assert np.allclose(batch["scalars"][:, j].numpy(), terrain[r, c, 0])
-    assert np.allclose(batch["patch"][:, 0].reshape(len(f), -1).numpy(), terrain[r, c, 1:])
+    assert np.allclose(batch["scalars"][:, j].numpy(), random_cache.elev_mean[r, c])
+    assert np.allclose(batch["patch"][:, 0].reshape(len(f), -1).numpy(), random_cache.array("elev_diff")[r, c])
     # elevation differences: window pixels minus the window mean, row-major around the centre
     dem = random_cache.array("dem")
     i = 5
@@ -134,7 +135,7 @@ def test_draw_samples_rejects_invalid_windows(random_cache):
 
 
 def test_an_epoch_is_at_most_epoch_passes_over_the_train_part(random_cache):
-    from lst_lightning.data.datamodule import epoch_batches
+    from lst_lightning.data.loading.datamodule import epoch_batches
     from lst_lightning.errors import LSTError
 
     assert epoch_batches(100_000, 1000, 20_000, 1.0) == 20      # small archive: one pass

@@ -7,8 +7,8 @@ import torch
 
 
 def datamodule(cache, groups=("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon"), **kw):
-    from lst_lightning.data.datamodule import LSTDataModule
-    from lst_lightning.data.features import FeatureLayout
+    from lst_lightning.data.loading.datamodule import LSTDataModule
+    from lst_lightning.features import FeatureLayout
 
     dm = LSTDataModule(cache, FeatureLayout(k=cache.k, groups=tuple(groups)), {"kind": "space_days",
                        "space": {"block_px": 12}}, batch_size=256, samples_per_epoch=256 * 4,
@@ -29,7 +29,8 @@ def assert_same_batches(host_loader, device_loader):
 
 def test_device_resident_batches_equal_the_host_batches(random_cache):
     host, device = datamodule(random_cache), datamodule(random_cache, device_resident=True)
-    assert type(device.batch_gatherer()).__name__ == "DeviceGatherer"
+    gatherer = device.batch_gatherer()
+    assert gatherer is not device.gatherer and gatherer.source.device == torch.device("cpu")  # the same gather, torch
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         assert_same_batches(getattr(host, loader)(), getattr(device, loader)())
 
@@ -51,10 +52,8 @@ def test_device_resident_with_ndvi_terrain_and_context(tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 def test_device_resident_batches_live_on_the_gpu(random_cache):
-    from lst_lightning.data.device import DeviceGatherer
-
     dm = datamodule(random_cache)
-    gatherer = DeviceGatherer(dm.gatherer, "cuda")
+    gatherer = dm.gatherer.on("cuda")
     f, r, c = (np.asarray(a[:100]) for a in dm.eval_index("val"))
     batch = gatherer.gather(f, r, c)
     assert batch["scalars"].is_cuda

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from lst_lightning.data.splits import PARTS, check_guarantees, make_split
+from lst_lightning.data.loading.splits import PARTS, check_guarantees, make_split
 from lst_lightning.errors import LSTError
 from tests.data.inputs import frames_meta, windows_overlap
 

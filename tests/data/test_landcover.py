@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lst_lightning.data.io.writers import write_geotiff
-from lst_lightning.data.landcover import (
+from lst_lightning.data.facts.landcover import (
     MIN_SHARE,
     class_fractions,
     class_labels,
@@ -14,6 +13,7 @@ from lst_lightning.data.landcover import (
     landcover_classes,
     union_labels,
 )
+from lst_lightning.data.io.writers import write_geotiff
 from lst_lightning.errors import LSTError
 from tests.data.inputs import make_grid, write_random_archive
 
@@ -73,7 +73,7 @@ def prepare(arch, landcover, root):
 
 
 def test_gathered_landcover_columns_are_the_window_fractions_and_the_centre_class(landcover_archive, tmp_path):
-    from lst_lightning.data.sampling import FeatureGatherer, layout_for
+    from lst_lightning.data.loading.gatherer import FeatureGatherer, layout_for
 
     cache = prepare(landcover_archive, landcover_archive["landcover"], tmp_path)
     labels = cache.meta["landcover_classes"]
@@ -92,19 +92,20 @@ def test_gathered_landcover_columns_are_the_window_fractions_and_the_centre_clas
 
 
 def test_landcover_group_needs_a_landcover_raster(random_cache):
-    from lst_lightning.data.sampling import FeatureGatherer, layout_for
+    from lst_lightning.data.loading.gatherer import FeatureGatherer, layout_for
 
     with pytest.raises(LSTError, match=r"group 'landcover' needs a land-cover raster \(data.landcover\)"):
         FeatureGatherer(random_cache, layout_for(random_cache, ("lst_mean", "landcover")))
 
 
 def test_a_model_of_other_classes_is_refused(landcover_archive, tmp_path):
-    from lst_lightning.data.features import FeatureLayout
-    from lst_lightning.data.sampling import FeatureGatherer
+    from lst_lightning.data.loading.gatherer import FeatureGatherer
+    from lst_lightning.features import FeatureLayout
 
     cache = prepare(landcover_archive, landcover_archive["landcover"], tmp_path)
     with pytest.raises(LSTError, match=r"land-cover classes \['1', '4', 'other'\] differ from the cache's"):
-        FeatureGatherer(cache, FeatureLayout(k=5, groups=("landcover",), landcover_classes=("1", "4", "other")))
+        layout = FeatureLayout(k=5, groups=("landcover",), meta={"landcover_classes": ["1", "4", "other"]})
+        FeatureGatherer(cache, layout)
 
 
 @pytest.mark.parametrize("case, message", [

@@ -12,7 +12,7 @@ from tests.data.inputs import SITES, archives_override
 def multi_dm(sites, tmp_path, *overrides, extra=None):
     from omegaconf import OmegaConf
 
-    from lst_lightning.data.sources import resolve_caches
+    from lst_lightning.data.loading.sources import resolve_caches
     from lst_lightning.training.run import build_datamodule, resolve_features
 
     cfg = compose_cfg(["data=multi", archives_override(sites, **(extra or {})), "split.space.block_px=10",
@@ -26,7 +26,7 @@ def multi_dm(sites, tmp_path, *overrides, extra=None):
 @pytest.mark.parametrize("balance", ["samples", "equal"])
 def test_batches_hold_every_archive_in_the_configured_proportions(sites, tmp_path, balance):
     _, dm = multi_dm(sites, tmp_path, f"data.balance={balance}")
-    train = np.array([dm.per_archive[n].samples["train"] for n in SITES], dtype=float)
+    train = np.array([dm.sites[n].samples["train"] for n in SITES], dtype=float)
     want = train / train.sum() if balance == "samples" else np.full(3, 1 / 3)
     batch = next(iter(dm.train_dataloader()))
     counts = np.bincount(dm.gatherer.archive_of(batch["frame"].numpy()), minlength=3)
@@ -44,7 +44,7 @@ def test_batches_hold_every_archive_in_the_configured_proportions(sites, tmp_pat
 
 
 def test_no_sample_of_the_held_out_site_reaches_training(sites, tmp_path):
-    cfg, dm = multi_dm(sites, tmp_path, "split=sites", "split.fold=1")
+    cfg, dm = multi_dm(sites, tmp_path, "split=sites", "split.site=1")
     assert "latlon" not in cfg.features.groups  # off by default under the site split
     held = list(SITES).index("south")
     rng = np.random.default_rng(0)
@@ -62,7 +62,7 @@ def test_no_sample_of_the_held_out_site_reaches_training(sites, tmp_path):
 def test_per_archive_caches_are_the_ones_a_single_archive_run_makes(sites, tmp_path):
     from omegaconf import OmegaConf
 
-    from lst_lightning.data.sources import resolve_cache, resolve_caches
+    from lst_lightning.data.loading.sources import resolve_cache, resolve_caches
 
     cfg = compose_cfg(["data=multi", archives_override(sites)], tmp_path)
     caches = resolve_caches(OmegaConf.to_container(cfg.data, resolve=True), progress=False)
@@ -119,7 +119,8 @@ def test_three_archives_train_and_report_per_site_metrics_and_leave_one_out(site
 def test_archives_of_different_land_cover_classes_pool_on_the_union(sites, tmp_path):
     from lst_lightning.data.io.rasters import read_dem
     from lst_lightning.data.io.writers import write_geotiff
-    from lst_lightning.data.sampling import FeatureGatherer, layout_for
+    from lst_lightning.data.loading.gatherer import FeatureGatherer, layout_for
+    from lst_lightning.features.landcover import labels_of
 
     dem, grid = read_dem(sites["south"] / "dem.tif")
     south_lc = tmp_path / "south_landcover.tif"  # classes 1 and 5; north's are 0 and 1
@@ -127,7 +128,7 @@ def test_archives_of_different_land_cover_classes_pool_on_the_union(sites, tmp_p
     pair = {n: sites[n] for n in ("north", "south")}
     extra = {"north": f",landcover:{sites['north']}/landcover.tif", "south": f",landcover:{south_lc}"}
     _, dm = multi_dm(pair, tmp_path, "features.groups=[lst_mean,elev_diff,landcover]", extra=extra)
-    assert dm.layout.landcover_classes == ("0", "1", "5", "other")
+    assert labels_of(dm.layout.group_columns("landcover")) == ["0", "1", "5", "other"]
     names = list(dm.layout.scalar_names)
     f, r, c = dm.draw_train(4000, np.random.default_rng(0))
     pooled, which = dm.gatherer.gather(f, r, c)["scalars"], dm.gatherer.archive_of(f)
@@ -141,10 +142,10 @@ def test_archives_of_different_land_cover_classes_pool_on_the_union(sites, tmp_p
         assert len(lacks) == 2 and (pooled[sel][:, lacks] == 0).all()  # the other archive's class: 0
         assert own[:, -3:].sum(1).min() == 1  # one-hot centre class, every sample
     with pytest.raises(LSTError, match=r"classes \['1', 'other'\] differ from the cache's \['0', '1', 'other'\]"):
-        from lst_lightning.data.features import FeatureLayout
+        from lst_lightning.features import FeatureLayout
 
         FeatureGatherer(dm.modules["north"].cache, FeatureLayout(k=5, groups=("landcover",),
-                                                                 landcover_classes=("1", "other")))
+                                                                 meta={"landcover_classes": ["1", "other"]}))
 
 
 def test_clip_inputs_clamps_each_archive_to_its_own_training_range(sites, tmp_path):
@@ -162,7 +163,7 @@ def test_clip_inputs_clamps_each_archive_to_its_own_training_range(sites, tmp_pa
         np.testing.assert_array_equal(pooled["target"], raw["target"])  # inputs only
         clamped += int((pooled["scalars"] != raw["scalars"]).sum())
     assert clamped > 0  # held-out dates do leave their archive's training range
-    _, loso = multi_dm(sites, tmp_path, "model=gated", "model.clip_inputs=0.0", "split=sites", "split.fold=1")
+    _, loso = multi_dm(sites, tmp_path, "model=gated", "model.clip_inputs=0.0", "split=sites", "split.site=1")
     assert sorted(loso.gatherer.bounds) == [0, 2]  # the held-out site has no training range of its own
     _, off = multi_dm(sites, tmp_path, "model=mlp")  # clip_inputs null: nothing clamped
     assert off.gatherer.bounds == {}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf, open_dict
 
-from lst_lightning.data.context import MIN_WINDOWS_FOR_LAPSE
+from lst_lightning.data.facts.context import MIN_WINDOWS_FOR_LAPSE
 from tests.common import compose_cfg
 
 SITES = {"madrid": ["1", "2", "3", "8", "11", "13", "15", "other"],
@@ -25,7 +25,7 @@ def site_overrides(real_dev: Path, site: str) -> list[str]:
 
 @pytest.mark.parametrize("site", sorted(SITES))
 def test_real_sites_prepare_with_their_land_cover(real_dev, site, tmp_path):
-    from lst_lightning.data.sources import resolve_cache
+    from lst_lightning.data.loading.sources import resolve_cache
 
     cfg = compose_cfg(site_overrides(real_dev, site), tmp_path)
     data = OmegaConf.to_container(cfg.data, resolve=True)

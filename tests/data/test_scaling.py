@@ -5,12 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from lst_lightning.data.features import ALL_GROUPS, ORIGINAL_GROUPS, FeatureLayout
-from lst_lightning.data.scaling import ORIGINAL_SCALING, FeatureScaler
+from lst_lightning.data.loading.scaling import FeatureScaler, scaling_methods
 from lst_lightning.errors import LSTError
+from lst_lightning.features import ALL_GROUPS, ORIGINAL_GROUPS, FeatureLayout
 from tests.common import CONF
 
 CONF = CONF / "scaling"
+# the original project's best setting (doy/tod as sin/cos are already in [-1, 1])
+ORIGINAL_SCALING = {"doy": "raw", "tod": "raw", "latlon": "normalize", "lst_mean": "standardize",
+                    "elev_mean": "normalize", "elev_diff": "normalize", "ndvi": "raw", "terrain": "standardize"}
 
 
 def features(layout: FeatureLayout, n: int, seed: int = 0):
@@ -65,15 +68,17 @@ def test_joint_patch_scaling_keeps_relative_sizes():
     assert (per_position_min > 0.01).sum() > 40  # most positions do not reach 0 themselves
 
 
-def test_default_method_is_standardize_and_raw_is_identity():
+def test_a_group_left_out_takes_its_own_default_and_raw_is_identity():
     layout = FeatureLayout(k=3, groups=("lst_mean", "doy", "elev_diff"))
     scalars, patch = features(layout, 100)
-    sc = FeatureScaler(layout, {"doy": "raw"}).fit(scalars, patch)
+    sc = FeatureScaler(layout, {"doy": "raw", "elev_diff": "standardize"}).fit(scalars, patch)
     s, p = sc(torch.from_numpy(scalars), torch.from_numpy(patch))
-    assert s[:, 0].mean().item() == pytest.approx(0.0, abs=1e-4)
+    assert s[:, 0].mean().item() == pytest.approx(0.0, abs=1e-4)  # lst_mean: its default, standardize
     assert s[:, 0].std(unbiased=False).item() == pytest.approx(1.0, rel=1e-4)
     assert torch.equal(s[:, 1:], torch.from_numpy(scalars[:, 1:]))
     assert p.mean().item() == pytest.approx(0.0, abs=1e-4)
+    _, p = FeatureScaler(layout, {"doy": "raw"}).fit(scalars, patch)(torch.from_numpy(scalars), torch.from_numpy(patch))
+    assert (p.min().item(), p.max().item()) == pytest.approx((0.0, 1.0), abs=1e-6)  # elev_diff: normalize
 
 
 @pytest.mark.parametrize("method", ["normalize", "standardize", "raw"])
@@ -127,10 +132,14 @@ def test_bad_settings_and_shapes():
         FeatureScaler(layout).fit(scalars[:0], patch[:0])
 
 
-def test_original_scaling_matches_the_config_file():
+def test_original_scaling_is_each_groups_default_and_the_config_file():
     from omegaconf import OmegaConf
 
-    assert OmegaConf.to_container(OmegaConf.load(CONF / "original.yaml"))["methods"] == ORIGINAL_SCALING
+    conf = OmegaConf.to_container(OmegaConf.load(CONF / "original.yaml"))
+    assert scaling_methods(ORIGINAL_SCALING, conf["methods"], conf["default"]) == ORIGINAL_SCALING
+    assert scaling_methods(["landcover", "context"]) == {"landcover": "standardize", "context": "standardize"}
+    normalize = OmegaConf.to_container(OmegaConf.load(CONF / "normalize.yaml"))
+    assert set(scaling_methods(ALL_GROUPS, normalize["methods"], normalize["default"]).values()) == {"normalize"}
 
 
 @pytest.mark.parametrize("clip", [0.0, 0.05])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lst_lightning.data.seasons import SEASON_MONTHS, SEASONS, season_index, season_name
+from lst_lightning.data.facts.seasons import SEASON_MONTHS, SEASONS, season_index, season_name
 
 
 def test_seasons_in_order_with_their_months():

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from lst_lightning.data import synthetic
-from lst_lightning.data.sources import SYNTH_DONE, resolve_cache, synthetic_archive
+from lst_lightning.data.loading.sources import SYNTH_DONE, resolve_cache, synthetic_archive
 from lst_lightning.errors import LSTError
 
 
@@ -81,7 +81,9 @@ def test_a_real_small_archive(tmp_path):
 def test_bad_settings(tmp_path):
     with pytest.raises(LSTError, match="data.synthetic.dem: file .* does not exist"):
         synthetic_archive({"dem": str(tmp_path / "nope.tif")}, tmp_path)
-    with pytest.raises(LSTError, match="data.source must be"):
-        resolve_cache({"source": "ftp"})
+    with pytest.raises(LSTError, match=r"data._target_: 'ftp.Archive' is no kind of data; choose from .*Files"):
+        resolve_cache({"_target_": "ftp.Archive"})
+    with pytest.raises(LSTError, match=r"data: unknown setting\(s\) \['lst_path'\] for Files"):
+        resolve_cache({"_target_": "lst_lightning.data.loading.sources.Files", "lst_path": "x"})
     with pytest.raises(LSTError, match="data.lst_dir is not set"):
         resolve_cache({"source": "files", "lst_dir": "???"})

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from lst_lightning.data.splits import PARTS, check_guarantees, make_split, sample_bucket
-from lst_lightning.data.windows import box_sum
+from lst_lightning.data.facts.windows import box_sum
+from lst_lightning.data.loading.splits import PARTS, check_guarantees, make_split, sample_bucket
 from lst_lightning.errors import LSTError
 from tests.data.inputs import frames_meta, windows_overlap
 
@@ -116,7 +116,7 @@ def test_random_split_buckets_are_stable_and_proportional():
 def test_fully_inside_matches_brute_force():
     rng = np.random.default_rng(0)
     region = rng.random((30, 30)) < 0.8
-    from lst_lightning.data.splits import fully_inside
+    from lst_lightning.data.loading.splits import fully_inside
 
     got = fully_inside(region, 5)
     ref = np.zeros_like(region)
@@ -128,7 +128,7 @@ def test_fully_inside_matches_brute_force():
 
 
 def test_a_saved_plan_is_read_back_as_the_same_parts_and_a_broken_one_is_refused(tmp_path):
-    from lst_lightning.data.splits import save_plan
+    from lst_lightning.data.loading.splits import save_plan
 
     meta = frames_meta(30)
     plan = make_split(meta, (60, 60), 5, kind="space_days", space={"block_px": 15}, seed=4)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lst_lightning.data.facts.terrain import terrain_derivatives, terrain_features
+from lst_lightning.data.facts.windows import box_sum, pad_interior
 from lst_lightning.data.io.rasters import read_dem
-from lst_lightning.data.terrain import terrain_derivatives, terrain_features
-from lst_lightning.data.windows import box_sum, pad_interior
 from tests.data.inputs import make_dem, make_grid
 from tests.data.references import assert_nan_equal, brute_terrain
 

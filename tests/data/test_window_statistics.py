@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lst_lightning.data.facts.windows import box_sum, check_k, pad_interior, window_mean, window_mean_raw
 from lst_lightning.data.io.formats import LST_SCALE
-from lst_lightning.data.windows import box_sum, check_k, pad_interior, window_mean, window_mean_raw
 from lst_lightning.errors import LSTError
 from tests.data.inputs import random_raw
 from tests.data.references import assert_nan_equal, brute_window_mean

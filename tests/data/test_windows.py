@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lst_lightning.data.windows import centre_minus_mean
+from lst_lightning.data.facts.windows import centre_minus_mean
 
 
 @pytest.mark.parametrize("k", [3, 5, 9])

@@ -4,12 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lst_lightning.data.features import FeatureLayout
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.downscale.fine import conserve_blocks, downscale, predict_tile
 from lst_lightning.downscale.grids import nest
 from lst_lightning.downscale.tiles import FineInputs, tile_cache, tile_ranges
 from lst_lightning.errors import LSTError
+from lst_lightning.features import FeatureLayout
 
 COARSE = Grid.from_corner(10.0, 45.0, 0.01, 0.01, (12, 14))
 
@@ -29,8 +29,9 @@ def inputs_for(fine: Grid, rng, groups=("lst_mean", "elev_mean", "elev_diff", "d
     return FineInputs(nesting=nesting, dem=rng.normal(500, 80, fine.shape).astype(np.float32), lst_raw=raw,
                       qa=np.full(raw.shape, 2, np.uint8), frames=frames, lapse=np.array([-6.5, -3.0][:n_frames],
                                                                                           np.float32),
-                      k=k, groups=tuple(groups), landcover=codes,
-                      landcover_classes=("0", "1", "2", "other") if landcover else ())
+                      layout=FeatureLayout(k=k, groups=tuple(groups),
+                                           meta={"landcover_classes": ["0", "1", "2", "other"] if landcover else []}),
+                      landcover=codes)
 
 
 class LinearModel:
@@ -121,7 +122,7 @@ def test_conservation_makes_each_coarse_pixel_average_to_its_value_to_float_prec
 def test_tiled_prediction_equals_untiled(rng, groups):
     fine = fine_grid(3, 1, 2, (31, 29))
     inputs = inputs_for(fine, rng, groups=groups, landcover="landcover" in groups)
-    layout = FeatureLayout(k=3, groups=groups, landcover_classes=inputs.landcover_classes)
+    layout = inputs.layout
     model = LinearModel(layout)
     whole = predict_tile(inputs, layout, model, slice(0, 31), slice(0, 29), conserve=True)
     tiled = np.full_like(whole, np.nan)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lst_lightning.data.aggregate import block_mean, block_mean_raw, block_mode, block_qa, coarse_grid
+from lst_lightning.data.io.aggregate import block_mean, block_mean_raw, block_mode, block_qa, coarse_grid
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.downscale.grids import nest
 from lst_lightning.downscale.sharpening import interpolate, regression_sharpen, repeat

@@ -78,7 +78,7 @@ def test_baseline_run_logged_to_mlflow(tmp_path, shared_data):
 def test_bad_baseline_setting_is_one_clear_error(tmp_path, shared_data):
     from lst_lightning.errors import LSTError
 
-    with pytest.raises(LSTError, match=r"model.baseline \(ridge\).*alpah"):
+    with pytest.raises(LSTError, match=r"model.baseline \(Ridge\).*alpah"):
         run(tmp_path, shared_data, "model=ridge", "+model.baseline.alpah=3")
     with pytest.raises(LSTError, match="model.baseline.by: unknown.*month"):
         run(tmp_path, shared_data, "model=ridge", "model.baseline.by=[month]")
@@ -121,10 +121,10 @@ def test_ridge_beats_trivial_on_a_clear_lapse_rate(lapse_run):
 
 def test_permutation_importance_of_ignored_groups_is_about_zero(lapse_run):
     from lst_lightning.data.cache import open_cache
-    from lst_lightning.data.features import FeatureLayout
-    from lst_lightning.data.sampling import FeatureGatherer
+    from lst_lightning.data.loading.gatherer import FeatureGatherer
     from lst_lightning.evaluation.importance import permutation_importance
     from lst_lightning.evaluation.predictions import gather_all
+    from lst_lightning.features import FeatureLayout
     from lst_lightning.models.baselines import load_baseline
 
     _, res = lapse_run
@@ -146,8 +146,8 @@ def test_permutation_importance_of_ignored_groups_is_about_zero(lapse_run):
 
 
 def test_permute_group_moves_only_that_group():
-    from lst_lightning.data.features import FeatureLayout
     from lst_lightning.evaluation.importance import permute_group
+    from lst_lightning.features import FeatureLayout
 
     layout = FeatureLayout(k=3)
     rng = np.random.default_rng(1)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lst_lightning.data.features import ALL_GROUPS, ORIGINAL_GROUPS, FeatureLayout
 from lst_lightning.errors import LSTError
+from lst_lightning.features import ALL_GROUPS, ORIGINAL_GROUPS, FeatureLayout
 from lst_lightning.models.gated import DEFAULT_CONDITIONS, GatedMLP, condition_columns
 from tests.models.test_models import LAYOUTS, inputs
 
 
 def test_conditions_split_columns_by_name_and_group():
-    layout = FeatureLayout(k=3, groups=ORIGINAL_GROUPS + ("context", "landcover"), landcover_classes=("1", "2"))
+    layout = FeatureLayout(k=3, groups=ORIGINAL_GROUPS + ("context", "landcover"),
+                           meta={"landcover_classes": ["1", "2"]})
     cond, local = condition_columns(layout, DEFAULT_CONDITIONS)
     names = [layout.scalar_names[i] for i in cond]
     assert names == ["lst_mean", "elev_mean", "doy_sin", "doy_cos", "tod_sin", "tod_cos", "lat", "lon", "ctx_lapse"]

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from lst_lightning.data.features import ALL_GROUPS, ORIGINAL_GROUPS, FeatureLayout
 from lst_lightning.errors import LSTError
+from lst_lightning.features import ALL_GROUPS, ORIGINAL_GROUPS, FeatureLayout
 from lst_lightning.models import CNN, MLP
 
 LAYOUTS = {

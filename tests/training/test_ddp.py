@@ -22,8 +22,8 @@ def read_shards(rank: int, world: int, cache, init_file: str, out_dir: str) -> N
     """One rank: join the gloo group, stream a training epoch and the validation set, record samples."""
     import torch.distributed as dist
 
-    from lst_lightning.data.datamodule import LSTDataModule
-    from lst_lightning.data.features import FeatureLayout
+    from lst_lightning.data.loading.datamodule import LSTDataModule
+    from lst_lightning.features import FeatureLayout
 
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:

@@ -81,14 +81,14 @@ def test_cv_jobs_must_be_a_positive_integer(tmp_path):
 
 
 def test_the_folds_test_parts_are_disjoint_in_the_data_module(tmp_path):
-    from lst_lightning.data.sources import resolve_cache
-    from lst_lightning.training.experiment import fold_config
+    from lst_lightning.data.loading.sources import resolve_cache
     from lst_lightning.training.run import build_datamodule
+    from lst_lightning.training.rundir import HeldOut, part_config
 
     cfg = cv_cfg(tmp_path, "logger=none")
     tests = []
     for fold in range(3):
-        fcfg = fold_config(cfg, fold, "cv", None)
+        fcfg = part_config(cfg, HeldOut("fold", 3), fold, "cv", None)
         dm = build_datamodule(fcfg, resolve_cache(OmegaConf.to_container(fcfg.data, resolve=True), progress=False))
         dm.setup()
         frames = dm.cache.meta["frames"]
@@ -116,6 +116,7 @@ def test_one_fold_alone_is_one_run(tmp_path):
 
 def test_cv_summarises_each_site_that_every_fold_tests():
     from lst_lightning.training.experiment import format_cv, summarise
+    from lst_lightning.training.rundir import HeldOut
 
     def fold(mse: dict) -> dict:
         out = {"test/rmse_k": 1.0}
@@ -129,6 +130,6 @@ def test_cv_summarises_each_site_that_every_fold_tests():
     low, high = pooled["test/site/b/mse_improvement_pct"]["low"], pooled["test/site/b/mse_improvement_pct"]["high"]
     assert low < 1.0 < high
     assert "test/site/a/bias_k" not in pooled  # the CV keys only
-    assert "a MSE improvement (%)" in format_cv("run", 3, pooled, Path("out"))
+    assert "a MSE improvement (%)" in format_cv("run", HeldOut("fold", 3), pooled, Path("out"))
     loso = summarise([fold({"a": 10.0}), fold({"b": 4.0}), fold({"c": 1.0})])  # split=sites: one fold per site
     assert not [k for k in loso if k.startswith("test/site/")]

@@ -57,7 +57,7 @@ def test_pyfunc_model_predicts_as_the_run_does(tracked, test_set, name):
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_signature_names_the_columns(tracked, name):
-    from lst_lightning.data.features import ORIGINAL_GROUPS, FeatureLayout
+    from lst_lightning.features import ORIGINAL_GROUPS, FeatureLayout
     from lst_lightning.training.mlflow_model import feature_columns
 
     uri, runs = tracked

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from lst_lightning.data.features import ORIGINAL_GROUPS, FeatureLayout
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.metrics import METRIC_KEYS, regression_metrics
+from lst_lightning.features import ORIGINAL_GROUPS, FeatureLayout
 from lst_lightning.training.module import LSTRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning's few-workers / small-data hints
@@ -176,16 +176,18 @@ def test_non_finite_loss_names_step_and_frames():
 
 
 def test_bad_settings_are_clear_errors():
-    with pytest.raises(LSTError, match="model.optimizer.name: unknown 'sgdx'; choose from adam, adamw"):
+    with pytest.raises(LSTError, match=r"model.optimizer._target_: unknown 'torch.optim.SGDx'; choose from "
+                                       r".*torch.optim.Adam, torch.optim.AdamW"):
+        LSTRegressor(SMALL_MLP, LAYOUT, {"_target_": "torch.optim.SGDx"})
+    with pytest.raises(LSTError, match="model.optimizer._target_: unknown 'sgdx'"):  # named the old way
         LSTRegressor(SMALL_MLP, LAYOUT, {"name": "sgdx"})
-    with pytest.raises(LSTError, match="model.scheduler.name: unknown 'step'"):
+    with pytest.raises(LSTError, match=r"model.scheduler._target_: unknown 'step'; choose from "
+                                       r"lst_lightning.training.schedules.Constant, .*Cosine, .*Exponential"):
         LSTRegressor(SMALL_MLP, LAYOUT, ADAM, {"name": "step"})
-    with pytest.raises(LSTError, match=r"model.scheduler: unknown setting\(s\) \['gamma'\]"):
+    with pytest.raises(LSTError, match=r"model.scheduler \(Cosine\): .*'gamma'"):
         LSTRegressor(SMALL_MLP, LAYOUT, ADAM, {"name": "cosine", "gamma": 0.5})
-    # switching schedulers on the command line leaves the model file's exponential settings behind:
-    # they are dropped (one override switches), a setting no scheduler knows still stops the run
-    switched = LSTRegressor(SMALL_MLP, LAYOUT, ADAM, {"name": "cosine", "warmup_epochs": 5, "half_life_epochs": 10})
-    assert switched.scheduler_cfg == {"name": "cosine", "min_lr_ratio": 0.01}
+    with pytest.raises(LSTError, match=r"model.optimizer \(Adam\): Invalid learning rate"):
+        LSTRegressor(SMALL_MLP, LAYOUT, {"name": "adam", "lr": -1.0})
     with pytest.raises(LSTError, match="model.net"):
         LSTRegressor({"_target_": "lst_lightning.models.mlp.MLP", "hiden": [4]}, LAYOUT, ADAM)
     with pytest.raises(LSTError, match="model.activation: unknown 'foo'"):

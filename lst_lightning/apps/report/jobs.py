@@ -17,7 +17,6 @@ metrics, and ``importance/...`` metrics it logs to the runs). ``experiment=repor
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
@@ -26,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lst_lightning.errors import LSTError, exit_on_user_error
+from lst_lightning.training.jobs import compose_train
+from lst_lightning.training.rundir import HeldOut, part_config, read_results
 
 log = logging.getLogger(__name__)
 
@@ -59,38 +60,6 @@ class Job:
 
 
 # ---------------------------------------------------------------- configs
-
-def compose_train(overrides: list[str], prog: str = "lst-report"):
-    """The train.py config for these overrides (Hydra compose API, outside a Hydra app); a bad
-    override is an LSTError naming ``prog``."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from lst_lightning.config import compose
-
-    try:
-        return compose("train", overrides)
-    except (HydraException, OmegaConfBaseException) as err:
-        raise LSTError(f"{prog}: bad override in {' '.join(overrides)}: {err}".splitlines()[0]) from None
-
-
-def train_named(overrides: list[str], out: Path, name: str, prog: str) -> dict:
-    """``python train.py <overrides>`` (one run, or every fold of a cross-validation) into ``out``
-    under the run name ``name``; its results.json. The runs of lst-scale-check and lst-transfer."""
-    from omegaconf import open_dict
-
-    from lst_lightning.training.experiment import run_experiment
-
-    cfg = compose_train(overrides, prog)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-        cfg.run_name = name
-    log.info(f"\n[{prog}] {name}: python train.py {' '.join(overrides)}")
-    start = time.perf_counter()
-    run_experiment(cfg)
-    log.info(f"[{prog}] {name}: done in {time.perf_counter() - start:.0f} s")
-    return json.loads((Path(out) / "results.json").read_text())
-
 
 def base_overrides(overrides: list[str]) -> list[str]:
     """The user's overrides plus the report's: the sizing preset and MLflow (results are read back
@@ -149,7 +118,7 @@ def run_jobs(jobs: list[Job], name: str, out: Path) -> None:
         start = time.perf_counter()
         run_experiment(cfg)  # one run, or every fold of a cross-validation
         job.seconds = time.perf_counter() - start
-        job.results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+        job.results = read_results(cfg.paths.output_dir)
         job.cv = job.results.get("cv", {})
         rmse, trivial = (job.cv[f"test/{k}"]["mean"] if job.cv else job.results[f"test/{k}"]
                          for k in ("rmse_k", "trivial_rmse_k"))
@@ -159,12 +128,12 @@ def run_jobs(jobs: list[Job], name: str, out: Path) -> None:
 
 def fold_runs(job: Job, name: str, out: Path) -> list[tuple[object, dict]]:
     """(config, results) of each trained model of a job: its folds when cross-validated, else itself."""
-    from lst_lightning.training.experiment import fold_config
-
     cfg = job_config(job, name, out)
     if not job.cv:
         return [(cfg, job.results)]
-    return [(fold_config(cfg, i, job.results["run_name"], None), r) for i, r in enumerate(job.results["per_fold"])]
+    held = HeldOut(job.results.get("held_out", "fold"), len(job.results["per_fold"]))
+    runs = job.results["per_fold"]
+    return [(part_config(cfg, held, i, job.results["run_name"], None), r) for i, r in enumerate(runs)]
 
 
 def _test_set(cfg, model_file):
@@ -172,7 +141,7 @@ def _test_set(cfg, model_file):
     from omegaconf import OmegaConf
 
     from lst_lightning.apps.runs import model_predictor
-    from lst_lightning.data.sources import resolve_cache
+    from lst_lightning.data.loading.sources import resolve_cache
     from lst_lightning.evaluation.predictions import gather_all
     from lst_lightning.training.run import build_datamodule
 

@@ -32,15 +32,13 @@ from lst_lightning.data.cache.store import (
     fingerprint,
     open_cache,
 )
-from lst_lightning.data.context import frame_lapse
+from lst_lightning.data.facts.context import frame_lapse
+from lst_lightning.data.facts.windows import check_k, check_k_fits, window_mean, window_mean_raw
 from lst_lightning.data.io.archive import Frame, LSTArchive, open_archive
 from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
-from lst_lightning.data.io.grid import Grid
 from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
-from lst_lightning.data.landcover import class_labels, landcover_classes, landcover_columns
-from lst_lightning.data.terrain import terrain_derivatives, terrain_features
-from lst_lightning.data.windows import check_k, check_k_fits, window_mean, window_mean_raw
 from lst_lightning.errors import LSTError
+from lst_lightning.features import GROUPS, StaticInputs, array_builders
 from lst_lightning.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -56,7 +54,8 @@ def prepare_cache(lst_dir: str | Path, *, dem: str | Path, ndvi: str | Path | No
     ``quiet``: the progress messages go to the debug level; warnings still show."""
     k = check_k(k)
     inputs = _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k, hours)
-    params = {"k": k, "hours": inputs.archive.hours, "roles": inputs.roles}
+    params = {"k": k, "hours": inputs.archive.hours, "roles": inputs.roles,
+              "groups": {name: g.version for name, g in array_builders().items()}}
     try:
         fp = fingerprint(inputs.files, params)
     except OSError as err:
@@ -210,13 +209,11 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
     t, (h, w) = len(archive.frames), grid.shape
     files = _ArrayFiles(out)
     try:
-        elev_mean = _write_terrain(files, inputs.dem, grid, k)
+        elev_mean = window_mean(np.asarray(inputs.dem, dtype=np.float64), k)
+        files.write_whole("dem", inputs.dem)
+        files.write_whole("elev_mean", elev_mean)
+        group_meta = _write_group_arrays(files, StaticInputs(inputs.dem, grid, k, inputs.ndvi, inputs.landcover))
         dem_ok = np.isfinite(elev_mean)  # windows on known ground
-        if inputs.ndvi is not None:
-            files.write_whole("ndvi", inputs.ndvi)
-        classes = landcover_classes(inputs.landcover) if inputs.landcover is not None else None
-        if classes is not None:
-            files.write_whole("landcover", landcover_columns(inputs.landcover, classes, k))
         # every frame-sized file is created (its space reserved) before the first frame is read
         lst = files.create("lst", np.uint16, (t, h, w))
         qa = files.create("qa", np.uint8, (t, h, w))
@@ -246,9 +243,8 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
         files.close()
     finally:
         files.abandon()
-    extra = {"landcover_classes": class_labels(classes)} if classes is not None else {}
     return {
-        **extra,
+        **group_meta,
         "format_version": FORMAT_VERSION,
         "k": k,
         "lst_scale": LST_SCALE,
@@ -260,16 +256,18 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
     }
 
 
-def _write_terrain(files: _ArrayFiles, dem: np.ndarray, grid: Grid, k: int) -> np.ndarray:
-    """Write dem, terrain and terrain_extra; return the window-mean elevation (NaN where the window
-    touches a DEM gap or leaves the grid)."""
-    terrain = terrain_features(dem, k)
-    elev_mean = terrain[..., 0].copy()
-    files.write_whole("dem", dem)
-    files.write_whole("terrain", terrain)
-    del terrain  # the largest static array: freed before the next is computed
-    files.write_whole("terrain_extra", terrain_derivatives(dem, grid, k))
-    return elev_mean
+def _write_group_arrays(files: _ArrayFiles, inputs: StaticInputs) -> dict:
+    """Every registered feature group's static arrays (those its inputs allow), one group at a time
+    (the largest, elev_diff, is freed before the next is computed); the metadata they keep."""
+    meta = {}
+    for group in GROUPS.values():
+        arrays, extra = group.build(inputs)
+        dtypes = {spec.name: spec.dtype for spec in group.builds}
+        for name, array in arrays.items():
+            files.create(name, dtypes[name], array.shape).write(0, array)
+        meta.update(extra)
+        del arrays
+    return meta
 
 
 def _warn_empty_frames(frames: list[Frame], meta: dict) -> None:

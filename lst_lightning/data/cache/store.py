@@ -1,42 +1,28 @@
 """The on-disk format of a prepared cache, and opening one.
 
-A cache is a directory of ``.npy`` arrays, opened with ``np.load(mmap_mode="r")``:
-
-===================  ======================  ==============================================
-file                 dtype / shape           content
-===================  ======================  ==============================================
-lst.npy              uint16 [T, H, W]        LST in 0.02 K, 0 = missing
-qa.npy               uint8  [T, H, W]        the date's QA code (0-3), see formats.observed
-window_mean.npy      float32 [T, H, W]       k x k window-mean LST (K); NaN = window not
-                                             fully valid (missing pixel, DEM gap, grid edge)
-terrain.npy          float32 [H, W, 1+k*k]   window-mean elevation (m), then the k*k
-                                             elevation differences from it (row-major)
-terrain_extra.npy    float32 [H, W, 4]       slope (deg), sin/cos aspect (0 on flat ground),
-                                             TPI (m)
-dem.npy              float32 [H, W]          elevation (m)
-ndvi.npy             float32 [M, H, W]       optional: M = 1 static or 12 monthly
-landcover.npy        float32 [H, W, 2C]      optional: the window's fraction of each of the C
-                                             land-cover classes (meta.json landcover_classes,
-                                             the last "other"), then the pixel's own class
-                                             one-hot, see landcover.py
-frame_lapse.npy      float32 [T]             the frame's coarse LST-elevation slope (K/km),
-                                             see context.py
-oracle_target.npy    float32 [T, H, W]       optional (synthetic): the input-visible physics'
-                                             target, for the exact error floor
-meta.json                                    grid, frames, k, fingerprint, format version
-===================  ======================  ==============================================
+A cache is a directory of ``.npy`` arrays, opened with ``np.load(mmap_mode="r")``, and a
+``meta.json``. Its arrays are named (lst_lightning/features/arrays.py): the CORE ones every cache
+holds (lst, qa, window_mean, dem, elev_mean, frame_lapse; oracle_target for synthetic archives)
+and those the registered feature groups build (elev_diff, terrain; ndvi and landcover when the
+archive has those inputs), each with its kind (frames [T, H, W], pixels [H, W, ...], layers
+[M, H, W], table [T]). ``meta.json`` holds the grid, frames, k, fingerprint, format version, the
+table of arrays (dtype, shape) and what the groups keep (e.g. ``landcover_classes``).
 
 A sample is (frame, row, col) with a finite window mean; nothing is materialised per sample.
 The directory is named ``lst-k<k>-<first 16 hex digits of the fingerprint>``, a hash of the
-input contents and the build parameters, so identical inputs map to the same cache wherever
-they live. ``meta.json`` is written last: a directory without it is never used.
+input contents and the build parameters (the groups' array versions included), so identical
+inputs map to the same cache wherever they live. ``meta.json`` is written last: a directory
+without it is never used.
+
+``ArrayStore`` is what every reader of a cache relies on (a gatherer, the coarse baseline, fine
+tiles): ``Cache`` on disk, ``downscale.tiles.TileCache`` in memory.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +30,12 @@ import numpy as np
 from lst_lightning.data.io.archive import Frame
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.errors import LSTError
+from lst_lightning.features import array_builders
+from lst_lightning.features.arrays import CORE
 
 # 2: aspect sin/cos are 0 on flat ground; role-tagged fingerprint. 3: frame_lapse, land cover. 4: shrunk lapse.
-# 5: one landcover array
-FORMAT_VERSION = 5
+# 5: one landcover array. 6: arrays named after what they hold (elev_mean, elev_diff, terrain)
+FORMAT_VERSION = 6
 META = "meta.json"
 CACHE_NAME = re.compile(r"lst-k\d+-[0-9a-f]{16}")  # the directory names of caches
 
@@ -74,15 +62,75 @@ def fingerprint(files: list[Path], params: dict) -> str:
 
 # ---------------------------------------------------------------- opening
 
-@dataclass
-class Cache:
-    """A prepared cache. Holds only its path and metadata, so it pickles cheaply into DataLoader
-    workers; each process opens the memmaps lazily on first access."""
+class ArrayStore(ABC):
+    """The named arrays of a grid (features/arrays.py) with their metadata: what a gatherer reads."""
 
-    path: Path
     meta: dict
 
-    def __post_init__(self):
+    @abstractmethod
+    def array(self, name: str) -> np.ndarray:
+        """The named array (read-only)."""
+
+    @abstractmethod
+    def has(self, name: str) -> bool:
+        """Whether the store holds the named array."""
+
+    @property
+    def k(self) -> int:
+        return int(self.meta["k"])
+
+    @property
+    def grid(self) -> Grid:
+        return Grid.from_json(self.meta["grid"])
+
+    @property
+    def frame_meta(self) -> list[dict]:
+        """Each frame's metadata (date, band, hour, doy), in frame order."""
+        return self.meta["frames"]
+
+    # the core arrays, by name
+    @property
+    def lst(self) -> np.ndarray:
+        return self.array("lst")
+
+    @property
+    def qa(self) -> np.ndarray:
+        return self.array("qa")
+
+    @property
+    def window_mean(self) -> np.ndarray:
+        return self.array("window_mean")
+
+    @property
+    def elev_mean(self) -> np.ndarray:
+        return self.array("elev_mean")
+
+    @property
+    def dem(self) -> np.ndarray:
+        return self.array("dem")
+
+    @property
+    def frame_lapse(self) -> np.ndarray:
+        return self.array("frame_lapse")
+
+
+def array_kind(name: str) -> str:
+    """The kind (frames, pixels, layers, table) of a core or group array."""
+    for spec in CORE:
+        if spec.name == name:
+            return spec.kind
+    builders = array_builders()
+    if name not in builders:
+        raise LSTError(f"cache array {name!r}: neither a core array nor built by a registered feature group")
+    return next(s.kind for s in builders[name].builds if s.name == name)
+
+
+class Cache(ArrayStore):
+    """A prepared cache on disk. Holds only its path and metadata, so it pickles cheaply into
+    DataLoader workers; each process opens the memmaps lazily on first access."""
+
+    def __init__(self, path: Path, meta: dict):
+        self.path, self.meta = Path(path), meta
         self._arrays: dict[str, np.ndarray] = {}
 
     def __getstate__(self):
@@ -103,14 +151,6 @@ class Cache:
 
     def has(self, name: str) -> bool:
         return name in self.meta["arrays"]
-
-    @property
-    def k(self) -> int:
-        return int(self.meta["k"])
-
-    @property
-    def grid(self) -> Grid:
-        return Grid.from_json(self.meta["grid"])
 
     @property
     def frames(self) -> list[Frame]:

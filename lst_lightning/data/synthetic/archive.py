@@ -72,7 +72,7 @@ def generate_fine_archive(out_dir, *, fine_factor: int, **options) -> dict:
     ndvi.tif, oracle/, truth.json); the top level holds it aggregated by ``fine_factor``
     (data/aggregate.py: lst/, dem.tif, ndvi.tif, oracle/) with truth.json written last, so that
     training reads the top level like any archive and the fine path is measured against ``fine/``."""
-    from lst_lightning.data.aggregate import aggregate_archive, coarse_grid, write_aggregated_lst
+    from lst_lightning.data.io.aggregate import aggregate_archive, coarse_grid, write_aggregated_lst
     from lst_lightning.data.io.archive import open_archive
 
     if isinstance(fine_factor, bool) or int(fine_factor) != fine_factor or fine_factor < 2:

@@ -6,11 +6,11 @@ import datetime as dt
 
 import numpy as np
 
+from lst_lightning.data.facts.seasons import SEASON_MONTHS
+from lst_lightning.data.facts.windows import DEFAULT_K, box_sum, centre_minus_mean
 from lst_lightning.data.io.formats import FRAME_BANDS
-from lst_lightning.data.seasons import SEASON_MONTHS
 from lst_lightning.data.synthetic.physics import Physics, seasonal
 from lst_lightning.data.synthetic.terrain import Terrain
-from lst_lightning.data.windows import DEFAULT_K, box_sum, centre_minus_mean
 
 
 class Calibration:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lst_lightning.data.facts.seasons import SEASON_MONTHS
 from lst_lightning.data.io.formats import FRAME_BANDS
-from lst_lightning.data.seasons import SEASON_MONTHS
 
 
 @dataclass(frozen=True, kw_only=True)

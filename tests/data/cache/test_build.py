@@ -16,10 +16,10 @@ import pytest
 
 from lst_lightning.data.cache import FORMAT_VERSION, prepare_cache
 from lst_lightning.data.cache import build as build_mod
+from lst_lightning.data.facts.terrain import terrain_features
 from lst_lightning.data.io.archive import LSTArchive
 from lst_lightning.data.io.formats import LST_SCALE, OVERPASS_HOUR
 from lst_lightning.data.io.writers import write_geotiff, write_lst_geotiff_day, write_lst_netcdf
-from lst_lightning.data.terrain import terrain_features
 from lst_lightning.errors import LSTError
 from tests.data.cache.common import cache_dirs, lock_files, prep
 from tests.data.inputs import make_dates, make_dem, make_grid, random_raw, write_archive, write_random_archive
@@ -41,10 +41,11 @@ def test_prepare_end_to_end(small, messages):
     c = prep(small)
     grid, raw, dem = small["grid"], small["raw"], small["dem_array"]
     t, (h, w) = 8, grid.shape
-    assert set(c.meta["arrays"]) == {"dem", "terrain", "terrain_extra", "lst", "qa", "window_mean", "frame_lapse"}
+    assert set(c.meta["arrays"]) == {"dem", "elev_mean", "elev_diff", "terrain", "lst", "qa", "window_mean",
+                                     "frame_lapse"}
     expect = {"lst": ("uint16", (t, h, w)), "qa": ("uint8", (t, h, w)), "window_mean": ("float32", (t, h, w)),
-              "terrain": ("float32", (h, w, 82)), "terrain_extra": ("float32", (h, w, 4)),
-              "dem": ("float32", (h, w))}
+              "elev_mean": ("float32", (h, w)), "elev_diff": ("float32", (h, w, 81)),
+              "terrain": ("float32", (h, w, 4)), "dem": ("float32", (h, w))}
     for name, (dtype, shape) in expect.items():
         arr = c.array(name)
         assert isinstance(arr, np.memmap) and arr.mode == "r", name
@@ -58,7 +59,8 @@ def test_prepare_end_to_end(small, messages):
     expected[:, np.isnan(terrain_features(dem, 9)[..., 0])] = np.nan  # DEM gap invalidates windows
     assert_nan_equal(c.array("window_mean"), expected, atol=1e-3)
     assert np.isnan(c.array("window_mean")[:, 20, 30]).all() and np.isfinite(c.array("window_mean")[0, 10, 10])
-    assert_nan_equal(c.array("terrain"), terrain_features(dem, 9), atol=1e-4)
+    assert_nan_equal(c.elev_mean, terrain_features(dem, 9)[..., 0], atol=1e-4)
+    assert_nan_equal(c.array("elev_diff"), terrain_features(dem, 9)[..., 1:], atol=1e-4)
     assert_nan_equal(c.array("dem"), dem, atol=0)
 
     meta = json.loads((c.path / "meta.json").read_text())
@@ -198,7 +200,7 @@ def test_keyboard_interrupt_leaves_nothing(small, monkeypatch):
     def interrupt(*a, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(build_mod, "terrain_derivatives", interrupt)
+    monkeypatch.setattr(build_mod, "frame_lapse", interrupt)
     with pytest.raises(KeyboardInterrupt):
         prep(small)
     assert cache_dirs(small["root"]) == []

@@ -7,10 +7,10 @@ import logging
 import numpy as np
 import pytest
 
+from lst_lightning.data.facts.seasons import SEASONS
+from lst_lightning.data.facts.windows import centre_minus_mean
 from lst_lightning.data.io.rasters import read_dem
-from lst_lightning.data.seasons import SEASONS
 from lst_lightning.data.synthetic import generate_archive
-from lst_lightning.data.windows import centre_minus_mean
 from tests.data.synthetic.reading import read_all
 
 log = logging.getLogger(__name__)

@@ -25,35 +25,28 @@ import numpy as np
 import torch
 from torch import nn
 
-from lst_lightning.data.features import ALL_GROUPS, FeatureLayout
 from lst_lightning.errors import LSTError
+from lst_lightning.features import GROUPS, FeatureLayout, group
 
 METHODS = ("normalize", "standardize", "raw")
-DEFAULT_METHOD = "standardize"
 
-# The original project's best setting (doy/tod as sin/cos are already in [-1, 1]).
-ORIGINAL_SCALING: dict[str, str] = {
-    "doy": "raw",
-    "tod": "raw",
-    "latlon": "normalize",
-    "lst_mean": "standardize",
-    "elev_mean": "normalize",
-    "elev_diff": "normalize",
-    "ndvi": "raw",
-    "terrain": "standardize",
-}
+
+def scaling_methods(groups, methods: Mapping[str, str] | None = None, default: str | None = None) -> dict[str, str]:
+    """Each group's scaling method: ``methods`` (per group) first, then ``default`` (one method for
+    the rest), then the group's own default (``FeatureGroup.scaling``: the original project's best
+    setting for its groups: doy/tod raw, latlon/elev_mean/elev_diff normalize, ndvi raw, the rest
+    standardize). Checked: known groups and methods."""
+    methods, groups = dict(methods or {}), tuple(groups)
+    unknown = [g for g in methods if g not in GROUPS and g not in groups]  # a checkpoint's groups are its own
+    if unknown:
+        raise LSTError(f"scaling.methods: unknown feature group(s) {unknown}; known groups are {list(GROUPS)}")
+    for where, method in [*((f"methods.{g}", m) for g, m in methods.items()), ("default", default)]:
+        if method is not None and method not in METHODS:
+            raise LSTError(f"scaling.{where}: unknown {method!r}; choose from {', '.join(METHODS)}")
+    return {g: methods.get(g) or default or group(g, "scaling").scaling for g in groups}
+
 
 _CONSTANT_RTOL = 1e-7  # a spread this small relative to the values means "constant": scale 1
-
-
-def _check_methods(methods: Mapping[str, str]) -> dict[str, str]:
-    unknown = [g for g in methods if g not in ALL_GROUPS]
-    if unknown:
-        raise LSTError(f"scaling.methods: unknown feature group(s) {unknown}; known groups are {list(ALL_GROUPS)}")
-    for group, method in methods.items():
-        if method not in METHODS:
-            raise LSTError(f"scaling.methods.{group}: unknown {method!r}; choose from {', '.join(METHODS)}")
-    return dict(methods)
 
 
 def _shift_scale(values: np.ndarray, method: str) -> tuple[float, float]:
@@ -106,9 +99,9 @@ class FeatureScaler(nn.Module):
                            f"tail, must be in [0, 0.5) (0 = training min/max; null = no clipping), got {clip}")
         self.clip = None if clip is None else float(clip)
         self.layout = layout
-        methods = _check_methods(ORIGINAL_SCALING if methods is None else methods)
-        self.scalar_methods = tuple(methods.get(g, DEFAULT_METHOD) for g in layout.scalar_groups)
-        self.patch_methods = tuple(methods.get(g, DEFAULT_METHOD) for g in layout.patch_channels)
+        methods = scaling_methods(layout.groups, methods)  # a checkpoint names every group's
+        self.scalar_methods = tuple(methods[g] for g in layout.scalar_groups)
+        self.patch_methods = tuple(methods[g] for g in layout.patch_channels)
         s, c = layout.n_scalars, layout.n_channels
         self.register_buffer("scalar_shift", torch.zeros(s))
         self.register_buffer("scalar_scale", torch.ones(s))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lst_lightning.data.windows import box_sum, pad_interior
+from lst_lightning.data.facts.windows import box_sum, pad_interior
 
 MIN_SHARE = 0.01  # classes rarer than this share of the raster's pixels go to "other"
 OTHER = "other"

@@ -3,25 +3,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from lst_lightning.data.facts.windows import window_mean, window_patches
 from lst_lightning.data.io.grid import Grid
-from lst_lightning.data.windows import window_mean, window_patches
 
 M_PER_DEG_LAT = 110_574.0  # metres per degree north-south
 M_PER_DEG_LON_EQUATOR = 111_320.0  # east-west at the equator, shrinking with cos(latitude)
 
 
-def terrain_features(dem: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
-    """[H, W, 1+k*k] float32: window-mean elevation, then each window pixel minus that mean
-    (row-major). NaN where the window is not fully inside the grid or touches a DEM gap.
-    ``out`` (e.g. a memmap) is filled in place when given."""
-    h, w = dem.shape
-    if out is None:
-        out = np.empty((h, w, 1 + k * k), dtype=np.float32)
+def elevation_window(dem: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(window-mean elevation [H, W], each window pixel minus that mean [H, W, k*k], row-major),
+    float32, NaN where the window is not fully inside the grid or touches a DEM gap."""
     elev_mean = window_mean(np.asarray(dem, dtype=np.float64), k)
-    out[..., 0] = elev_mean
-    diffs = window_patches(dem, k, out=out[..., 1:])
+    diffs = window_patches(dem, k)
     diffs -= elev_mean[..., None]
-    return out
+    return elev_mean, diffs
+
+
+def terrain_features(dem: np.ndarray, k: int) -> np.ndarray:
+    """[H, W, 1+k*k] float32: ``elevation_window``'s mean, then its k*k differences."""
+    elev_mean, diffs = elevation_window(dem, k)
+    return np.concatenate([elev_mean[..., None], diffs], axis=-1)
 
 
 def terrain_derivatives(dem: np.ndarray, grid: Grid, k: int) -> np.ndarray:

@@ -13,29 +13,30 @@ archive held out whole as the test part; the others split by blocks into train a
 """
 from __future__ import annotations
 
-import lightning.pytorch as L
 import numpy as np
 from torch.utils.data import DataLoader
 
-from lst_lightning.data.datamodule import EvalStream, SplitSummary, TrainStream, _shard_part, _to_torch, epoch_batches
-from lst_lightning.data.sampling import _proportional, draw_samples
-from lst_lightning.data.scaling import input_bounds
-from lst_lightning.data.splits import PARTS, SplitPart, SplitPlan, fully_inside
+from lst_lightning.data.loading.datamodule import EvalStream, SampleData, SplitSummary, TrainStream, epoch_batches
+from lst_lightning.data.loading.gatherer import FeatureGatherer, Gatherer, to_torch
+from lst_lightning.data.loading.sampling import draw_samples, proportional, shard_part
+from lst_lightning.data.loading.scaling import input_bounds
+from lst_lightning.data.loading.splits import PARTS, SplitPart, SplitPlan, fully_inside
 from lst_lightning.errors import LSTError
 
 BALANCES = ("samples", "equal")
 
 
-class MultiGatherer:
-    """The FeatureGatherer interface over several archives' gatherers (global frame indices)."""
+class MultiGatherer(Gatherer):
+    """The gatherer of several archives (global frame indices): each archive's ``FeatureGatherer``
+    reads its own samples, and the rows are put back in order."""
 
-    def __init__(self, gatherers: list, names: list[str]):
+    def __init__(self, gatherers: list[FeatureGatherer], names: list[str]):
         self.parts, self.names = gatherers, list(names)
-        self.offsets = np.cumsum([0] + [len(g.cache.meta["frames"]) for g in gatherers])
+        self.offsets = np.cumsum([0] + [len(g.frames) for g in gatherers])
         self.layout = gatherers[0].layout
+        self.frames = [f for g in gatherers for f in g.frames]
         self.band_index = np.concatenate([g.band_index for g in gatherers])
         self.month = np.concatenate([g.month for g in gatherers])
-        self.frame_table = {k: np.concatenate([g.frame_table[k] for g in gatherers]) for k in gatherers[0].frame_table}
         self.bounds: dict[int, tuple[np.ndarray, ...]] = {}  # archive -> clamp bounds (clip_to_training)
 
     def clip_to_training(self, a: int, scalars: np.ndarray, patch: np.ndarray, clip: float) -> None:
@@ -49,21 +50,41 @@ class MultiGatherer:
     def archive_of(self, frame: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.offsets, np.asarray(frame), side="right") - 1
 
-    def gather(self, f: np.ndarray, r: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
+    def _each(self, f, r, c, read) -> list[tuple[np.ndarray, dict | np.ndarray]]:
+        """(rows, ``read(archive, its gatherer, f, r, c)``) for each archive among the samples."""
+        f, r, c = np.asarray(f), np.asarray(r), np.asarray(c)
         which = self.archive_of(f)
+        return [(which == a, read(a, self.parts[a], f[which == a] - self.offsets[a], r[which == a], c[which == a]))
+                for a in np.unique(which)]
+
+    def valid(self, f, r, c) -> np.ndarray:
+        out = np.zeros(np.shape(f), dtype=bool)
+        for sel, values in self._each(f, r, c, lambda a, g, *index: g.valid(*index)):
+            out[sel] = values
+        return out
+
+    def observed(self, f, r, c) -> np.ndarray:
+        out = np.zeros(np.shape(f), dtype=bool)
+        for sel, values in self._each(f, r, c, lambda a, g, *index: g.observed(*index)):
+            out[sel] = values
+        return out
+
+    def gather(self, f: np.ndarray, r: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
-        for a in np.unique(which):
-            sel = which == a
-            part = self.parts[a].gather(f[sel] - self.offsets[a], r[sel], c[sel])
-            part["frame"] = f[sel]
-            if a in self.bounds:
-                slo, shi, plo, phi = self.bounds[a]
-                part["scalars"], part["patch"] = np.clip(part["scalars"], slo, shi), np.clip(part["patch"], plo, phi)
+        for sel, part in self._each(f, r, c, self._gather_one):
+            part["frame"] = np.asarray(f)[sel]
             for key, values in part.items():
                 if key not in out:
-                    out[key] = np.empty((f.size, *values.shape[1:]), dtype=values.dtype)
+                    out[key] = np.empty((np.size(f), *values.shape[1:]), dtype=values.dtype)
                 out[key][sel] = values
         return out
+
+    def _gather_one(self, a: int, gatherer: FeatureGatherer, f, r, c) -> dict:
+        part = gatherer.gather(f, r, c)
+        if a in self.bounds:
+            slo, shi, plo, phi = self.bounds[a]
+            part["scalars"], part["patch"] = np.clip(part["scalars"], slo, shi), np.clip(part["patch"], plo, phi)
+        return part
 
 
 class MultiTrainStream(TrainStream):
@@ -77,13 +98,13 @@ class MultiTrainStream(TrainStream):
     def __iter__(self):
         rng, shard, shards, steps = self._epoch()
         live = [a for a, q in enumerate(self.quota) if q > 0]
-        parts = {a: _shard_part(self.modules[a].plan["train"], shard, shards) for a in live}
+        parts = {a: shard_part(self.modules[a].plan["train"], shard, shards) for a in live}
         for _ in steps:
             index = {a: draw_samples(self.modules[a].gatherer, self.modules[a].plan, parts[a], int(self.quota[a]),
                                      rng, self.modules[a].train_observed_only) for a in live}
             f = np.concatenate([index[a][0] + self.gatherer.offsets[a] for a in live])
             r, c = (np.concatenate([index[a][i] for a in live]) for i in (1, 2))
-            yield _to_torch(self.gatherer.gather(f, r, c))
+            yield to_torch(self.gatherer.gather(f, r, c))
 
 
 def sites_plans(modules: dict, held_out: str) -> None:
@@ -109,7 +130,7 @@ def sites_plans(modules: dict, held_out: str) -> None:
         dm.use_plan(SplitPlan("sites", parts, plan.fractions, plan.seed))
 
 
-class MultiDataModule(L.LightningDataModule):
+class MultiDataModule(SampleData):
     """The pool of several archives' data modules (``modules``: name -> LSTDataModule)."""
 
     def __init__(self, modules: dict, balance: str = "samples", held_out: str | None = None,
@@ -151,7 +172,6 @@ class MultiDataModule(L.LightningDataModule):
                for key in ("frames", "pixels", "samples")},
             estimated={p: any(x.estimated[p] for x in s) for p in PARTS},
             eval_samples={p: sum(x.eval_samples[p] for x in s) for p in ("val", "test")})
-        self.per_archive = {name: dm.summary for name, dm in self.modules.items()}
         if self.clip is not None:
             self._clip_archives()
 
@@ -164,13 +184,18 @@ class MultiDataModule(L.LightningDataModule):
                 batch = dm.gatherer.gather(*dm.draw_train(self.scaler_samples, rng))
                 self.gatherer.clip_to_training(a, batch["scalars"], batch["patch"], float(self.clip))
 
+    @property
+    def sites(self) -> dict[str, SplitSummary]:
+        self.setup()
+        return {name: dm.summary for name, dm in self.modules.items()}
+
     def quota(self, n: int) -> np.ndarray:
         """Samples of each archive among ``n`` (largest remainder; 0 for archives without training part)."""
         train = np.array([dm.summary.samples["train"] for dm in self.modules.values()], dtype=np.float64)
         weights = train if self.balance == "samples" else (train > 0).astype(np.float64)
         if weights.sum() == 0:
             raise LSTError("data=multi: no archive has training samples")
-        return np.asarray(_proportional(weights / weights.sum() * 1e9, n), dtype=np.int64)
+        return np.asarray(proportional(weights / weights.sum() * 1e9, n), dtype=np.int64)
 
     def draw_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self.setup()
@@ -178,11 +203,6 @@ class MultiDataModule(L.LightningDataModule):
         out = {a: dms[a].draw_train(int(q), rng) for a, q in enumerate(quota) if q > 0}
         return (np.concatenate([o[0] + self.offsets[a] for a, o in out.items()]),
                 np.concatenate([o[1] for o in out.values()]), np.concatenate([o[2] for o in out.values()]))
-
-    def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Pooled training samples of every archive (in the training proportions), for the scaler."""
-        batch = self.gatherer.gather(*self.draw_train(self.scaler_samples, np.random.default_rng([self.seed, 7])))
-        return batch["scalars"], batch["patch"]
 
     def eval_index(self, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self.setup()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lst_lightning.data.windows import box_sum
+from lst_lightning.data.facts.windows import box_sum
 from lst_lightning.errors import LSTError
 
 log = logging.getLogger(__name__)

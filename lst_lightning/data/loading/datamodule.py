@@ -1,7 +1,10 @@
-"""LSTDataModule: streams batches of (frame, row, col) samples gathered from the memmap cache."""
+"""The data modules: ``SampleData`` is what training, baselines and evaluation rely on;
+``LSTDataModule`` streams batches of (frame, row, col) samples gathered from one archive's memmap
+cache (data/loading/multi.py ``MultiDataModule``: several archives)."""
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import lightning.pytorch as L
@@ -10,16 +13,11 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from lst_lightning.data.cache import Cache
-from lst_lightning.data.features import FeatureLayout
-from lst_lightning.data.sampling import FeatureGatherer, count_samples, draw_samples, eval_indices
-from lst_lightning.data.splits import PARTS, SplitPart, SplitPlan, check_guarantees, make_split
+from lst_lightning.data.loading.gatherer import FeatureGatherer, Gatherer, to_torch
+from lst_lightning.data.loading.sampling import count_samples, draw_samples, eval_indices, shard_part
+from lst_lightning.data.loading.splits import PARTS, SplitPlan, check_guarantees, make_split
 from lst_lightning.errors import LSTError
-
-
-def _to_torch(batch: dict) -> dict[str, torch.Tensor]:
-    """numpy arrays -> tensors without a copy; tensors (device-resident gathers) pass through."""
-    return {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(v))
-            for k, v in batch.items()}
+from lst_lightning.features import FeatureLayout
 
 
 def _readers() -> tuple[int, int, int, int]:
@@ -32,23 +30,13 @@ def _readers() -> tuple[int, int, int, int]:
     return rank, world, worker, workers
 
 
-def _shard_part(part: SplitPart, shard: int, shards: int) -> SplitPart:
-    """The part's pixels dealt out over the readers: each (frame, pixel) sample belongs to exactly
-    one rank x worker, so no sample is drawn by two of them, and together they cover the part."""
-    if shards == 1:
-        return part
-    mask = np.zeros_like(part.pixel_mask)
-    mask.flat[part.pixels[shard::shards]] = True
-    return SplitPart(part.name, part.frames, mask, part.bucket)
-
-
 class TrainStream(IterableDataset):
     """``batches`` random batches per epoch, split over ranks and workers, fresh draws each epoch.
 
     Every rank yields ``len(self)`` batches, the same count (DDP ranks step in lockstep: an extra
     step on one rank would wait forever for the others' gradients); its workers share them out."""
 
-    def __init__(self, gatherer: FeatureGatherer, plan: SplitPlan, batch_size: int, batches: int,
+    def __init__(self, gatherer: Gatherer, plan: SplitPlan, batch_size: int, batches: int,
                  seed: int, observed_only: bool = False, epoch: int = 0):
         self.gatherer, self.plan, self.batch_size, self.batches = gatherer, plan, batch_size, batches
         self.seed, self.observed_only, self.epoch = seed, observed_only, epoch
@@ -69,10 +57,10 @@ class TrainStream(IterableDataset):
 
     def __iter__(self):
         rng, shard, shards, steps = self._epoch()
-        part = _shard_part(self.plan["train"], shard, shards)
+        part = shard_part(self.plan["train"], shard, shards)
         for _ in steps:
             f, r, c = draw_samples(self.gatherer, self.plan, part, self.batch_size, rng, self.observed_only)
-            yield _to_torch(self.gatherer.gather(f, r, c))
+            yield to_torch(self.gatherer.gather(f, r, c))
 
 
 class EvalStream(IterableDataset):
@@ -81,7 +69,7 @@ class EvalStream(IterableDataset):
     Rank r takes samples r, r + world, ...: every rank gets a share (a rank without batches would
     stop Lightning), and ``len(self)`` is exactly its batch count, which its workers share out."""
 
-    def __init__(self, gatherer: FeatureGatherer, index: tuple[np.ndarray, np.ndarray, np.ndarray], batch_size: int):
+    def __init__(self, gatherer: Gatherer, index: tuple[np.ndarray, np.ndarray, np.ndarray], batch_size: int):
         self.gatherer, self.index, self.batch_size = gatherer, index, batch_size
 
     def _rank_index(self, rank: int, world: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -96,7 +84,7 @@ class EvalStream(IterableDataset):
         f, r, c = self._rank_index(rank, world)
         for b in range(worker, math.ceil(f.size / self.batch_size), workers):
             s = slice(b * self.batch_size, (b + 1) * self.batch_size)
-            yield _to_torch(self.gatherer.gather(f[s], r[s], c[s]))
+            yield to_torch(self.gatherer.gather(f[s], r[s], c[s]))
 
 
 @dataclass
@@ -130,7 +118,38 @@ def epoch_batches(samples_per_epoch: int, batch_size: int, train_samples: int, p
     return max(1, n // int(batch_size))
 
 
-class LSTDataModule(L.LightningDataModule):
+class SampleData(L.LightningDataModule, ABC):
+    """What a run needs of its data, one archive or several: the layout and gatherer, the split's
+    summary, fixed evaluation sets and training draws. ``sites``: each archive's split summary by
+    name when several are pooled (data=multi), empty for one archive."""
+
+    layout: FeatureLayout
+    gatherer: Gatherer | None
+    summary: "SplitSummary | None"
+    eval_batch_size: int
+    scaler_samples: int
+    seed: int
+
+    @property
+    def sites(self) -> dict[str, "SplitSummary"]:
+        return {}
+
+    @abstractmethod
+    def eval_index(self, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The fixed evaluation samples (frame, row, col) of ``part`` (val or test)."""
+
+    @abstractmethod
+    def draw_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n`` random training samples (frame, row, col): the scaler's and the baselines' draws."""
+
+    def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Features of a seeded random set of TRAINING samples, to fit the scaler on."""
+        self.setup()
+        batch = self.gatherer.gather(*self.draw_train(self.scaler_samples, np.random.default_rng([self.seed, 7])))
+        return batch["scalars"], batch["patch"]
+
+
+class LSTDataModule(SampleData):
     def __init__(self, cache: Cache, layout: FeatureLayout, split: dict, bands=("night", "day"),
                  batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 100_000,
                  eval_samples: int = 100_000, num_workers: int = 0, pin_memory: bool = False,
@@ -144,7 +163,7 @@ class LSTDataModule(L.LightningDataModule):
         self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
         self.train_observed_only, self.scaler_samples, self.seed = train_observed_only, scaler_samples, seed
         self.plan: SplitPlan | None = None
-        self.gatherer: FeatureGatherer | None = None
+        self.gatherer = FeatureGatherer(cache, layout)  # checks the cache gives every group
         self.summary: SplitSummary | None = None
         self._eval: dict[str, tuple] = {}
         self.device_resident, self._device_gatherer = bool(device_resident), None
@@ -164,8 +183,6 @@ class LSTDataModule(L.LightningDataModule):
     def use_plan(self, plan: SplitPlan) -> None:
         """Take ``plan`` as this module's split (checked), with its fixed evaluation sets; a part
         without samples (a site held out whole, a training site's unused test part) gets none."""
-        if self.gatherer is None:
-            self.gatherer = FeatureGatherer(self.cache, self.layout)
         check_guarantees(plan, self.cache.meta["frames"], self.cache.k)
         self.plan = plan
         empty = (np.zeros(0, np.int64),) * 3
@@ -192,24 +209,16 @@ class LSTDataModule(L.LightningDataModule):
         if usable.size == 0:
             return np.zeros(self.cache.grid.shape, dtype=bool)
         pick = usable[np.linspace(0, usable.size - 1, min(n_frames, usable.size)).astype(int)]
-        return np.isfinite(self.cache.array("window_mean")[np.sort(pick)]).any(axis=0)
-
-    def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Features of a seeded random set of TRAINING samples, to fit the scaler on."""
-        rng = np.random.default_rng([self.seed, 7])
-        batch = self.gatherer.gather(*self.draw_train(self.scaler_samples, rng))
-        return batch["scalars"], batch["patch"]
+        return np.isfinite(self.cache.window_mean[np.sort(pick)]).any(axis=0)
 
     def batch_gatherer(self):
         """Where batches are gathered: the host memmaps, or (device_resident) the training device."""
         if not self.device_resident:
             return self.gatherer
         if self._device_gatherer is None:
-            from lst_lightning.data.device import DeviceGatherer
-
             trainer = self.trainer  # set by Lightning when this module is fitted; None when used alone
             device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
-            self._device_gatherer = DeviceGatherer(self.gatherer, device)
+            self._device_gatherer = self.gatherer.on(device)
         return self._device_gatherer
 
     def _loader(self, dataset: IterableDataset) -> DataLoader:

@@ -1,0 +1,256 @@
+"""From the ``data`` config to caches and the run's data module. A data config names its kind by
+``_target_`` (conf/data/*.yaml): ``Files`` (an archive on disk: LST directory, DEM, covariates),
+``Synthetic`` (the built-in synthetic archive, generated on first use, then as ``Files``) or
+``Pool`` (several archives in one run, data=multi); each knows its optional inputs, its caches and
+its data module (data/loading/datamodule.py, multi.py)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from hydra.utils import get_class
+
+from lst_lightning.data import synthetic
+from lst_lightning.data.cache import Cache, prepare_cache
+from lst_lightning.data.cache.fs import build_in_place
+from lst_lightning.data.facts.windows import DEFAULT_K
+from lst_lightning.data.loading.datamodule import LSTDataModule, SampleData
+from lst_lightning.data.loading.gatherer import layout_for, pool_layout
+from lst_lightning.data.loading.multi import MultiDataModule
+from lst_lightning.errors import LSTError
+from lst_lightning.features import optional_inputs
+
+log = logging.getLogger(__name__)
+
+SYNTH_DONE = "truth.json"  # written last by generate_archive: the archive is complete
+SYNTH_NAME = re.compile(r"synth-[0-9a-f]{12}")  # the directory names of synthetic archives
+MODULE = "lst_lightning.data.loading.sources"
+# run configs saved before data configs named their _target_ said ``source:``
+LEGACY_SOURCES = {"files": f"{MODULE}.Files", "synthetic": f"{MODULE}.Synthetic", "multi": f"{MODULE}.Pool"}
+
+
+@dataclass(kw_only=True)
+class DataSource(ABC):
+    """The settings every data config has (conf/data/*.yaml)."""
+
+    k: int = DEFAULT_K
+    bands: list = field(default_factory=lambda: ["night", "day"])
+    hours: dict | None = None
+    cache_root: str = "data/cache"
+    eval_observed_only: bool = True
+    loader: dict = field(default_factory=dict)
+    # the synthetic archive's settings: presets (debug=tiny, experiment=quick) size it whatever the
+    # data; only data=synthetic reads them
+    synthetic: dict = field(default_factory=dict)
+    archive_dir: str = "data/synthetic"
+
+    @property
+    def sites(self) -> list[str]:
+        """The archives pooled by name (empty: one archive)."""
+        return []
+
+    @abstractmethod
+    def inputs(self) -> set[str]:
+        """The optional inputs (``features.optional_inputs()``) the data provides."""
+
+    @abstractmethod
+    def caches(self, progress: bool = True):
+        """The prepared cache (several: name -> cache)."""
+
+    def datamodule(self, caches, groups, split: dict, seed: int, clip: float | None) -> SampleData:
+        """The data module of feature ``groups`` under ``split`` over ``caches``."""
+        if split.get("kind") == "sites":
+            raise LSTError("split=sites holds one archive out of several: it needs data=multi with data.archives")
+        return LSTDataModule(caches, layout_for(caches, groups), split, bands=tuple(self.bands), seed=seed,
+                             **self.loader)
+
+
+def source_of(data: dict) -> DataSource:
+    """The data config (a plain dict) as its ``_target_`` class; one line for a bad kind or setting."""
+    settings = dict(data)
+    target = settings.pop("_target_", None) or LEGACY_SOURCES.get(settings.pop("source", None))
+    kinds = ", ".join(f"{MODULE}.{c.__name__}" for c in DataSource.__subclasses__())
+    try:
+        cls = get_class(str(target))
+    except Exception:  # noqa: BLE001 - Hydra raises several kinds for a path that is no class
+        cls = None
+    if cls is None or not issubclass(cls, DataSource):
+        raise LSTError(f"data._target_: {target!r} is no kind of data; choose from {kinds} (data=synthetic, "
+                       "custom, israel or multi)")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise LSTError(f"data: unknown setting(s) {unknown} for {cls.__name__}; known: {sorted(known)}")
+    return cls(**settings)
+
+
+@dataclass(kw_only=True)
+class Files(DataSource):
+    """An archive on disk: a directory of yearly NetCDFs or daily GeoTIFFs, a DEM and optional
+    covariates on the same grid (data=custom, data=israel)."""
+
+    lst_dir: str | None = None
+    dem: str | None = None
+    ndvi: str | None = None
+    landcover: str | None = None
+    oracle_dir: str | None = None
+
+    def inputs(self) -> set[str]:
+        return {name for name in optional_inputs() if getattr(self, name, None)}
+
+    def input_files(self, progress: bool = True) -> dict[str, Path | None]:
+        """lst_dir, dem, ndvi, landcover, oracle_dir (None when absent)."""
+        optional = {key: Path(getattr(self, key)) if getattr(self, key) else None
+                    for key in ("ndvi", "landcover", "oracle_dir")}
+        return {"lst_dir": _required(self.lst_dir, "lst_dir"), "dem": _required(self.dem, "dem"), **optional}
+
+    def caches(self, progress: bool = True) -> Cache:
+        files = self.input_files(progress)
+        return prepare_cache(files["lst_dir"], dem=files["dem"], ndvi=files["ndvi"], landcover=files["landcover"],
+                             oracle_dir=files["oracle_dir"], k=self.k, cache_root=self.cache_root, hours=self.hours,
+                             progress=progress)
+
+
+@dataclass(kw_only=True)
+class Synthetic(Files):
+    """The built-in synthetic archive (data=synthetic): generated once per setting, then read as files."""
+
+    def inputs(self) -> set[str]:
+        return {"ndvi"}  # its monthly NDVI
+
+    def input_files(self, progress: bool = True) -> dict[str, Path | None]:
+        archive = synthetic_archive(self.synthetic, Path(self.archive_dir), progress)
+        return {"lst_dir": archive / "lst", "dem": archive / "dem.tif", "ndvi": archive / "ndvi.tif",
+                "landcover": None, "oracle_dir": archive / "oracle"}
+
+
+ARCHIVE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir", "bands", "hours")
+
+
+@dataclass(kw_only=True)
+class Pool(DataSource):
+    """Several archives in one run (data=multi): each its own files, bands and hours (``archives``:
+    name -> settings over the shared ones), cache and split; batches drawn across them."""
+
+    archives: dict | None = None
+    balance: str = "samples"
+
+    @property
+    def sites(self) -> list[str]:
+        return list(self.archive_sources())
+
+    def archive_sources(self) -> dict[str, Files]:
+        """Each archive's own data config: its settings over the shared ones."""
+        if not isinstance(self.archives, dict) or len(self.archives) < 2:
+            raise LSTError("data.archives: data=multi needs at least two archives, name -> {lst_dir, dem, ...}")
+        shared = {f.name: getattr(self, f.name) for f in fields(DataSource)
+                  if f.name not in ("synthetic", "archive_dir")}
+        out = {}
+        for name, archive in self.archives.items():
+            unknown = sorted(set(archive or {}) - set(ARCHIVE_KEYS))
+            if unknown:
+                raise LSTError(f"data.archives.{name}: unknown keys {unknown}; an archive takes {list(ARCHIVE_KEYS)}")
+            out[str(name)] = Files(**{**shared, **dict(archive or {})})
+        return out
+
+    def inputs(self) -> set[str]:
+        return set.intersection(*(a.inputs() for a in self.archive_sources().values()))
+
+    def caches(self, progress: bool = True) -> dict[str, Cache]:
+        out = {}
+        for name, archive in self.archive_sources().items():
+            try:
+                out[name] = archive.caches(progress)
+            except LSTError as err:
+                raise LSTError(f"data.archives.{name}: {err}") from None
+        return out
+
+    def datamodule(self, caches, groups, split: dict, seed: int, clip: float | None) -> SampleData:
+        """One LSTDataModule per archive (its own split: the configured one, or under split=sites
+        its blocks), pooled by data/loading/multi.py; land cover on the union of their classes."""
+        if self.loader.get("device_resident"):
+            raise LSTError("data.loader.device_resident: not available with data=multi (one cache per device)")
+        archives, held_out = self.archive_sources(), None
+        if split.get("kind") == "sites":
+            names, site = list(archives), split.get("site")
+            if site is None or not 0 <= int(site) < len(names):
+                raise LSTError(f"split.site: the site held out, 0..{len(names) - 1} ({', '.join(names)}), got {site!r}")
+            held_out = names[int(site)]
+            split = {"kind": "space", "space": split.get("space"), "seed": split.get("seed")}
+        layout = pool_layout(caches, groups)
+        modules = {}
+        for name, cache in caches.items():
+            try:  # an input it lacks: the error names the archive
+                modules[name] = LSTDataModule(cache, layout, split, bands=tuple(archives[name].bands), seed=seed,
+                                              **self.loader)
+            except LSTError as err:
+                raise LSTError(f"data.archives.{name}: {err}") from None
+        sizes = {k: self.loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples",
+                                            "epoch_passes") if k in self.loader}
+        return MultiDataModule(modules, balance=self.balance, held_out=held_out, seed=seed, clip=clip, **sizes)
+
+
+def resolve_cache(data: dict, progress: bool = True) -> Cache:
+    """The cache of a single-archive ``data`` config (plain dict)."""
+    source = source_of(data)
+    if source.sites:
+        raise LSTError("data=multi holds several archives: this command reads one (give its files with data=custom)")
+    return source.caches(progress)
+
+
+def resolve_caches(data: dict, progress: bool = True) -> dict[str, Cache]:
+    """data=multi: each archive's cache (the one a single-archive run over it would use)."""
+    return source_of(data).caches(progress)
+
+
+def input_files(data: dict, progress: bool = True) -> dict[str, Path | None]:
+    """The input files of a single-archive ``data`` config (the synthetic archive generated first)."""
+    source = source_of(data)
+    if not isinstance(source, Files):
+        raise LSTError("data=multi holds several archives: this command reads one (give its files with data=custom)")
+    return source.input_files(progress)
+
+
+def available_inputs(data: dict) -> set[str]:
+    """The optional inputs a ``data`` config provides (data=multi: what every archive provides)."""
+    return source_of(data).inputs()
+
+
+def _required(value, key: str) -> Path:
+    if value in (None, "", "???"):
+        raise LSTError(f"data.{key} is not set: give it on the command line, e.g. data.{key}=/path/to/...")
+    return Path(value)
+
+
+def synthetic_archive(params: dict, root: Path, progress: bool = True) -> Path:
+    """Generate (once) the synthetic archive for these parameters; a folder per distinct setting."""
+    params = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in params.items()}
+    if params.get("fine_factor") is None:  # not part of the key when unused: existing archives stay valid
+        params.pop("fine_factor", None)
+    # a generator that would write other data for the same settings gets a new folder, so an archive
+    # made before a physics fix is never reused
+    params["generator_version"] = synthetic.GENERATOR_VERSION
+    if params.get("dem"):
+        dem = Path(params["dem"])
+        if not dem.is_file():
+            raise LSTError(f"data.synthetic.dem: file {dem} does not exist")
+        params["dem_sha256"] = hashlib.sha256(dem.read_bytes()).hexdigest()
+    key = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    out = root / f"synth-{key}"
+    root.mkdir(parents=True, exist_ok=True)
+    options = {k: v for k, v in params.items() if v is not None and k not in ("dem_sha256", "generator_version")}
+    options["years"] = tuple(options.get("years", (2020,)))
+    options["shape"] = tuple(options.get("shape", synthetic.ISRAEL_SHAPE))
+    with build_in_place(out, marker=SYNTH_DONE, what="this synthetic archive", family=SYNTH_NAME) as tmp:
+        if tmp is not None:
+            log.info(f"generating the synthetic archive {out} (first use only)")
+            if options.get("fine_factor"):
+                synthetic.generate_fine_archive(tmp, progress=progress, **options)
+            else:
+                synthetic.generate_archive(tmp, progress=progress, **options)
+    return out
