@@ -1,22 +1,11 @@
-"""Train and evaluate a model: python train.py model=cnn split=days  (see conf/train.yaml)."""
+"""Train and evaluate a model: python train.py model=cnn split=days  (see conf/train.yaml).
+The same app as the installed ``lst-train``; outputs (data/, logs/) go under this checkout."""
 import os
 from pathlib import Path
 
-import hydra
-
-import lst_lightning.training.sweeps  # noqa: F401  (the ${lst_dir:...} resolver of the sweep configs)
-from lst_lightning.config import CONF_DIR
-
-# outputs (data/, logs/) go under this checkout whatever the current directory
 os.environ.setdefault("LST_ROOT", str(Path(__file__).resolve().parent))
 
-
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
-def main(cfg) -> float | None:
-    from lst_lightning.training.experiment import main_entry
-
-    return main_entry(cfg)
-
+from lst_lightning.apps.train import main  # noqa: E402  (after LST_ROOT: the configs read it)
 
 if __name__ == "__main__":
     main()

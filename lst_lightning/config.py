@@ -13,10 +13,36 @@ from typing import Callable
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
-def compose(config_name: str = "train", overrides: list[str] | tuple[str, ...] = ()):
-    """The composed config for these overrides, outside a Hydra app (report, workers, tests).
+def group_options(group: str) -> list[str] | None:
+    """The options of a config group (``model``, ``model/optimizer``, ...); None if it is no group."""
+    folder = CONF_DIR / group
+    if not group or ".." in group or not folder.is_dir():
+        return None
+    return sorted(p.stem for p in folder.glob("*.yaml"))
 
-    Hydra's own errors are left to the caller, which knows how to name the bad override."""
+
+def check_choices(overrides) -> None:
+    """A group override naming no option of its group (``model=gatd``) as one line that lists the
+    options, before Hydra composes anything (its own error spans a screen). Sweep lists
+    (``model=mlp,cnn``) are checked value by value; sweep functions (``choice(...)``) are left to Hydra."""
+    from lst_lightning.errors import LSTError
+
+    for override in overrides:
+        key, sep, value = str(override).partition("=")
+        key = key.lstrip("+~").split("@")[0]
+        options = group_options(key) if sep and "." not in key else None
+        if options is None or "(" in value or value in ("null", ""):
+            continue
+        for choice in value.split(","):
+            if choice not in options:
+                raise LSTError(f"{key}={choice}: no such option of '{key}'; choose from {', '.join(options)}")
+
+
+def compose(config_name: str = "train", overrides: list[str] | tuple[str, ...] = ()):
+    """The composed config for these overrides, outside a Hydra app (report, workers, tests). A
+    group option that does not exist is one line (``check_choices``); Hydra's other errors are
+    left to the caller, which knows how to name the bad override."""
+    check_choices(overrides)
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra

@@ -3,10 +3,9 @@ optimizers, schedules, data sources), built here so that a misspelt name or sett
 that lists the valid choices instead of a traceback."""
 from __future__ import annotations
 
+import importlib
 import inspect
 import sys
-
-from hydra.utils import get_class
 
 from lst_lightning.errors import LSTError
 
@@ -26,7 +25,10 @@ def choices(base: type) -> list[str]:
 
 
 def public_name(cls: type) -> str:
-    """The shortest import path of ``cls`` (torch.optim.Adam rather than torch.optim.adam.Adam)."""
+    """How configs name ``cls``: its module's path for this project's classes (as conf/ writes them),
+    the shortest import path for a library's (torch.optim.Adam rather than torch.optim.adam.Adam)."""
+    if cls.__module__.startswith("lst_lightning."):
+        return f"{cls.__module__}.{cls.__qualname__}"
     parts = cls.__module__.split(".")
     for i in range(1, len(parts) + 1):
         module = sys.modules.get(".".join(parts[:i]))
@@ -38,12 +40,29 @@ def public_name(cls: type) -> str:
 def target_class(node: dict, setting: str, base: type) -> type:
     """The class named by ``node["_target_"]``, a subclass of ``base``."""
     target = (node or {}).get("_target_")
-    try:
-        cls = get_class(str(target)) if target else None
-    except Exception:  # noqa: BLE001 - Hydra raises several kinds for a path that is no class
-        cls = None
+    cls = locate(str(target)) if target else None
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise LSTError(f"{setting}._target_: unknown {target!r}; choose from {', '.join(choices(base))}")
+    return cls
+
+
+def locate(path: str):
+    """The object at a dotted import path (``package.module.Name``), None if there is none."""
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name, None) if module else None
+    except ImportError:
+        return None
+
+
+def check(node: dict, setting: str, base: type, *args, **kwargs) -> type:
+    """What ``build`` would refuse (an unknown name, a misspelt setting), found without building."""
+    cls = target_class(node, setting, base)
+    settings = {k: v for k, v in dict(node).items() if not k.startswith("_")}
+    try:
+        inspect.signature(cls).bind(*args, **settings, **kwargs)
+    except TypeError as err:
+        raise LSTError(f"{setting} ({cls.__name__}): {err}") from None
     return cls
 
 

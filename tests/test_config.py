@@ -140,3 +140,33 @@ def test_when_available_accepts_only_optional_inputs(tmp_path):
 
     with pytest.raises(LSTError, match=r"features.when_available: \['doy'\] are not optional inputs"):
         resolve_features(compose_cfg(["features.when_available=[doy]"], tmp_path))
+
+
+def test_a_misspelt_group_option_is_one_line_listing_the_options():
+    from lst_lightning.config import check_choices
+    from lst_lightning.errors import LSTError
+
+    with pytest.raises(LSTError, match=r"^model=gatd: no such option of 'model'; choose from cnn, coarse, gated, "):
+        check_choices(["model=gatd"])
+    with pytest.raises(LSTError, match=r"^model/scheduler=step: .*choose from cosine, exponential, none$"):
+        check_choices(["model/scheduler=step"])
+    with pytest.raises(LSTError, match=r"^model=cnnn: "):  # a sweep list, value by value
+        check_choices(["model=mlp,cnnn"])
+    check_choices(["model=mlp,cnn", "model.optimizer.lr=0.1", "+trainer.x=1", "model=choice(mlp,cnn)", "-m"])
+
+
+def test_a_misspelt_component_name_is_one_line_listing_the_valid_ones(tmp_path):
+    from lst_lightning.errors import LSTError
+    from lst_lightning.training.run import check_settings
+
+    cases = {"model.baseline._target_=lst_lightning.models.baselines.Ridgee": r"model.baseline._target_: unknown "
+             r"'lst_lightning.models.baselines.Ridgee'; choose from .*baselines.Coarse, .*LightGBM, .*Ridge, .*Trivial$",
+             "model.net._target_=lst_lightning.models.mlp.MLPP": r"model.net._target_: unknown .*; choose from "
+             r"lst_lightning.models.cnn.CNN, lst_lightning.models.gated.GatedMLP, lst_lightning.models.mlp.MLP$",
+             "model.optimizer._target_=torch.optim.Adamm": r"model.optimizer._target_: unknown .*torch.optim.AdamW",
+             "model.scheduler._target_=x.Step": r"model.scheduler._target_: unknown 'x.Step'; choose from .*Constant",
+             "+model.net.hiden=[4]": r"model.net \(GatedMLP\): got an unexpected keyword argument 'hiden'"}
+    for override, message in cases.items():
+        model = ["model=ridge"] if "baseline" in override else []
+        with pytest.raises(LSTError, match=message):
+            check_settings(compose_cfg([*model, override], tmp_path))

@@ -30,7 +30,7 @@ from lst_lightning.errors import LSTError, exit_on_user_error
 from lst_lightning.evaluation.intervals import mean_interval
 from lst_lightning.evaluation.numbers import fmt
 from lst_lightning.evaluation.predictions import BAND_KEYS
-from lst_lightning.training.run import resolve_features, run_training
+from lst_lightning.training.run import check_settings, resolve_features, run_training
 from lst_lightning.training.rundir import (
     HeldOut,
     held_out,
@@ -54,6 +54,7 @@ def main_entry(cfg: DictConfig) -> float | None:
 
 def run_experiment(cfg: DictConfig) -> float | None:
     """``run_training(cfg)``, or every run of the cross-validation ``cfg`` asks for."""
+    check_settings(cfg)
     resolve_features(cfg)
     held = held_out(cfg, source_of(OmegaConf.to_container(cfg.data, resolve=True)).sites)
     if held is not None:

@@ -8,6 +8,7 @@ import importlib
 import logging
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue
 
@@ -16,7 +17,12 @@ from lst_lightning.data.loading.scaling import scaling_methods
 from lst_lightning.data.loading.sources import source_of
 from lst_lightning.errors import LSTError
 from lst_lightning.features import resolve_groups
+from lst_lightning.models.baselines import Baseline
+from lst_lightning.models.network import Network
+from lst_lightning.targets import build, check
+from lst_lightning.training.module import LEGACY, target_config
 from lst_lightning.training.rundir import results_path, save_config, write_results
+from lst_lightning.training.schedules import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,21 @@ def _check_missing(cfg: DictConfig) -> None:
     except MissingMandatoryValue as err:
         raise LSTError(f"setting {err.full_key} is required but not set (it is '???'); "
                        f"give it on the command line: {err.full_key}=...") from None
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """The settings every run needs, and every component the config names (data kind, network or
+    baseline, optimizer, schedule), checked before any cache, run directory or MLflow run exists."""
+    _check_missing(cfg)
+    source_of(OmegaConf.to_container(cfg.data, resolve=True))
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    if model.get("baseline") is not None:
+        check(model["baseline"], "model.baseline", Baseline)
+        return
+    check(model["net"], "model.net", Network, layout=None)
+    check(target_config(model.get("optimizer"), {"_target_": LEGACY["adam"]}), "model.optimizer",
+          torch.optim.Optimizer, params=[])
+    build(target_config(model.get("scheduler"), {"_target_": LEGACY["none"]}), "model.scheduler", Schedule)
 
 
 def resolve_features(cfg: DictConfig) -> DictConfig:
@@ -82,7 +103,7 @@ def run_training(cfg: DictConfig) -> float | None:
 
     from lst_lightning.training import tracking
 
-    _check_missing(cfg)
+    check_settings(cfg)
     resolve_features(cfg)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)

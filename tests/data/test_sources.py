@@ -81,7 +81,7 @@ def test_a_real_small_archive(tmp_path):
 def test_bad_settings(tmp_path):
     with pytest.raises(LSTError, match="data.synthetic.dem: file .* does not exist"):
         synthetic_archive({"dem": str(tmp_path / "nope.tif")}, tmp_path)
-    with pytest.raises(LSTError, match=r"data._target_: 'ftp.Archive' is no kind of data; choose from .*Files"):
+    with pytest.raises(LSTError, match=r"data._target_: unknown 'ftp.Archive'; choose from .*sources.Files"):
         resolve_cache({"_target_": "ftp.Archive"})
     with pytest.raises(LSTError, match=r"data: unknown setting\(s\) \['lst_path'\] for Files"):
         resolve_cache({"_target_": "lst_lightning.data.loading.sources.Files", "lst_path": "x"})

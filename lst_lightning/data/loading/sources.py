@@ -13,8 +13,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from hydra.utils import get_class
-
 from lst_lightning.data import synthetic
 from lst_lightning.data.cache import Cache, prepare_cache
 from lst_lightning.data.cache.fs import build_in_place
@@ -24,6 +22,7 @@ from lst_lightning.data.loading.gatherer import layout_for, pool_layout
 from lst_lightning.data.loading.multi import MultiDataModule
 from lst_lightning.errors import LSTError
 from lst_lightning.features import optional_inputs
+from lst_lightning.targets import target_class
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +72,10 @@ class DataSource(ABC):
 def source_of(data: dict) -> DataSource:
     """The data config (a plain dict) as its ``_target_`` class; one line for a bad kind or setting."""
     settings = dict(data)
-    target = settings.pop("_target_", None) or LEGACY_SOURCES.get(settings.pop("source", None))
-    kinds = ", ".join(f"{MODULE}.{c.__name__}" for c in DataSource.__subclasses__())
-    try:
-        cls = get_class(str(target))
-    except Exception:  # noqa: BLE001 - Hydra raises several kinds for a path that is no class
-        cls = None
-    if cls is None or not issubclass(cls, DataSource):
-        raise LSTError(f"data._target_: {target!r} is no kind of data; choose from {kinds} (data=synthetic, "
-                       "custom, israel or multi)")
+    legacy = LEGACY_SOURCES.get(settings.pop("source", None))
+    settings["_target_"] = settings.get("_target_") or legacy
+    cls = target_class(settings, "data", DataSource)
+    del settings["_target_"]
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(settings) - known)
     if unknown:
