@@ -159,8 +159,8 @@ def test_a_misspelt_component_name_is_one_line_listing_the_valid_ones(tmp_path):
     from lst_lightning.errors import LSTError
     from lst_lightning.training.run import check_settings
 
-    cases = {"model.baseline._target_=lst_lightning.models.baselines.Ridgee": r"model.baseline._target_: unknown "
-             r"'lst_lightning.models.baselines.Ridgee'; choose from .*baselines.Coarse, .*LightGBM, .*Ridge, .*Trivial$",
+    cases = {"model.baseline._target_=lst_lightning.models.baselines.Ridgee": r"model.baseline._target_: "
+             r"unknown 'lst_lightning.models.baselines.Ridgee'; choose from .*Coarse, .*LightGBM, .*Ridge, .*Trivial$",
              "model.net._target_=lst_lightning.models.mlp.MLPP": r"model.net._target_: unknown .*; choose from "
              r"lst_lightning.models.cnn.CNN, lst_lightning.models.gated.GatedMLP, lst_lightning.models.mlp.MLP$",
              "model.optimizer._target_=torch.optim.Adamm": r"model.optimizer._target_: unknown .*torch.optim.AdamW",
