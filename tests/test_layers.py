@@ -12,7 +12,8 @@ PACKAGE = REPO / "lst_lightning"
 LAYERS = [
     ("base", ("errors", "log", "progress", "config")),
     ("io", ("data.io",)),
-    ("facts", ("data.windows", "data.terrain", "data.landcover", "data.context", "data.seasons", "data.features")),
+    ("facts", ("data.windows", "data.terrain", "data.landcover", "data.context", "data.seasons", "data.features",
+               "data.solar", "data.water")),
     ("cache", ("data.cache",)),
     ("data", ("data",)),
     ("downscale", ("downscale",)),
