@@ -25,7 +25,8 @@ def resolve_cache(data: dict, progress: bool = True) -> Cache:
     files = input_files(data, progress)
     return prepare_cache(files["lst_dir"], dem=files["dem"], ndvi=files["ndvi"], landcover=files["landcover"],
                          oracle_dir=files["oracle_dir"], k=data.get("k", DEFAULT_K),
-                         cache_root=data["cache_root"], hours=data.get("hours"), progress=progress)
+                         cache_root=data["cache_root"], hours=data.get("hours"),
+                         time_base=data.get("time_base", "auto"), progress=progress)
 
 
 def input_files(data: dict, progress: bool = True) -> dict[str, Path | None]:
@@ -55,7 +56,7 @@ def available_inputs(data: dict) -> set[str]:
     return {name for name in OPTIONAL_INPUTS if data.get(name)}
 
 
-ARCHIVE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir", "bands", "hours")
+ARCHIVE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir", "bands", "hours", "time_base")
 
 
 def archive_configs(data: dict) -> dict[str, dict]:
