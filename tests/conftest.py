@@ -33,6 +33,13 @@ def real_dev() -> Path:
 
 
 @pytest.fixture(scope="session")
+def h18v04() -> Path:
+    """The real year of MODIS LST on tile h18v04 (lst/, dem.tif, ndvi.tif, grid.json: y is the
+    true latitude, x only a position proxy, pixels 926.6 m square)."""
+    return require_shared(REAL_DEV / "h18v04" / "grid.json").parent
+
+
+@pytest.fixture(scope="session")
 def fine_dem() -> Path:
     """The real SRTM3 ~90 m DEM of the eastern Pyrenees (1200 x 1200, voids = -32768)."""
     return require_shared(FINE_DEM)

@@ -85,6 +85,9 @@ def _prepare_parser() -> argparse.ArgumentParser:
     p.add_argument("--oracle-dir", type=Path, default=None, help="synthetic archives: per-frame oracle LST")
     p.add_argument("--k", type=int, default=DEFAULT_K, help=f"window size in pixels (odd, >= 3; default {DEFAULT_K})")
     p.add_argument("--cache-root", type=Path, default=Path("data/cache"), help="where caches live")
+    p.add_argument("--time-base", choices=["auto", "0", "1"], default="auto",
+                   help="yearly NetCDFs: the day number of 1 January in 'time' (default auto: 0 if a day 0 "
+                        "is present, else 1)")
     return p
 
 
@@ -94,7 +97,7 @@ def prepare_main(argv: list[str] | None = None) -> None:
     from lst_lightning.data.cache import prepare_cache
 
     prepare_cache(args.lst_dir, dem=args.dem, ndvi=args.ndvi, landcover=args.landcover, oracle_dir=args.oracle_dir,
-                  k=args.k, cache_root=args.cache_root)
+                  k=args.k, cache_root=args.cache_root, time_base=args.time_base)
 
 
 def _resample_parser() -> argparse.ArgumentParser:

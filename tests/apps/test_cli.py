@@ -2,6 +2,7 @@
 file or setting, no traceback, and no cache directory left behind."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,17 @@ def test_prepare_bad_input(archive, capsys, case, needle):
     assert lst_dirs(root) == []
     if case == "dem_other_grid":  # both grids are described
         assert lines[0].count("24 pixels") == 2 and "lon 35.0050" in lines[0] and "lon 34.0050" in lines[0]
+
+
+def test_prepare_time_base(archive, capsys):
+    """--time-base 0 reads the archive's days 100 and 101 as 0-based: 10 and 11 April 2020."""
+    root = archive / "cache"
+    args = [archive / "lst", "--dem", archive / "dem.tif", "--k", "3", "--cache-root", root, "--time-base", "0"]
+    assert run_prepare(args, capsys)[0] == 0
+    meta = json.loads((lst_dirs(root)[0] / "meta.json").read_text())
+    assert [f["date"] for f in meta["frames"][::2]] == ["2020-04-10", "2020-04-11"]
+    code, _, err = run_prepare(args[:-1] + ["2"], capsys)
+    assert code == 2 and "--time-base" in err and len(lst_dirs(root)) == 1
 
 
 def test_prepare_console_script_subprocess(archive):

@@ -87,3 +87,19 @@ def test_bad_settings(tmp_path):
         resolve_cache({"_target_": "lst_lightning.data.loading.sources.Files", "lst_path": "x"})
     with pytest.raises(LSTError, match="data.lst_dir is not set"):
         resolve_cache({"source": "files", "lst_dir": "???"})
+
+
+def test_time_base_reaches_the_cache_and_its_fingerprint(tmp_path):
+    from tests.data.inputs import write_random_archive
+
+    arch = write_random_archive(tmp_path, shape=(12, 10), n_days=3)  # days 1, 4, 7 of 2020
+    data = {"source": "files", "lst_dir": str(arch["lst_dir"]), "dem": str(arch["dem"]), "k": 3,
+            "cache_root": str(tmp_path / "cache")}
+    auto = resolve_cache(data, progress=False)
+    zero = resolve_cache({**data, "time_base": 0}, progress=False)
+    assert zero.path != auto.path  # another base, another cache
+    assert [f["date"] for f in auto.meta["frames"][::2]] == ["2020-01-01", "2020-01-04", "2020-01-07"]
+    assert [f["date"] for f in zero.meta["frames"][::2]] == ["2020-01-02", "2020-01-05", "2020-01-08"]
+    assert resolve_cache({**data, "time_base": "auto"}, progress=False).path == auto.path
+    with pytest.raises(LSTError, match="data.time_base"):
+        resolve_cache({**data, "time_base": "one"}, progress=False)

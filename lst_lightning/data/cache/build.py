@@ -36,6 +36,7 @@ from lst_lightning.data.facts.context import frame_lapse
 from lst_lightning.data.facts.windows import check_k, check_k_fits, window_mean, window_mean_raw
 from lst_lightning.data.io.archive import Frame, LSTArchive, open_archive
 from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
+from lst_lightning.data.io.netcdf import check_time_base
 from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
 from lst_lightning.errors import LSTError
 from lst_lightning.features import GROUPS, StaticInputs, array_builders
@@ -47,15 +48,19 @@ log = logging.getLogger(__name__)
 def prepare_cache(lst_dir: str | Path, *, dem: str | Path, ndvi: str | Path | None = None,
                   landcover: str | Path | None = None, oracle_dir: str | Path | None = None, k: int = 9,
                   cache_root: str | Path = "data/cache",
-                  hours: dict[str, float] | None = None, progress: bool = True, quiet: bool = False) -> Cache:
+                  hours: dict[str, float] | None = None, time_base: str | int = "auto",
+                  progress: bool = True, quiet: bool = False) -> Cache:
     """Return the cache for these inputs, building it first unless an identical one exists.
 
     All input checks happen before anything is written, so bad input leaves no directory behind.
+    ``time_base``: the day numbering of yearly NetCDFs (auto, 0, 1: io/netcdf.py).
     ``quiet``: the progress messages go to the debug level; warnings still show."""
     k = check_k(k)
-    inputs = _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k, hours)
+    inputs = _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k, hours, time_base)
     params = {"k": k, "hours": inputs.archive.hours, "roles": inputs.roles,
               "groups": {name: g.version for name, g in array_builders().items()}}
+    if time_base != "auto":  # auto reads as before this setting: existing caches stay valid
+        params["time_base"] = check_time_base(time_base)
     try:
         fp = fingerprint(inputs.files, params)
     except OSError as err:
@@ -98,16 +103,17 @@ class _Inputs:
     files: list[Path]  # every input file, role by role (lst, dem, ndvi, landcover, oracle)
 
 
-def _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k: int, hours) -> _Inputs:
+def _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k: int, hours, time_base) -> _Inputs:
     # the DEM and covariates may sit in the LST directory: they are inputs, not archive files
-    archive = open_archive(lst_dir, hours=hours, exclude=[p for p in (dem, ndvi, landcover) if p])
+    archive = open_archive(lst_dir, hours=hours, exclude=[p for p in (dem, ndvi, landcover) if p],
+                           time_base=time_base)
     check_k_fits(k, archive.grid.shape)
     dem_path = Path(dem)
     ndvi_path, lc_path = (Path(ndvi) if ndvi else None), (Path(landcover) if landcover else None)
     dem_array, _ = read_dem(dem_path, archive.grid)  # missing file / other grid: LSTError naming both grids
     ndvi_array = read_raster(ndvi_path, archive.grid, "NDVI") if ndvi_path else None
     lc_array = read_landcover(lc_path, archive.grid) if lc_path else None
-    oracle = _open_oracle(oracle_dir, archive, hours) if oracle_dir else None
+    oracle = _open_oracle(oracle_dir, archive, hours, time_base) if oracle_dir else None
     by_role = {"lst": archive.files, "dem": [dem_path], "ndvi": [ndvi_path] if ndvi_path else [],
                "landcover": [lc_path] if lc_path else [], "oracle": oracle.files if oracle else []}
     files = [p for role_files in by_role.values() for p in role_files]
@@ -117,8 +123,8 @@ def _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k: int, hours) -> _I
     return _Inputs(archive, dem_array, ndvi_array, lc_array, oracle, {r: len(f) for r, f in by_role.items()}, files)
 
 
-def _open_oracle(oracle_dir: str | Path, archive: LSTArchive, hours) -> LSTArchive:
-    oracle = open_archive(oracle_dir, hours=hours)
+def _open_oracle(oracle_dir: str | Path, archive: LSTArchive, hours, time_base) -> LSTArchive:
+    oracle = open_archive(oracle_dir, hours=hours, time_base=time_base)
     archive.grid.require_match(oracle.grid, f"oracle archive {oracle_dir}",
                                reference=f"the LST archive {archive.root}")
     ours, theirs = [f.label() for f in archive.frames], [f.label() for f in oracle.frames]

@@ -74,13 +74,16 @@ class LSTArchive:
 
 
 def open_archive(path: str | Path, hours: dict[str, float] | None = None,
-                 exclude: Iterable[str | Path] = ()) -> LSTArchive:
+                 exclude: Iterable[str | Path] = (), time_base: str | int = "auto") -> LSTArchive:
     """Open a directory of yearly NetCDFs or daily GeoTIFFs (not both).
 
     ``exclude``: files that are not part of the archive even when they lie in the directory
-    (compared as resolved paths), e.g. a DEM GeoTIFF kept next to the yearly NetCDFs."""
+    (compared as resolved paths), e.g. a DEM GeoTIFF kept next to the yearly NetCDFs.
+    ``time_base``: how yearly NetCDFs number their days (auto, 0 or 1: netcdf.py); GeoTIFF names
+    carry dates."""
     root = Path(path)
     hours = _check_hours(hours)
+    time_base = netcdf.check_time_base(time_base)
     if not root.exists():
         raise LSTError(f"LST archive directory {root} does not exist")
     if not root.is_dir():
@@ -93,7 +96,7 @@ def open_archive(path: str | Path, hours: dict[str, float] | None = None,
     if nc and tif:
         raise LSTError(f"LST archive directory {root} mixes NetCDF and GeoTIFF files; keep one form per directory")
     if nc:
-        sources, grid = netcdf.scan_netcdf(nc)
+        sources, grid = netcdf.scan_netcdf(nc, time_base)
         kind = "netcdf"
     else:
         sources, grid = geotiff.scan_geotiff(tif)

@@ -4,13 +4,22 @@ without reading pixels, then reading the pixels a few dates at a time.
 The data variable is ``__xarray_dataarray_variable__`` (time, band, y, x) with bands night, day,
 daily, QA (a lone 4-D variable under another name is accepted too); values are 0.02 K integers
 with fill values, or NaN, or decoded Kelvin floats (see decode.py). ``time`` is the day of year
-(gaps allowed, 0-based tolerated) or CF "days since YYYY-MM-DD" values; one year per file.
+(gaps allowed) or CF "days since YYYY-MM-DD" values; one year per file.
 South-up or east-to-west files are flipped to the north-up, west-to-east grid when read.
+
+Day-of-year numbering (``data.time_base``, ``check_time_base``): 1 = 1-based (1 January is day 1,
+the MODIS convention), 0 = 0-based (1 January is day 0); a value outside the year under the base
+is an error. ``auto`` (the default) reads a file as 0-based when it holds a day 0 and as 1-based
+otherwise: a 0-based file without 1 January cannot be told from a 1-based one, and would be read
+one day late, so auto warns when the files of one archive come out on different bases; set the
+base when the producer's convention is known. CF "days since" units carry their own origin and
+ignore the setting.
 """
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +33,12 @@ from lst_lightning.data.io.grid import Grid
 from lst_lightning.data.io.netcdf_classic import check_not_truncated
 from lst_lightning.errors import LSTError, one_line
 
+log = logging.getLogger(__name__)
+
 SUFFIXES = (".nc", ".nc4", ".netcdf")
 BLOCK_DAYS = 8  # dates read per NetCDF slice: bounded memory, few reads
 GRID_SPACING_TOLERANCE = 0.1  # coordinate steps may deviate this fraction of a pixel (float32 jitter)
+TIME_BASES = ("auto", 0, 1)  # data.time_base: infer, or the number of 1 January
 
 
 @dataclass
@@ -39,6 +51,7 @@ class NetCDFSource:
     flip: bool  # stored south-up: flipped to north-up when read
     flip_x: bool  # stored east-to-west: flipped to west-to-east when read
     year: int
+    day_base: int | None = None  # the day number of 1 January in ``time`` (None: CF units)
 
     def blocks(self, grid: Grid) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(lst, qa) of up to BLOCK_DAYS dates at a time, as ``decode_block`` returns them."""
@@ -72,12 +85,23 @@ class NetCDFSource:
         return block
 
 
-def scan_netcdf(paths: list[Path]) -> tuple[list[NetCDFSource], Grid]:
-    """The sources (sorted by year, one file per year) and the grid all files share."""
+def check_time_base(value) -> str | int:
+    """``data.time_base`` as "auto", 0 or 1 (the strings "0" and "1" of a command line too)."""
+    if isinstance(value, str) and value.strip() in ("0", "1"):
+        value = int(value)
+    if isinstance(value, bool) or value not in TIME_BASES:
+        raise LSTError(f"data.time_base must be auto, 0 or 1 (the day number of 1 January), got {value!r}")
+    return value if value == "auto" else int(value)
+
+
+def scan_netcdf(paths: list[Path], time_base: str | int = "auto") -> tuple[list[NetCDFSource], Grid]:
+    """The sources (sorted by year, one file per year) and the grid all files share;
+    ``time_base``: see the module's docstring."""
+    time_base = check_time_base(time_base)
     sources, grid, years = [], None, {}
     for path in paths:
         try:
-            source, file_grid = _scan_one(path)
+            source, file_grid = _scan_one(path, time_base)
         except LSTError:
             raise
         except Exception as err:  # noqa: BLE001 - truncated metadata, HDF errors, odd attribute types
@@ -92,10 +116,27 @@ def scan_netcdf(paths: list[Path]) -> tuple[list[NetCDFSource], Grid]:
             grid.require_match(file_grid, str(path), reference=f"the grid of {paths[0].name}")
         sources.append(source)
     sources.sort(key=lambda s: s.year)
+    if time_base == "auto":
+        _warn_mixed_bases(sources)
     return sources, grid
 
 
-def _scan_one(path: Path) -> tuple[NetCDFSource, Grid]:
+def _warn_mixed_bases(sources: list[NetCDFSource]) -> None:
+    """Auto read some files as 0-based (they hold a day 0) and others as 1-based: the latter may
+    be 0-based files without 1 January, read one day late."""
+    zero = [s.path.name for s in sources if s.day_base == 0]
+    one = [s.path.name for s in sources if s.day_base == 1]
+    if zero and one:
+        log.warning(f"warning: data.time_base=auto read {_names(zero)} as 0-based (they hold a day 0) "
+                    f"but {_names(one)} as 1-based; if the producer numbers days from 0, set "
+                    "data.time_base=0 (else 1)")
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _scan_one(path: Path, time_base: str | int = "auto") -> tuple[NetCDFSource, Grid]:
     check_not_truncated(path)
     with _open(path) as ds:
         var = _lst_variable(ds, path)
@@ -109,9 +150,9 @@ def _scan_one(path: Path) -> tuple[NetCDFSource, Grid]:
         if np.any(np.abs(lat) > 90):
             raise LSTError(f"{path}: latitude values outside -90..90; are y/x swapped?")
         file_grid = Grid(lat=lat[::-1].copy() if flip else lat, lon=lon[::-1].copy() if flip_x else lon)
-        year, dates = _dates_of(ds, var, path)
+        year, dates, base = _dates_of(ds, var, path, time_base)
     order = sorted(range(len(dates)), key=dates.__getitem__)
-    return NetCDFSource(path, [dates[i] for i in order], order, flip, flip_x, year), file_grid
+    return NetCDFSource(path, [dates[i] for i in order], order, flip, flip_x, year, base), file_grid
 
 
 def _open(path: Path):
@@ -193,8 +234,8 @@ def _year_from_name(path: Path) -> int | None:
     return int(match.group(0)) if match else None
 
 
-def _dates_of(ds, var, path: Path) -> tuple[int, list[dt.date]]:
-    """The file's year and the date of each time step."""
+def _dates_of(ds, var, path: Path, time_base: str | int) -> tuple[int, list[dt.date], int | None]:
+    """The file's year, the date of each time step, the day number of 1 January (None: CF units)."""
     time_name = var.dimensions[0]
     if time_name not in ds.variables:
         raise LSTError(f"{path}: no '{time_name}' coordinate with the day of year")
@@ -211,11 +252,12 @@ def _dates_of(ds, var, path: Path) -> tuple[int, list[dt.date]]:
     if "since" in units.lower():
         calendar_name = str(getattr(tvar, "calendar", "standard"))
         year, dates = _cf_dated(values, units, calendar_name, path, time_name)
+        base = None
     else:
-        year, dates = _doy_dated(values, path, time_name)
+        year, dates, base = _doy_dated(values, path, time_name, time_base)
     if len(set(dates)) != len(dates):
         raise LSTError(f"{path}: repeated dates in '{time_name}'")
-    return year, dates
+    return year, dates, base
 
 
 def _cf_dated(values: np.ndarray, units: str, calendar_name: str, path: Path,
@@ -233,8 +275,10 @@ def _cf_dated(values: np.ndarray, units: str, calendar_name: str, path: Path,
     return year, dates
 
 
-def _doy_dated(values: np.ndarray, path: Path, time_name: str) -> tuple[int, list[dt.date]]:
-    """Year (from the file name) and dates of day-of-year time values."""
+def _doy_dated(values: np.ndarray, path: Path, time_name: str,
+               time_base: str | int = "auto") -> tuple[int, list[dt.date], int]:
+    """Year (from the file name), dates of day-of-year time values, the base they were read on:
+    day d is 1 January + (d - base) days."""
     year = _year_from_name(path)
     if year is None:
         raise LSTError(f"{path}: cannot tell the year (no YYYY in the file name, no "
@@ -242,12 +286,13 @@ def _doy_dated(values: np.ndarray, path: Path, time_name: str) -> tuple[int, lis
     if np.any(values != np.round(values)):
         raise LSTError(f"{path}: '{time_name}' values are not whole days of year")
     doy = values.astype(np.int64)
-    if doy.size and doy.min() == 0:  # tolerate 0-based day numbers
-        doy = doy + 1
+    base = time_base if time_base != "auto" else (0 if (doy == 0).any() else 1)
     ndays = 366 if calendar.isleap(year) else 365
-    if doy.size and (doy.min() < 1 or doy.max() > ndays):
-        raise LSTError(f"{path}: time values {doy.min()}..{doy.max()} are not days of year 1..{ndays}")
-    return year, [dt.date(year, 1, 1) + dt.timedelta(days=int(d) - 1) for d in doy]
+    if doy.size and (doy.min() < base or doy.max() > ndays - 1 + base):
+        how = "inferred by data.time_base=auto" if time_base == "auto" else f"data.time_base={time_base}"
+        raise LSTError(f"{path}: time values {doy.min()}..{doy.max()} are not days of year "
+                       f"{base}..{ndays - 1 + base} ({base}-based, {how})")
+    return year, [dt.date(year, 1, 1) + dt.timedelta(days=int(d) - base) for d in doy], base
 
 
 def _cf_dates(values: np.ndarray, units: str, calendar_name: str, path: Path, name: str) -> list[dt.date]:

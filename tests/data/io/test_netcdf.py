@@ -233,3 +233,53 @@ def test_duplicate_years(archive_dir: Path, rng: np.random.Generator) -> None:
     message = lst_error(open_archive, archive_dir)
     assert "duplicate year 2020" in message
     assert "LST_2020_NetCDF.nc" in message and "LST_2020_NetCDF_v2.nc" in message
+
+
+def dates_of(archive_dir: Path, **kwargs) -> list[dt.date]:
+    return [f.date for f in open_archive(archive_dir, **kwargs).frames[::2]]
+
+
+def test_netcdf_time_base_without_a_day_zero(archive_dir: Path, rng: np.random.Generator) -> None:
+    """A 0-based file that lacks 1 January looks 1-based: only the setting can tell."""
+    write_nc(archive_dir / "LST_2020_NetCDF.nc", make_year(rng, 3), doys=[5, 6, 9])
+    jan = [dt.date(2020, 1, d) for d in (5, 6, 9)]
+    assert dates_of(archive_dir, time_base=1) == jan
+    assert dates_of(archive_dir, time_base="auto") == jan  # auto: 1-based unless a day 0 is present
+    assert dates_of(archive_dir) == jan
+    assert dates_of(archive_dir, time_base=0) == [dt.date(2020, 1, d) for d in (6, 7, 10)]
+    assert dates_of(archive_dir, time_base="0") == dates_of(archive_dir, time_base=0)  # a command line's string
+
+
+def test_netcdf_time_base_ends_of_the_year(archive_dir: Path, rng: np.random.Generator) -> None:
+    write_nc(archive_dir / "LST_2020_NetCDF.nc", make_year(rng, 2), doys=[0, 365])
+    assert dates_of(archive_dir) == dates_of(archive_dir, time_base=0) == [dt.date(2020, 1, 1), dt.date(2020, 12, 31)]
+    message = lst_error(open_archive, archive_dir, time_base=1)  # day 0 does not exist 1-based
+    assert "LST_2020_NetCDF.nc" in message and "data.time_base=1" in message and "0..365" in message
+    write_nc(archive_dir / "LST_2020_NetCDF.nc", make_year(rng, 2), doys=[1, 366])  # leap year, 1-based
+    assert dates_of(archive_dir) == [dt.date(2020, 1, 1), dt.date(2020, 12, 31)]
+    message = lst_error(open_archive, archive_dir, time_base=0)
+    assert "LST_2020_NetCDF.nc" in message and "data.time_base=0" in message and "days of year 0..365" in message
+
+
+@pytest.mark.parametrize("bad", [2, -1, "zero", True, None, 0.5])
+def test_netcdf_bad_time_base(archive_dir: Path, rng: np.random.Generator, bad) -> None:
+    write_nc(archive_dir / "LST_2020_NetCDF.nc", make_year(rng, 1))
+    assert "data.time_base" in lst_error(open_archive, archive_dir, time_base=bad)
+
+
+def test_netcdf_auto_warns_when_files_disagree(archive_dir: Path, rng: np.random.Generator, caplog) -> None:
+    write_nc(archive_dir / "LST_2020_NetCDF.nc", make_year(rng, 2), doys=[0, 40])
+    write_nc(archive_dir / "LST_2021_NetCDF.nc", make_year(rng, 2), doys=[3, 40])
+    caplog.set_level("WARNING", logger="lst_lightning")
+    assert dates_of(archive_dir)[2] == dt.date(2021, 1, 3)  # auto: the 2021 file is read 1-based...
+    assert "LST_2020_NetCDF.nc as 0-based" in caplog.text and "LST_2021_NetCDF.nc as 1-based" in caplog.text
+    assert "data.time_base=0" in caplog.text  # ...and the warning says how to read it 0-based
+    caplog.clear()
+    assert dates_of(archive_dir, time_base=0)[2] == dt.date(2021, 1, 4)
+    assert caplog.text == ""
+
+
+def test_netcdf_cf_units_ignore_time_base(archive_dir: Path, rng: np.random.Generator) -> None:
+    write_nc(archive_dir / "LST_2016.nc", make_year(rng, 2), doys=[4, 59], time_units="days since 2016-01-01")
+    want = [dt.date(2016, 1, 5), dt.date(2016, 2, 29)]
+    assert dates_of(archive_dir, time_base=0) == dates_of(archive_dir, time_base=1) == want
