@@ -20,7 +20,7 @@ from lst_lightning.data.facts.windows import window_mean, window_mean_raw
 from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.downscale.grids import Nesting
-from lst_lightning.features import FeatureLayout, StaticInputs, group
+from lst_lightning.features import FeatureLayout, StaticInputs, array_builders, group
 
 
 class TileCache(ArrayStore):
@@ -50,6 +50,7 @@ class FineInputs:
     layout: FeatureLayout            # the trained model's: which groups to build, their columns
     ndvi: np.ndarray | None = None   # [M, Hf, Wf]
     landcover: np.ndarray | None = None  # [Hf, Wf] int class codes, -1 = nodata
+    pixel_size_m: float | None = None  # the fine pixel's true side (m); None: from the grid's degrees
 
     @property
     def k(self) -> int:
@@ -67,7 +68,13 @@ def fine_inputs_from(cache, picked: list[int], nesting: Nesting, dem: np.ndarray
     return FineInputs(nesting=nesting, dem=dem, lst_raw=np.asarray(cache.lst[picked]),
                       qa=np.asarray(cache.qa[picked]), frames=[cache.meta["frames"][f] for f in picked],
                       lapse=np.asarray(cache.frame_lapse[picked], dtype=np.float32), layout=layout,
-                      ndvi=ndvi, landcover=landcover)
+                      ndvi=ndvi, landcover=landcover, pixel_size_m=fine_pixel_size(cache, nesting))
+
+
+def fine_pixel_size(cache, nesting: Nesting) -> float | None:
+    """The fine pixel's true side (m): the archive's (``data.pixel_size_m``) over the factor."""
+    size = cache.meta.get("pixel_size_m")
+    return None if size is None else float(size) / nesting.f
 
 
 def upsample(coarse: np.ndarray, nesting: Nesting, rows: np.ndarray, cols: np.ndarray, fill) -> np.ndarray:
@@ -96,9 +103,11 @@ def tile_cache(inputs: FineInputs, rows: slice, cols: slice) -> TileCache:
     meta = {"k": k, "frames": inputs.frames, "grid": grid.to_json()}
     static = StaticInputs(dem, grid, k, inputs.ndvi[:, rows, cols] if inputs.ndvi is not None else None,
                           inputs.landcover[rows, cols] if inputs.landcover is not None else None,
-                          columns=inputs.layout.columns)
-    for name in inputs.layout.groups:
-        built, extra = group(name).build(static)
+                          columns=inputs.layout.columns, pixel_size_m=inputs.pixel_size_m)
+    builders = array_builders()  # only the arrays the model's groups read
+    needed = {a for name in inputs.layout.groups for a in group(name).reads if a in builders}
+    for builder in dict.fromkeys(builders[a] for a in sorted(needed)):
+        built, extra = builder.build(static)
         arrays.update(built)
         meta.update(extra)
     return TileCache(arrays, meta)

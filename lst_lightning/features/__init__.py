@@ -15,6 +15,11 @@ ndvi       k*k NDVI window (month of the frame, or static)        patch
 terrain    slope (deg), sin/cos aspect, topographic position (m)  scalar
 landcover  the window's class fractions, the centre's class       scalar
 context    neighbouring windows minus the own, the frame's lapse  scalar
+illumination  cos of the sun's incidence on the slope (centre,    scalar
+           window mean) at the frame's overpass
+illum_diff the window's cos i minus its mean, k*k                 patch
+position   topographic position at 3, 9, 27 px (m)                scalar
+water      the window's water fraction, distance to water (km)    scalar
 =========  =====================================================  =======
 
 Adding a group: a module with a ``FeatureGroup`` subclass, registered (``register``) when
@@ -22,13 +27,28 @@ imported; list the module under ``features.modules`` to use it from the command 
 """
 from __future__ import annotations
 
-from lst_lightning.features import context, doy, elev_diff, elev_mean, landcover, latlon, lst_mean, ndvi, terrain, tod
+from lst_lightning.features import (
+    context,
+    doy,
+    elev_diff,
+    elev_mean,
+    illumination,
+    landcover,
+    latlon,
+    lst_mean,
+    ndvi,
+    position,
+    terrain,
+    tod,
+    water,
+)
 from lst_lightning.features.base import FeatureGroup, Samples, StaticInputs
 from lst_lightning.features.layout import ORIGINAL_GROUPS, FeatureLayout, resolve_groups
 from lst_lightning.features.registry import GROUPS, array_builders, group, optional_inputs, register, unregister
 
 BUILT_IN = (lst_mean.LSTMean(), elev_mean.ElevMean(), elev_diff.ElevDiff(), doy.DayOfYear(), tod.TimeOfDay(),
-            latlon.LatLon(), ndvi.NDVI(), terrain.Terrain(), landcover.LandCover(), context.Context())
+            latlon.LatLon(), ndvi.NDVI(), terrain.Terrain(), landcover.LandCover(), context.Context(),
+            illumination.Illumination(), illumination.IlluminationDiff(), position.Position(), water.Water())
 for _group in BUILT_IN:
     register(_group)
 ALL_GROUPS = tuple(g.name for g in BUILT_IN)  # the built-in groups, in registry order

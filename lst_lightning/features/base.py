@@ -33,7 +33,7 @@ class StaticInputs:
     ndvi: np.ndarray | None = None        # [M, H, W], M = 1 static or 12 monthly
     landcover: np.ndarray | None = None   # [H, W] int class codes, -1 = nodata
     columns: dict | None = None           # a trained layout's columns per group (fine tiles), else None
-    pixel_size_m: float | None = None     # true pixel size (m); None = from the grid's degrees
+    pixel_size_m: float | None = None     # true pixel side (m); None = from the grid's degrees
 
 
 class FeatureGroup:
@@ -60,9 +60,10 @@ class FeatureGroup:
         """Whether an archive providing the optional ``inputs`` (data.ndvi, ...) can give this group."""
         return self.needs is None or self.needs[0] in inputs
 
-    def frame_tables(self, frames: list[dict]) -> dict[str, np.ndarray]:
-        """Per-frame [T] float32 tables the computation reads (``Samples.array``), from the frames'
-        metadata (date, doy, hour, band)."""
+    def frame_tables(self, frames: list[dict], grid: Grid) -> dict[str, np.ndarray]:
+        """Tables the computation reads (``Samples.array``), per frame [T] or per frame and row
+        [T, H] (``Samples.frame_row``), from the frames' metadata (date, doy, hour, band) and the
+        grid (e.g. each row's latitude)."""
         return {}
 
     def bind(self, meta: dict, columns: tuple[str, ...]):
@@ -101,11 +102,15 @@ class Samples:
         """A whole array (or frame table) as the source holds it."""
         return self.source.array(name)
 
+    def once(self, key: str, make):
+        """``make()``, computed once per batch (what several groups read)."""
+        if key not in self._at:
+            self._at[key] = make()
+        return self._at[key]
+
     def at(self, name: str):
         """A ``frames`` array at the samples, float32 [n] (read once per batch)."""
-        if name not in self._at:
-            self._at[name] = self.float32(self.source.array(name)[self.f, self.r, self.c])
-        return self._at[name]
+        return self.once(name, lambda: self.float32(self.source.array(name)[self.f, self.r, self.c]))
 
     def pixel(self, name: str):
         """A ``pixels`` array at the samples' pixels: [n] or [n, C]."""
@@ -114,6 +119,10 @@ class Samples:
     def table(self, name: str):
         """A per-frame table (``table`` array or a group's frame table) at the samples' frames, [n]."""
         return self.source.array(name)[self.f]
+
+    def frame_row(self, name: str):
+        """A per-frame-and-row table [T, H] at the samples' frames and rows, [n]."""
+        return self.source.array(name)[self.f, self.r]
 
     def window(self, flat):
         """The k x k window around each sample of a flattened static layer ``flat`` [H*W], [n, k, k]."""

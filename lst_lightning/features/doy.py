@@ -11,7 +11,7 @@ class DayOfYear(FeatureGroup):
     columns = ("doy_sin", "doy_cos")
     scaling = "raw"  # already in [-1, 1]
 
-    def frame_tables(self, frames):
+    def frame_tables(self, frames, grid):
         doy = np.array([f["doy"] for f in frames], dtype=np.float64)
         angle = 2 * np.pi * doy / 365.25
         return {"doy_sin": np.sin(angle).astype(np.float32), "doy_cos": np.cos(angle).astype(np.float32)}

@@ -19,4 +19,4 @@ class Terrain(FeatureGroup):
         return {name: values[:, j] for j, name in enumerate(self.columns)}
 
     def build(self, inputs):
-        return {"terrain": terrain_derivatives(inputs.dem, inputs.grid, inputs.k)}, {}
+        return {"terrain": terrain_derivatives(inputs.dem, inputs.grid, inputs.k, inputs.pixel_size_m)}, {}

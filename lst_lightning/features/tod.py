@@ -11,7 +11,7 @@ class TimeOfDay(FeatureGroup):
     columns = ("tod_sin", "tod_cos")
     scaling = "raw"  # already in [-1, 1]
 
-    def frame_tables(self, frames):
+    def frame_tables(self, frames, grid):
         hour = np.array([f["hour"] for f in frames], dtype=np.float64)
         angle = 2 * np.pi * hour / 24
         return {"tod_sin": np.sin(angle).astype(np.float32), "tod_cos": np.cos(angle).astype(np.float32)}

@@ -33,6 +33,7 @@ from lst_lightning.data.cache.store import (
     open_cache,
 )
 from lst_lightning.data.facts.context import frame_lapse
+from lst_lightning.data.facts.terrain import pixel_spacing
 from lst_lightning.data.facts.windows import check_k, check_k_fits, window_mean, window_mean_raw
 from lst_lightning.data.io.archive import Frame, LSTArchive, open_archive
 from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
@@ -49,18 +50,24 @@ def prepare_cache(lst_dir: str | Path, *, dem: str | Path, ndvi: str | Path | No
                   landcover: str | Path | None = None, oracle_dir: str | Path | None = None, k: int = 9,
                   cache_root: str | Path = "data/cache",
                   hours: dict[str, float] | None = None, time_base: str | int = "auto",
-                  progress: bool = True, quiet: bool = False) -> Cache:
+                  pixel_size_m: float | None = None, progress: bool = True, quiet: bool = False) -> Cache:
     """Return the cache for these inputs, building it first unless an identical one exists.
 
     All input checks happen before anything is written, so bad input leaves no directory behind.
     ``time_base``: the day numbering of yearly NetCDFs (auto, 0, 1: io/netcdf.py).
+    ``pixel_size_m``: the true pixel side in metres for slopes and distances (None: from the
+    grid's degrees; data/facts/terrain.py ``pixel_spacing``).
     ``quiet``: the progress messages go to the debug level; warnings still show."""
     k = check_k(k)
     inputs = _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k, hours, time_base)
+    pixel_spacing(inputs.archive.grid, pixel_size_m)  # checked before anything is written
+    inputs.pixel_size_m = None if pixel_size_m is None else float(pixel_size_m)
     params = {"k": k, "hours": inputs.archive.hours, "roles": inputs.roles,
               "groups": {name: g.version for name, g in array_builders().items()}}
     if time_base != "auto":  # auto reads as before this setting: existing caches stay valid
         params["time_base"] = check_time_base(time_base)
+    if inputs.pixel_size_m is not None:  # likewise: from the grid's degrees, as before
+        params["pixel_size_m"] = inputs.pixel_size_m
     try:
         fp = fingerprint(inputs.files, params)
     except OSError as err:
@@ -101,6 +108,7 @@ class _Inputs:
     oracle: LSTArchive | None
     roles: dict[str, int]  # files per role, part of the fingerprint
     files: list[Path]  # every input file, role by role (lst, dem, ndvi, landcover, oracle)
+    pixel_size_m: float | None = None  # the true pixel side (m); None: from the grid's degrees
 
 
 def _read_inputs(lst_dir, dem, ndvi, landcover, oracle_dir, k: int, hours, time_base) -> _Inputs:
@@ -218,7 +226,8 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
         elev_mean = window_mean(np.asarray(inputs.dem, dtype=np.float64), k)
         files.write_whole("dem", inputs.dem)
         files.write_whole("elev_mean", elev_mean)
-        group_meta = _write_group_arrays(files, StaticInputs(inputs.dem, grid, k, inputs.ndvi, inputs.landcover))
+        static = StaticInputs(inputs.dem, grid, k, inputs.ndvi, inputs.landcover, pixel_size_m=inputs.pixel_size_m)
+        group_meta = _write_group_arrays(files, static)
         dem_ok = np.isfinite(elev_mean)  # windows on known ground
         # every frame-sized file is created (its space reserved) before the first frame is read
         lst = files.create("lst", np.uint16, (t, h, w))
@@ -251,6 +260,7 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
         files.abandon()
     return {
         **group_meta,
+        "pixel_size_m": inputs.pixel_size_m,
         "format_version": FORMAT_VERSION,
         "k": k,
         "lst_scale": LST_SCALE,

@@ -72,14 +72,27 @@ def incidence_cosine(slope, aspect, lat_deg, doy, hour) -> np.ndarray:
     solar hour. E.g. one frame: slope, aspect, lat [H, W] with scalar doy, hour -> [H, W].
     ``NIGHT_COS_I`` (0) where the sun is down or the slope faces away from it; NaN where slope
     or aspect is NaN (a DEM gap)."""
-    zenith, azimuth = sun_position(lat_deg, doy, hour)  # float64, over lat, doy, hour only
-    up = zenith < np.pi / 2
     # per pixel in float32: vectorised trigonometry ~15x faster, errors ~1e-7
-    cos_z, sin_z, azimuth = (np.asarray(v, dtype=np.float32) for v in (np.cos(zenith), np.sin(zenith), azimuth))
-    slope = np.asarray(slope, dtype=np.float32)
-    cos_i = cos_z * np.cos(slope) + sin_z * np.sin(slope) * np.cos(azimuth - np.asarray(aspect, dtype=np.float32))
-    # np.maximum keeps a gap's NaN; the sun below the horizon gives the night value whatever the slope
-    return np.where(up | np.isnan(cos_i), np.maximum(cos_i, np.float32(0)), np.float32(NIGHT_COS_I))
+    cos_z, sin_z, azimuth = sun_terms(lat_deg, doy, hour)
+    return incidence(np, cos_z, sin_z, azimuth, np.asarray(slope, dtype=np.float32),
+                     np.asarray(aspect, dtype=np.float32))
+
+
+def sun_terms(lat_deg, doy, hour) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float32 (cos zenith, sin zenith, azimuth) of ``sun_position``: what ``incidence`` takes."""
+    zenith, azimuth = sun_position(lat_deg, doy, hour)  # float64, over lat, doy, hour only
+    return tuple(np.asarray(v, dtype=np.float32) for v in (np.cos(zenith), np.sin(zenith), azimuth))
+
+
+def incidence(xp, cos_z, sin_z, azimuth, slope, aspect):
+    """cos i from the sun's terms (``sun_terms``) and the slope's (radians), in the array namespace
+    ``xp`` (numpy, or torch for a device gather: array-api-compat), broadcast over the inputs.
+    ``NIGHT_COS_I`` where the sun is down (cos zenith <= 0); 0 where the slope faces away from it;
+    NaN where slope or aspect is NaN."""
+    cos_i = cos_z * xp.cos(slope) + sin_z * xp.sin(slope) * xp.cos(azimuth - aspect)
+    lit = xp.clip(cos_i, 0.0, None)  # keeps a gap's NaN
+    # the sun below the horizon gives the night value whatever the slope
+    return xp.where((cos_z > 0) | xp.isnan(cos_i), lit, xp.zeros_like(lit) + NIGHT_COS_I)
 
 
 def illumination_window(cos_i: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:

@@ -182,7 +182,7 @@ class FeatureGatherer(Gatherer):
         tables = frame_tables(self.frames)
         self.band_index, self.month = tables["band"], tables["month"]
         for g in self.groups:
-            tables.update(g.frame_tables(self.frames))
+            tables.update(g.frame_tables(self.frames, cache.grid))
         reads = [*CORE_READS, *(["oracle_target"] if cache.has("oracle_target") else []),
                  *(a for g in self.groups for a in g.reads)]
         self.source = ArraySource(cache, reads, tables, device)

@@ -45,6 +45,8 @@ class DataSource(ABC):
     loader: dict = field(default_factory=dict)
     # yearly NetCDFs whose time is a day of year: auto (0-based if a day 0 is present), 0 or 1
     time_base: str | int = "auto"
+    # the true pixel side (m) for slopes and distances; null: from the grid's degrees
+    pixel_size_m: float | None = None
     # the synthetic archive's settings: presets (debug=tiny, experiment=quick) size it whatever the
     # data; only data=synthetic reads them
     synthetic: dict = field(default_factory=dict)
@@ -109,7 +111,7 @@ class Files(DataSource):
         files = self.input_files(progress)
         return prepare_cache(files["lst_dir"], dem=files["dem"], ndvi=files["ndvi"], landcover=files["landcover"],
                              oracle_dir=files["oracle_dir"], k=self.k, cache_root=self.cache_root, hours=self.hours,
-                             time_base=self.time_base, progress=progress)
+                             time_base=self.time_base, pixel_size_m=self.pixel_size_m, progress=progress)
 
 
 @dataclass(kw_only=True)
@@ -125,7 +127,7 @@ class Synthetic(Files):
                 "landcover": None, "oracle_dir": archive / "oracle"}
 
 
-ARCHIVE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir", "bands", "hours", "time_base")
+ARCHIVE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir", "bands", "hours", "time_base", "pixel_size_m")
 
 
 @dataclass(kw_only=True)

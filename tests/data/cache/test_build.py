@@ -41,8 +41,8 @@ def test_prepare_end_to_end(small, messages):
     c = prep(small)
     grid, raw, dem = small["grid"], small["raw"], small["dem_array"]
     t, (h, w) = 8, grid.shape
-    assert set(c.meta["arrays"]) == {"dem", "elev_mean", "elev_diff", "terrain", "lst", "qa", "window_mean",
-                                     "frame_lapse"}
+    assert set(c.meta["arrays"]) == {"dem", "elev_mean", "elev_diff", "terrain", "surface", "position", "water",
+                                     "lst", "qa", "window_mean", "frame_lapse"}
     expect = {"lst": ("uint16", (t, h, w)), "qa": ("uint8", (t, h, w)), "window_mean": ("float32", (t, h, w)),
               "elev_mean": ("float32", (h, w)), "elev_diff": ("float32", (h, w, 81)),
               "terrain": ("float32", (h, w, 4)), "dem": ("float32", (h, w))}

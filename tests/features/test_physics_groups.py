@@ -1,0 +1,90 @@
+"""The groups physics says matter (illumination, illum_diff, position, water): their values against
+the facts functions, and the same values from the host gather, the device gather and a fine-scale
+tile (here at the archive's own scale, f = 1, where a tile must reproduce the cache)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lst_lightning.data.cache import prepare_cache
+from lst_lightning.data.facts.solar import incidence_cosine, surface_geometry
+from lst_lightning.data.facts.terrain import pixel_spacing, topographic_position
+from lst_lightning.data.facts.water import distance_to_water_km, water_fraction, water_mask
+from lst_lightning.data.loading.gatherer import FeatureGatherer, layout_for
+from lst_lightning.data.synthetic import generate_archive
+from lst_lightning.downscale.grids import nest
+from lst_lightning.downscale.tiles import fine_inputs_from, tile_cache
+
+GROUPS = ("lst_mean", "elev_mean", "illumination", "illum_diff", "position", "water")
+
+
+@pytest.fixture(scope="module")
+def coastal(tmp_path_factory):
+    """A small synthetic archive whose DEM has sea (0 m) along its west edge, 1 km pixels."""
+    from lst_lightning.data.io.rasters import read_dem
+    from lst_lightning.data.io.writers import write_geotiff
+
+    root = tmp_path_factory.mktemp("coastal")
+    generate_archive(root / "arch", day_step=60, shape=(48, 40), seed=2, progress=False)
+    dem, grid = read_dem(root / "arch" / "dem.tif")
+    dem[:, :6] = 0.0  # the sea
+    write_geotiff(root / "dem.tif", grid, dem.astype(np.float32))
+    cache = prepare_cache(root / "arch" / "lst", dem=root / "dem.tif", cache_root=root / "cache", k=5,
+                          pixel_size_m=950.0, progress=False, quiet=True)
+    return cache, dem, grid
+
+
+def sample(cache, n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    t, (h, w) = len(cache.frame_meta), cache.grid.shape
+    f, r, c = rng.integers(0, t, 20 * n), rng.integers(0, h, 20 * n), rng.integers(0, w, 20 * n)
+    ok = np.isfinite(cache.window_mean[f, r, c])
+    return f[ok][:n], r[ok][:n], c[ok][:n]
+
+
+def test_values_equal_the_facts_functions(coastal):
+    cache, dem, grid = coastal
+    layout = layout_for(cache, GROUPS)
+    f, r, c = sample(cache)
+    batch = FeatureGatherer(cache, layout).gather(f, r, c)
+    col = {name: batch["scalars"][:, j] for j, name in enumerate(layout.scalar_names)}
+    slope, aspect, lat = surface_geometry(dem, grid, 950.0)
+    frames = cache.frame_meta
+    doy = np.array([frames[i]["doy"] for i in f])
+    hour = np.array([frames[i]["hour"] for i in f])
+    expect = incidence_cosine(slope[r, c], aspect[r, c], lat[r, c], doy, hour)
+    np.testing.assert_allclose(col["cos_i"], expect, atol=2e-6)
+    assert (col["cos_i"][hour < 6] == 0).all() and col["cos_i"][hour > 6].max() > 0.5  # night: the sun is down
+    position = topographic_position(dem)
+    np.testing.assert_allclose(col["tpi_9"], np.nan_to_num(position[r, c, 1]), atol=1e-4)
+    water = water_mask(dem)
+    np.testing.assert_allclose(col["water_frac"], water_fraction(water, 5, np.isfinite(dem))[r, c], atol=1e-6)
+    np.testing.assert_allclose(col["water_km"], distance_to_water_km(water, *pixel_spacing(grid, 950.0))[r, c],
+                               atol=1e-4)
+    assert col["water_km"].min() < 5 < col["water_km"].max()
+    # the illumination differences: each window pixel's cos i minus the window's mean
+    ch = layout.patch_channels.index("illum_diff")
+    i = int(np.argmax(hour > 6))
+    window = incidence_cosine(slope[r[i] - 2:r[i] + 3, c[i] - 2:c[i] + 3], aspect[r[i] - 2:r[i] + 3, c[i] - 2:c[i] + 3],
+                              lat[r[i], c[i]], doy[i], hour[i])
+    np.testing.assert_allclose(batch["patch"][i, ch], window - window.mean(), atol=1e-5)
+    np.testing.assert_allclose(col["cos_i_mean"][i], window.mean(), atol=1e-5)
+
+
+def test_host_device_and_fine_tile_give_equal_values(coastal):
+    cache, dem, grid = coastal
+    layout = layout_for(cache, GROUPS)
+    f, r, c = sample(cache, seed=1)
+    host = FeatureGatherer(cache, layout)
+    batch = host.gather(f, r, c)
+    device = host.on("cpu").gather(f, r, c)
+    for key in batch:
+        torch.testing.assert_close(device[key], torch.as_tensor(batch[key]), rtol=0, atol=1e-6, equal_nan=True,
+                                   msg=key)
+    frames = sorted(set(f.tolist()))
+    inputs = fine_inputs_from(cache, frames, nest(grid, grid, "the archive's own grid"), dem, layout)
+    tile = FeatureGatherer(tile_cache(inputs, slice(0, grid.shape[0]), slice(0, grid.shape[1])), layout)
+    fine = tile.gather(np.searchsorted(frames, f), r, c)
+    np.testing.assert_allclose(fine["scalars"], batch["scalars"], rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(fine["patch"], batch["patch"], rtol=1e-6, atol=1e-5)
