@@ -70,15 +70,22 @@ def run_cv(cfg: DictConfig, held: HeldOut) -> float | None:
         raise LSTError(f"optimized_metric={metric}: cross-validation selects on validation metrics only "
                        "(a test part must never choose a model); use a val/ metric")
     jobs = _cv_jobs(cfg, held.count)
+    if held.key == "fold":
+        check_folds(cfg, held.count)
     name = run_name(cfg)
     parent = _parent_run(cfg, name, held.count)
     part_cfgs = [part_config(cfg, held, i, name, parent) for i in range(held.count)]
-    if jobs > 1:
-        _run_parallel(part_cfgs, jobs)
-    else:
-        for i, part_cfg in enumerate(part_cfgs):
-            log.info(f"\n[cv {i + 1}/{held.count}] {name}: {held.key} {i}")
-            run_training(part_cfg)
+    try:
+        if jobs > 1:
+            _run_parallel(part_cfgs, jobs)
+        else:
+            for i, part_cfg in enumerate(part_cfgs):
+                log.info(f"\n[cv {i + 1}/{held.count}] {name}: {held.key} {i}")
+                run_training(part_cfg)
+    except BaseException:  # an error or Ctrl-C: the parent run says so instead of staying RUNNING
+        if parent:
+            _client(cfg).set_terminated(parent, "FAILED")
+        raise
     per_fold = [read_results(c.paths.output_dir) for c in part_cfgs]
     summary = summarise(per_fold)
     results = {"run_name": name, "folds": held.count, "held_out": held.key, "split/kind": str(cfg.split.kind),
@@ -91,6 +98,47 @@ def run_cv(cfg: DictConfig, held: HeldOut) -> float | None:
     print(format_cv(name, held, summary, out))
     mean = summary.get(metric, {}).get("mean")
     return float(mean) if mean is not None else None
+
+
+def check_folds(cfg: DictConfig, folds: int) -> None:
+    """Plan every fold before the first one trains: a fold whose validation or test part holds no
+    sample is one error naming the fold, its counts, and a fold count or block size that works
+    (else it would stop the cross-validation half-way, after hours of training)."""
+    source = source_of(OmegaConf.to_container(cfg.data, resolve=True))
+    caches, split = source.caches(), OmegaConf.to_container(cfg.split, resolve=True)
+    problems = _empty_parts(source, caches, split, folds, int(cfg.seed))
+    if not problems:
+        return
+    fix = _split_that_works(source, caches, split, folds, int(cfg.seed))
+    raise LSTError(f"split.folds={folds} (seed {split.get('seed', cfg.seed)}): {'; '.join(problems)}; "
+                   f"{fix or 'no smaller fold count or block size gives every fold samples: check the archive'}")
+
+
+def _empty_parts(source, caches, split: dict, folds: int, seed: int) -> list[str]:
+    """'fold i: <archive> test 0 samples (val n)' for every fold with an empty validation or test part."""
+    problems = []
+    for fold in range(folds):
+        counts = source.held_out_samples(caches, {**split, "folds": folds, "fold": fold}, seed)
+        for archive, parts in counts.items():
+            if min(parts.values()) == 0:
+                where = f" ({archive})" if archive else ""
+                problems.append(f"fold {fold}{where} has " + ", ".join(f"{n:,} {p}" for p, n in parts.items())
+                                + " samples")
+    return problems
+
+
+def _split_that_works(source, caches, split: dict, folds: int, seed: int) -> str | None:
+    """A fold count (fewer) or a block size (smaller) under which every fold has samples."""
+    for k in range(folds - 1, 1, -1):
+        if not _empty_parts(source, caches, split, k, seed):
+            return f"split.folds={k} gives every fold samples"
+    block = (split.get("space") or {}).get("block_px")
+    while block and block // 2 >= 8 and split.get("kind") in ("space", "space_days"):
+        block //= 2
+        smaller = {**split, "space": {**split["space"], "block_px": block}}
+        if not _empty_parts(source, caches, smaller, folds, seed):
+            return f"split.space.block_px={block} gives every fold samples"
+    return None
 
 
 def _cv_jobs(cfg: DictConfig, folds: int) -> int:
@@ -183,8 +231,12 @@ def _parent_run(cfg: DictConfig, name: str, folds: int) -> str | None:
     return client.create_run(experiment_id, tags=tags).info.run_id
 
 
+def _client(cfg: DictConfig):
+    return mlflow.MlflowClient(tracking_uri=mlflow_settings(cfg, cfg.logger.mlflow)["tracking_uri"])
+
+
 def _log_parent(cfg: DictConfig, run_id: str, summary: dict) -> None:
-    client = mlflow.MlflowClient(tracking_uri=mlflow_settings(cfg, cfg.logger.mlflow)["tracking_uri"])
+    client = _client(cfg)
     for key, s in summary.items():
         for stat in ("mean", "low", "high", "std"):
             if s[stat] is not None and math.isfinite(s[stat]):

@@ -86,6 +86,8 @@ def held_out(cfg: DictConfig, sites: list[str]) -> HeldOut | None:
                            "one); leave split.folds null")
         return HeldOut("site", len(sites)) if split.get("site") is None else None
     folds = split.get("folds")
+    if folds is not None and (isinstance(folds, bool) or not isinstance(folds, int) or folds < 2):
+        raise LSTError(f"split.folds must be an integer >= 2 (or null for one split), got {folds!r}")
     if folds is not None and split.get("fold") is None:
         return HeldOut("fold", int(folds))
     return None

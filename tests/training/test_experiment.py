@@ -133,3 +133,59 @@ def test_cv_summarises_each_site_that_every_fold_tests():
     assert "a MSE improvement (%)" in format_cv("run", HeldOut("fold", 3), pooled, Path("out"))
     loso = summarise([fold({"a": 10.0}), fold({"b": 4.0}), fold({"c": 1.0})])  # split=sites: one fold per site
     assert not [k for k in loso if k.startswith("test/site/")]
+
+
+class EmptyFold:
+    """A data source whose fold 1 of 5 tests on 64 px blocks without a valid sample (as on an
+    archive of clear-sky windows, where a fold's blocks and dates need not meet)."""
+
+    sites: list = []
+
+    def caches(self):
+        return None
+
+    def held_out_samples(self, caches, split, seed):
+        block = split["space"]["block_px"]
+        empty = split["fold"] == 1 and split["folds"] == 5 and block == 64
+        return {"": {"val": 1200, "test": 0 if empty else 800}}
+
+
+def test_every_fold_is_planned_before_the_first_trains(tmp_path, monkeypatch):
+    from lst_lightning.errors import LSTError
+    from lst_lightning.training import experiment
+
+    cfg = cv_cfg(tmp_path, "logger=none", "split.folds=5", "split.space.block_px=64")
+    trained = []
+    monkeypatch.setattr(experiment, "source_of", lambda data: EmptyFold())
+    monkeypatch.setattr(experiment, "run_training", lambda c: trained.append(c))
+    with pytest.raises(LSTError, match=r"split.folds=5 \(seed 42\): fold 1 has 1,200 val, 0 test samples; "
+                                       r"split.folds=4 gives every fold samples"):
+        experiment.run_experiment(cfg)
+    assert trained == [] and not (tmp_path / "run").exists()  # nothing trained, no run directory
+
+
+@pytest.mark.parametrize("folds", [-2, 1, "x"])
+def test_a_bad_fold_count_stops_before_any_cache_or_run(tmp_path, folds):
+    from lst_lightning.errors import LSTError
+    from lst_lightning.training.experiment import run_experiment
+
+    with pytest.raises(LSTError, match=rf"split.folds must be an integer >= 2 \(or null for one split\), got"):
+        run_experiment(cv_cfg(tmp_path, f"split.folds={folds}"))
+    assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists() and not (tmp_path / "logs").exists()
+
+
+def test_a_fold_that_fails_leaves_its_parent_run_failed(tmp_path, monkeypatch):
+    import mlflow
+
+    from lst_lightning.training import experiment
+
+    def crash(cfg):
+        raise RuntimeError("fold crashed")
+
+    monkeypatch.setattr(experiment, "run_training", crash)
+    cfg = cv_cfg(tmp_path, "model=ridge")
+    with pytest.raises(RuntimeError, match="fold crashed"):
+        experiment.run_experiment(cfg)
+    client = mlflow.MlflowClient(tracking_uri=cfg.logger.mlflow.tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name(cfg.logger.mlflow.experiment_name).experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]

@@ -118,6 +118,32 @@ def epoch_batches(samples_per_epoch: int, batch_size: int, train_samples: int, p
     return max(1, n // int(batch_size))
 
 
+def land(cache: Cache, n_frames: int = 16) -> np.ndarray:
+    """Pixels with a valid window in any of a few frames spread over the archive."""
+    usable = np.flatnonzero(cache.n_windows > 0)
+    if usable.size == 0:
+        return np.zeros(cache.grid.shape, dtype=bool)
+    pick = usable[np.linspace(0, usable.size - 1, min(n_frames, usable.size)).astype(int)]
+    return np.isfinite(cache.window_mean[np.sort(pick)]).any(axis=0)
+
+
+def plan_split(cache: Cache, split: dict, bands, seed: int) -> SplitPlan:
+    """The split ``split`` (a split config) of ``cache``'s frames of ``bands`` and pixels."""
+    return make_split(cache.meta["frames"], cache.grid.shape, cache.k, kind=split.get("kind", "space_days"),
+                      days=split.get("days"), space=split.get("space"), bands=tuple(bands),
+                      fractions=tuple(split.get("fractions", (0.15, 0.15))), seed=int(split.get("seed", seed)),
+                      land=land(cache), folds=split.get("folds"), fold=split.get("fold"),
+                      plan_file=split.get("plan_file"))
+
+
+def held_out_samples(cache: Cache, split: dict, bands, seed: int) -> dict[str, int]:
+    """The valid samples of the validation and test parts of a split: what a cross-validation checks
+    for every fold before the first one trains (an empty part would stop it half-way)."""
+    plan = plan_split(cache, split, bands, seed)
+    gatherer = FeatureGatherer(cache, FeatureLayout(k=cache.k, groups=("lst_mean",)))
+    return {p: count_samples(gatherer, plan, plan[p])[0] for p in ("val", "test")}
+
+
 class SampleData(L.LightningDataModule, ABC):
     """What a run needs of its data, one archive or several: the layout and gatherer, the split's
     summary, fixed evaluation sets and training draws. ``sites``: each archive's split summary by
@@ -171,14 +197,8 @@ class LSTDataModule(SampleData):
         self._train_epoch = 0  # epochs drawn so far: restored from a checkpoint when resuming
 
     def setup(self, stage: str | None = None) -> None:
-        if self.plan is not None:
-            return
-        cfg = self.split_cfg
-        self.use_plan(make_split(self.cache.meta["frames"], self.cache.grid.shape, self.cache.k,
-                                 kind=cfg.get("kind", "space_days"), days=cfg.get("days"), space=cfg.get("space"),
-                                 bands=self.bands, fractions=tuple(cfg.get("fractions", (0.15, 0.15))),
-                                 seed=int(cfg.get("seed", self.seed)), land=self._land(),
-                                 folds=cfg.get("folds"), fold=cfg.get("fold"), plan_file=cfg.get("plan_file")))
+        if self.plan is None:
+            self.use_plan(plan_split(self.cache, self.split_cfg, self.bands, self.seed))
 
     def use_plan(self, plan: SplitPlan) -> None:
         """Take ``plan`` as this module's split (checked), with its fixed evaluation sets; a part
@@ -202,14 +222,6 @@ class LSTDataModule(SampleData):
         """``n`` random training samples (frame, row, col): the scaler's and the baselines' draws."""
         self.setup()
         return draw_samples(self.gatherer, self.plan, self.plan["train"], n, rng, self.train_observed_only)
-
-    def _land(self, n_frames: int = 16) -> np.ndarray:
-        """Pixels with a valid window in any of a few frames spread over the archive."""
-        usable = np.flatnonzero(self.cache.n_windows > 0)
-        if usable.size == 0:
-            return np.zeros(self.cache.grid.shape, dtype=bool)
-        pick = usable[np.linspace(0, usable.size - 1, min(n_frames, usable.size)).astype(int)]
-        return np.isfinite(self.cache.window_mean[np.sort(pick)]).any(axis=0)
 
     def batch_gatherer(self):
         """Where batches are gathered: the host memmaps, or (device_resident) the training device."""

@@ -17,7 +17,7 @@ from lst_lightning.data import synthetic
 from lst_lightning.data.cache import Cache, prepare_cache
 from lst_lightning.data.cache.fs import build_in_place
 from lst_lightning.data.facts.windows import DEFAULT_K
-from lst_lightning.data.loading.datamodule import LSTDataModule, SampleData
+from lst_lightning.data.loading.datamodule import LSTDataModule, SampleData, held_out_samples
 from lst_lightning.data.loading.gatherer import layout_for, pool_layout
 from lst_lightning.data.loading.multi import MultiDataModule
 from lst_lightning.errors import LSTError
@@ -64,6 +64,10 @@ class DataSource(ABC):
     @abstractmethod
     def caches(self, progress: bool = True):
         """The prepared cache (several: name -> cache)."""
+
+    def held_out_samples(self, caches, split: dict, seed: int) -> dict[str, dict[str, int]]:
+        """Each archive's validation and test samples under ``split`` (one archive: named "")."""
+        return {"": held_out_samples(caches, split, self.bands, seed)}
 
     def datamodule(self, caches, groups, split: dict, seed: int, clip: float | None) -> SampleData:
         """The data module of feature ``groups`` under ``split`` over ``caches``."""
@@ -167,6 +171,10 @@ class Pool(DataSource):
             except LSTError as err:
                 raise LSTError(f"data.archives.{name}: {err}") from None
         return out
+
+    def held_out_samples(self, caches, split: dict, seed: int) -> dict[str, dict[str, int]]:
+        archives = self.archive_sources()
+        return {name: held_out_samples(cache, split, archives[name].bands, seed) for name, cache in caches.items()}
 
     def datamodule(self, caches, groups, split: dict, seed: int, clip: float | None) -> SampleData:
         """One LSTDataModule per archive (its own split: the configured one, or under split=sites
