@@ -199,7 +199,7 @@ def summarise(per_fold: list[dict]) -> dict[str, dict]:
 
 def format_cv(name: str, held: HeldOut, summary: dict, out: Path) -> str:
     def line(label: str, s: dict) -> str:
-        return (f"  {label:24s} {fmt(s['mean'], 4)}  95 % interval {fmt(s['low'], 4)} .. {fmt(s['high'], 4)}"
+        return (f"  {label:28s} {fmt(s['mean'], 4)}  95 % interval {fmt(s['low'], 4)} .. {fmt(s['high'], 4)}"
                 f"  (folds: {', '.join(fmt(v, 3) for v in s['folds'])})")
 
     what = ("each fold's held-out blocks x dates" if held.key == "fold" else "each site held out whole")
@@ -209,9 +209,10 @@ def format_cv(name: str, held: HeldOut, summary: dict, out: Path) -> str:
                        ("explained_fraction", "explained fraction")):
         if summary.get(f"test/{key}"):
             lines.append(line(label, summary[f"test/{key}"]))
-    for key, s in summary.items():  # data=multi: per site
-        if key.startswith("test/site/") and key.endswith("/mse_improvement_pct"):
-            lines.append(line(f"{key.split('/')[2]} MSE improvement (%)", s))
+    for key, s in summary.items():  # per band (day and night differ), and under data=multi per site
+        if key.startswith(("test/band/", "test/site/")) and key.endswith(("/rmse_k", "/mse_improvement_pct")):
+            what = "RMSE (K)" if key.endswith("rmse_k") else "MSE improvement (%)"
+            lines.append(line(f"{key.split('/')[2]} {what}", s))
     lines.append(f"  results: {results_path(out)}")
     return "\n".join(lines)
 

@@ -28,7 +28,29 @@ def run_name(cfg: DictConfig) -> str:
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("hydra.", "paths."))]
     except ValueError:  # not running under Hydra
         overrides = []
-    return " ".join(overrides)[:250] or "default"
+    return name_of(overrides)
+
+
+# a run name leads with what tells runs apart: the model and its recipe first, the data (long paths) last
+NAME_ORDER = ("experiment", "model", "features", "scaling", "split", "trainer", "data")
+NAME_CHARS = 250  # MLflow's run names are shown cut: what comes first must say the most
+
+
+def name_of(overrides: list[str]) -> str:
+    """A run name from command-line overrides: ``model=``, ``experiment=`` ... first (MLflow lists
+    many runs of one archive, which differ there), then the rest, data last, paths shortened to
+    their last two parts."""
+    def rank(override: str) -> tuple[float, int]:
+        key = override.split("=")[0].lstrip("+~")
+        root = key.split(".")[0].split("/")[0]
+        order = NAME_ORDER.index(root) if root in NAME_ORDER else len(NAME_ORDER) - 1.5  # before the data
+        return order, key.count(".") + key.count("/")
+
+    def short(override: str) -> str:
+        key, sep, value = override.partition("=")
+        return f"{key}={'/'.join(value.split('/')[-2:])}" if sep and value.count("/") > 1 else override
+
+    return " ".join(short(o) for o in sorted(overrides, key=rank))[:NAME_CHARS] or "default"
 
 
 def build_loggers(cfg: DictConfig, name: str) -> list:

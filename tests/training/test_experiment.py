@@ -169,7 +169,7 @@ def test_a_bad_fold_count_stops_before_any_cache_or_run(tmp_path, folds):
     from lst_lightning.errors import LSTError
     from lst_lightning.training.experiment import run_experiment
 
-    with pytest.raises(LSTError, match=rf"split.folds must be an integer >= 2 \(or null for one split\), got"):
+    with pytest.raises(LSTError, match=r"split.folds must be an integer >= 2 \(or null for one split\), got"):
         run_experiment(cv_cfg(tmp_path, f"split.folds={folds}"))
     assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists() and not (tmp_path / "logs").exists()
 
@@ -189,3 +189,18 @@ def test_a_fold_that_fails_leaves_its_parent_run_failed(tmp_path, monkeypatch):
     client = mlflow.MlflowClient(tracking_uri=cfg.logger.mlflow.tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name(cfg.logger.mlflow.experiment_name).experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_the_cv_printout_gives_each_band_and_run_names_lead_with_the_model():
+    from lst_lightning.training.experiment import format_cv, summarise
+    from lst_lightning.training.rundir import HeldOut
+    from lst_lightning.training.tracking import name_of
+
+    folds = [{"test/rmse_k": 0.7, "test/band/day/mse_improvement_pct": day, "test/band/night/mse_improvement_pct": 25.0,
+              "test/band/day/rmse_k": 0.8, "test/band/night/rmse_k": 0.6} for day in (50.0, 55.0, 60.0)]
+    text = format_cv("run", HeldOut("fold", 3), summarise(folds), Path("out"))
+    assert "  day MSE improvement (%)      55.0000  95 % interval 42.5793 .. 67.4207" in text
+    assert "  night MSE improvement (%)    25.0000" in text and "  night RMSE (K)               0.6000" in text
+    name = name_of(["data=custom", "data.lst_dir=/long/path/to/h18v04/lst", "split.folds=5", "logger=mlflow",
+                    "model=lightgbm", "features=physics"])
+    assert name == "model=lightgbm features=physics split.folds=5 logger=mlflow data=custom data.lst_dir=h18v04/lst"
