@@ -10,6 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import hydra
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from lst_lightning.errors import LSTError, exit_on_user_error
+
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
@@ -25,8 +32,6 @@ def check_choices(overrides) -> None:
     """A group override naming no option of its group (``model=gatd``) as one line that lists the
     options, before Hydra composes anything (its own error spans a screen). Sweep lists
     (``model=mlp,cnn``) are checked value by value; sweep functions (``choice(...)``) are left to Hydra."""
-    from lst_lightning.errors import LSTError
-
     for override in overrides:
         key, sep, value = str(override).partition("=")
         key = key.lstrip("+~").split("@")[0]
@@ -43,10 +48,6 @@ def compose(config_name: str = "train", overrides: list[str] | tuple[str, ...] =
     group option that does not exist is one line (``check_choices``); Hydra's other errors are
     left to the caller, which knows how to name the bad override."""
     check_choices(overrides)
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=list(overrides))
@@ -55,7 +56,4 @@ def compose(config_name: str = "train", overrides: list[str] | tuple[str, ...] =
 def hydra_app(config_name: str, task: Callable) -> None:
     """Run ``task(cfg)`` as a Hydra app on the packaged config ``config_name`` (console scripts);
     user mistakes become one line on stderr and exit code 2."""
-    import hydra
-
-    from lst_lightning.errors import exit_on_user_error
     hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(exit_on_user_error(task))()

@@ -5,6 +5,8 @@ import functools
 import sys
 from typing import Callable, TypeVar
 
+from lst_lightning.log import configure
+
 F = TypeVar("F", bound=Callable[..., object])
 
 EXIT_USER_ERROR = 2
@@ -29,8 +31,6 @@ def exit_on_user_error(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from lst_lightning.log import configure
-
         configure()
         try:
             return fn(*args, **kwargs)

@@ -11,6 +11,8 @@ import contextlib
 import sys
 from typing import Iterable, Iterator
 
+from tqdm.auto import tqdm
+
 
 @contextlib.contextmanager
 def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
@@ -21,8 +23,6 @@ def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, 
     Use ``bar.update(n)``, or iterate over the bar when ``iterable`` is given. ``enabled``
     False: nothing is drawn. ``mininterval``: seconds between redraws. ``leave``: keep the
     finished bar on screen (the default clears its line)."""
-    from tqdm.auto import tqdm  # imported on first use: tqdm.auto looks for a notebook
-
     bar = tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, file=sys.stderr,
                mininterval=mininterval, leave=leave)
     try:

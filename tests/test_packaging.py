@@ -50,10 +50,10 @@ def test_a_non_editable_install_works_from_another_directory(tmp_path):
     assert where.returncode == 0, where.stderr
     assert where.stdout.split() == [str(package / "conf"), "gated"]  # the default model
     # lst-evaluate: Hydra composes the packaged config, the user's mistake is one line, exit 2
-    proc = app("from lst_lightning.apps.evaluate import main; main()", f"run={work}/no_such.ckpt")
+    proc = app("from lst_lightning.apps.run_cli import evaluate_main; evaluate_main()", f"run={work}/no_such.ckpt")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"error: run={work}/no_such.ckpt: no such file or directory"
-    proc = app("from lst_lightning.apps.predict import main; main()", "--help")
+    proc = app("from lst_lightning.apps.run_cli import predict_main; predict_main()", "--help")
     assert proc.returncode == 0 and "bbox" in proc.stdout, proc.stderr
     after = sorted(p.relative_to(target) for p in target.rglob("*") if "__pycache__" not in p.parts)
     assert after == before  # nothing written next to the package: outputs go under the current directory

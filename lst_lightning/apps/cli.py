@@ -1,6 +1,8 @@
-"""Console entry points that need no Hydra: ``lst-synth``, ``lst-prepare`` and ``lst-resample-dem``.
+"""Console entry points that need no Hydra: ``lst-synth``, ``lst-prepare`` and ``lst-resample-dem``;
+the one-line-error ``Parser`` of every argparse app.
 
-Heavy imports stay inside the functions so ``--help`` answers at once.
+Each ``*_main`` parses its arguments first and only then imports the module that does the work (its
+one lazy import), so ``--help`` answers at once.
 """
 from __future__ import annotations
 
@@ -16,18 +18,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def report_parser(prog: str, description: str, overrides_help: str, models: list[str]) -> Parser:
-    """The arguments every report app (lst-report, lst-scale-check, lst-transfer) shares: train.py
-    overrides, --name, --models, --out; each app adds its own."""
-    p = Parser(prog=prog, description=description)
-    p.add_argument("overrides", nargs="*", help=overrides_help)
-    p.add_argument("--name", default="default", help="report name: <out>/<name>/ (default: default)")
-    p.add_argument("--models", nargs="+", default=list(models), help=f"models (default: {' '.join(models)})")
-    p.add_argument("--out", type=Path, default=Path("reports"),
-                   help="where reports go (default: reports/ in the current directory)")
-    return p
 
 
 def _synth_parser() -> argparse.ArgumentParser:
@@ -57,6 +47,7 @@ def _synth_parser() -> argparse.ArgumentParser:
 @exit_on_user_error
 def synth_main(argv: list[str] | None = None) -> None:
     args = _synth_parser().parse_args(argv)
+    # lazy: lst-synth --help answers before the data stack (scipy, netCDF4, tifffile) loads
     from lst_lightning.data.synthetic import generate_archive, generate_fine_archive
 
     options = {k: v for k, v in (("noise_k", args.noise_k), ("hidden_k", args.hidden_k),
@@ -94,7 +85,7 @@ def _prepare_parser() -> argparse.ArgumentParser:
 @exit_on_user_error
 def prepare_main(argv: list[str] | None = None) -> None:
     args = _prepare_parser().parse_args(argv)
-    from lst_lightning.data.cache import prepare_cache
+    from lst_lightning.data.cache import prepare_cache  # lazy: lst-prepare --help answers before the data stack
 
     prepare_cache(args.lst_dir, dem=args.dem, ndvi=args.ndvi, landcover=args.landcover, oracle_dir=args.oracle_dir,
                   k=args.k, cache_root=args.cache_root, time_base=args.time_base)
@@ -116,18 +107,6 @@ def _resample_parser() -> argparse.ArgumentParser:
 @exit_on_user_error
 def resample_main(argv: list[str] | None = None) -> None:
     args = _resample_parser().parse_args(argv)
-    import numpy as np
+    from lst_lightning.downscale.resample import resample_dem_file  # lazy: lst-resample-dem --help answers first
 
-    from lst_lightning.data.io.geotiff import read_geotiff
-    from lst_lightning.data.io.rasters import read_dem
-    from lst_lightning.data.io.writers import write_geotiff
-    from lst_lightning.downscale.resample import resample_dem
-    from lst_lightning.errors import LSTError
-
-    if args.factor < 2:
-        raise LSTError(f"--factor {args.factor}: the fine grid needs at least 2 fine pixels per LST pixel side")
-    dem, source = read_dem(args.dem)
-    _, coarse, _ = read_geotiff(args.like, "--like raster")
-    fine, grid, method = resample_dem(dem, source, coarse, args.factor)
-    write_geotiff(args.output, grid, fine, nodata=float("nan"))
-    print(f"{args.output}: {grid.describe()} ({method} from {args.dem}; {np.isnan(fine).mean():.1%} void)")
+    print(resample_dem_file(args.dem, args.like, args.factor, args.output))

@@ -18,12 +18,18 @@ import logging
 import math
 from pathlib import Path
 
+import mlflow
 import numpy as np
 
+from lst_lightning.apps.runs import open_run
 from lst_lightning.data.facts.seasons import SEASONS, season_name
 from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation import plots
+from lst_lightning.evaluation.metrics import regression_metrics
 from lst_lightning.evaluation.numbers import finite_or_none
+from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
+from lst_lightning.training.rundir import write_json
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +51,6 @@ def elevation_labels(elev: np.ndarray, edges: list[float]) -> np.ndarray:
 
 
 def _table(pred, batch, labels: np.ndarray, keep: np.ndarray, order) -> dict[str, dict]:
-    from lst_lightning.evaluation.metrics import regression_metrics
-
     out = {}
     for name in order:
         sel = keep & (labels == name)
@@ -80,8 +84,6 @@ def breakdowns(pred: np.ndarray, batch: dict, gatherer, observed_only: bool = Tr
 def write_plots(pred: np.ndarray, batch: dict, gatherer, tables: dict, out: Path, title: str,
                 observed_only: bool = True, history: list[dict] | None = None,
                 trivial_rmse: float | None = None) -> list[Path]:
-    from lst_lightning.evaluation import plots
-
     keep = np.asarray(batch["observed"], dtype=bool) if observed_only else np.ones(pred.shape, dtype=bool)
     p, t = pred[keep], batch["target"][keep].astype(np.float64)
     err = p - t
@@ -118,12 +120,6 @@ def mlflow_history(client, run_id: str) -> tuple[list[dict], float | None]:
 
 def evaluate(cfg) -> dict:
     """Evaluate the run named by ``cfg.run``; returns the evaluation dict (also written)."""
-    import mlflow
-
-    from lst_lightning.apps.runs import open_run
-    from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
-    from lst_lightning.training.rundir import write_json
-
     if cfg.part not in ("val", "test"):
         raise LSTError(f"part: must be 'val' or 'test', got {cfg.part!r}")
     out = Path(cfg.output_dir)
@@ -183,10 +179,3 @@ def format_tables(result: dict) -> str:
             lines.append(f"    {name:14s} RMSE {row['rmse_k']:.4f}  trivial {row['trivial_rmse_k']:.4f}  "
                          f"bias {row['bias_k']:+.4f}  n {int(row['n_samples']):,}")
     return "\n".join(lines)
-
-
-def main() -> None:
-    """Console script ``lst-evaluate`` (Hydra: ``lst-evaluate run=... part=test``)."""
-    from lst_lightning.config import hydra_app
-
-    hydra_app("evaluate", evaluate)

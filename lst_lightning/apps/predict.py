@@ -24,9 +24,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
+from tqdm import tqdm
 
+from lst_lightning.apps.predict_fine import predict_fine_maps
+from lst_lightning.apps.runs import open_run
 from lst_lightning.data.io.formats import LST_SCALE
+from lst_lightning.data.io.writers import atomic_path, write_geotiff
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.plots import map_panel
 
 FILL = np.float32(-9999.0)
 
@@ -75,10 +81,6 @@ def conserve(anomaly: np.ndarray, observed: np.ndarray, window_mean: np.ndarray,
 
 def write_netcdf(path: Path, grid, frames: list[dict], fields: dict[str, np.ndarray], history: str) -> None:
     """CF-1.8 NetCDF of (time, lat, lon) float32 maps in K, written atomically."""
-    import xarray as xr
-
-    from lst_lightning.data.io.writers import atomic_path
-
     times = np.array([np.datetime64(f["date"]) + np.timedelta64(int(round(f["hour"] * 60)), "m")
                       for f in frames], dtype="datetime64[ns]")
     long_names = {"lst_pred": "predicted 1 km land surface temperature",
@@ -101,12 +103,6 @@ def write_netcdf(path: Path, grid, frames: list[dict], fields: dict[str, np.ndar
 
 def predict_maps(cfg) -> list[Path]:
     """The whole ``lst-predict`` job; returns the files written."""
-    from tqdm import tqdm
-
-    from lst_lightning.apps.runs import open_run
-    from lst_lightning.data.io.writers import write_geotiff
-    from lst_lightning.evaluation.plots import map_panel
-
     out = Path(cfg.output_dir)
     run = open_run(str(cfg.run), str(cfg.tracking_uri), out / "run", device=str(cfg.device))
     gatherer, cache = run.dm.gatherer, run.dm.cache
@@ -114,8 +110,6 @@ def predict_maps(cfg) -> list[Path]:
     dates = list(cfg.dates) if cfg.dates else [frames[int(run.dm.plan["test"].frames[0])]["date"]]
     picked = select_frames(frames, [str(d) for d in dates], list(cfg.bands))
     if cfg.get("fine_dem"):
-        from lst_lightning.apps.predict_fine import predict_fine_maps
-
         return predict_fine_maps(cfg, run, picked)
     fields: dict[str, list[np.ndarray]] = {"lst_pred": [], "lst_window_mean": [], "lst_obs": []}
     files = []
@@ -142,10 +136,3 @@ def predict_maps(cfg) -> list[Path]:
     files.insert(0, nc)
     print(f"written: {', '.join(str(p) for p in files)}")
     return files
-
-
-def main() -> None:
-    """Console script ``lst-predict`` (Hydra: ``lst-predict run=... dates=[...] bands=[day]``)."""
-    from lst_lightning.config import hydra_app
-
-    hydra_app("predict", predict_maps)

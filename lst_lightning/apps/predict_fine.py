@@ -15,18 +15,31 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+import netCDF4
 import numpy as np
 
+from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
+from lst_lightning.downscale.fine import Residuals, downscale
+from lst_lightning.downscale.grids import nest
+from lst_lightning.downscale.output import (
+    decimated,
+    fine_netcdf,
+    geotiff_from_netcdf,
+    panel_step,
+    read_tile,
+    write_tile,
+)
+from lst_lightning.downscale.tiles import fine_inputs_from, tile_ranges, upsample
+from lst_lightning.downscale.truth import format_scores, score, truth_frames
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.plots import fine_panel
+from lst_lightning.progress import progress_bar
+from lst_lightning.training.rundir import write_json
 
 
 def fine_inputs(cfg, run, picked: list[int]):
     """FineInputs of the chosen frames on the fine grid of ``cfg.fine_dem`` (checked: nesting,
     the covariates the model needs, each on the fine grid)."""
-    from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
-    from lst_lightning.downscale.grids import nest
-    from lst_lightning.downscale.tiles import fine_inputs_from
-
     cache, layout = run.dm.cache, run.dm.gatherer.layout
     dem, grid = read_dem(str(cfg.fine_dem))
     nesting = nest(grid, cache.grid, f"fine_dem {cfg.fine_dem}")
@@ -49,19 +62,6 @@ def fine_inputs(cfg, run, picked: list[int]):
 
 def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     """Stream the fine prediction of the chosen frames into the output files; returns them."""
-    from lst_lightning.downscale.fine import Residuals, downscale
-    from lst_lightning.downscale.output import (
-        decimated,
-        fine_netcdf,
-        geotiff_from_netcdf,
-        panel_step,
-        read_tile,
-        write_tile,
-    )
-    from lst_lightning.downscale.tiles import tile_ranges, upsample
-    from lst_lightning.evaluation.plots import fine_panel
-    from lst_lightning.progress import progress_bar
-
     inputs = fine_inputs(cfg, run, picked)
     grid, nesting = inputs.nesting.fine, inputs.nesting
     conserve = True if cfg.conserve is None else bool(cfg.conserve)
@@ -108,11 +108,6 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
 def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> np.ndarray:
     """Score the written maps against ``cfg.fine_truth`` (downscale/truth.py): print the table,
     write fine_metrics.json; returns the truth [T, Hf, Wf] for the panels."""
-    import netCDF4
-
-    from lst_lightning.downscale.truth import format_scores, score, truth_frames
-    from lst_lightning.training.rundir import write_json
-
     truth, seen = truth_frames(str(cfg.fine_truth), inputs.nesting.fine, inputs.frames)
     with netCDF4.Dataset(nc) as ds:
         pred = np.ma.filled(ds["lst_pred"][:].astype(np.float32), np.nan)

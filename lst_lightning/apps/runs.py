@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mlflow
+from mlflow.exceptions import MlflowException
+from omegaconf import OmegaConf
+
+from lst_lightning.data.loading.sources import resolve_cache
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.predictions import network_predictor
+from lst_lightning.features import FeatureLayout
+from lst_lightning.models.baselines import load_baseline
+from lst_lightning.training.mlflow_model import MODEL_PATH
+from lst_lightning.training.module import LSTRegressor
+from lst_lightning.training.run import build_datamodule
 from lst_lightning.training.rundir import CONFIG, read_results, results_path
 
 
@@ -38,8 +49,6 @@ def locate_run(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, 
 
 def _from_path(spec: str, path: Path) -> tuple[Any, Path, str | None]:
     """A model file or a run directory: the config and results train.py wrote next to them."""
-    from omegaconf import OmegaConf
-
     run_dir = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else path.parent
     if not (run_dir / CONFIG).is_file():
         raise LSTError(f"run={spec}: no config.yaml in {run_dir} (not a run directory of train.py)")
@@ -61,12 +70,6 @@ def _from_path(spec: str, path: Path) -> tuple[Any, Path, str | None]:
 def _from_mlflow(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, str | None]:
     """An MLflow run id: its config.yaml and the model file inside its MLflow Model (artifact path
     ``model``, see ``training/mlflow_model.py``), downloaded into ``workdir``."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-    from omegaconf import OmegaConf
-
-    from lst_lightning.training.mlflow_model import MODEL_PATH
-
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     try:
         client.get_run(spec)
@@ -89,11 +92,6 @@ def _from_mlflow(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path
 
 def open_run(spec: str, tracking_uri: str, workdir: Path, device: str = "cpu") -> Run:
     """Locate the run, rebuild its data module and load its model as a predictor."""
-    from omegaconf import OmegaConf
-
-    from lst_lightning.data.loading.sources import resolve_cache
-    from lst_lightning.training.run import build_datamodule
-
     cfg, model_file, run_id = locate_run(spec, tracking_uri, workdir)
     cache = resolve_cache(OmegaConf.to_container(cfg.data, resolve=True))
     dm = build_datamodule(cfg, cache)
@@ -105,20 +103,13 @@ def open_run(spec: str, tracking_uri: str, workdir: Path, device: str = "cpu") -
 def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[Any, tuple[str, ...]]:
     """(predictor, feature groups) of a run's saved model: a network checkpoint (``.ckpt``) or a
     saved baseline (``baseline.joblib``). Its feature layout must match the gatherer's."""
-    from lst_lightning.evaluation.predictions import network_predictor
-    from lst_lightning.features import FeatureLayout
-
     path = Path(path)
     if not path.is_file():
         raise LSTError(f"model file {path} does not exist")
     if path.suffix == ".joblib":
-        from lst_lightning.models.baselines import load_baseline
-
         saved = load_baseline(path)
         layout, predict = FeatureLayout.from_json(saved), BaselinePredictor(saved["baseline"], gatherer)
     else:
-        from lst_lightning.training.module import LSTRegressor
-
         try:
             module = LSTRegressor.load_from_checkpoint(str(path), map_location=device)
         except Exception as err:  # noqa: BLE001 - a corrupt or foreign file: one line for the user

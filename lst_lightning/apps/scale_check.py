@@ -20,15 +20,26 @@ comparisons (evaluation/intervals.py). Written to ``<out>/<name>/scale_check.md`
 """
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
-from lst_lightning.errors import LSTError, exit_on_user_error
+from lst_lightning.apps.runs import open_run
+from lst_lightning.apps.scale_report import write_scale_report
+from lst_lightning.data.io.aggregate import aggregate_archive
+from lst_lightning.data.io.formats import observed, raw_to_kelvin
+from lst_lightning.data.io.rasters import read_landcover
+from lst_lightning.data.loading.sources import input_files, resolve_cache
+from lst_lightning.data.loading.splits import PARTS, save_plan
+from lst_lightning.downscale.fine import Residuals, predict_tile
+from lst_lightning.downscale.grids import nest
+from lst_lightning.downscale.tiles import fine_inputs_from, upsample
+from lst_lightning.downscale.truth import band_rmse, coarse_field_methods, common_pixels
+from lst_lightning.evaluation.intervals import mean_interval, paired_difference
+from lst_lightning.training.jobs import compose_train, train_named
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +62,6 @@ def native_run(coarse_run, fine_cache, overrides: list[str], model: str, out: Pa
     archive pixels inside their usable aggregated pixels. No training window reaches a scored
     pixel's window: a usable aggregated pixel lies k // 2 aggregated pixels (f * (k // 2) archive
     pixels) inside its part's blocks, more than an archive window's k // 2. Returns the opened run."""
-    from lst_lightning.apps.runs import open_run
-    from lst_lightning.data.loading.splits import PARTS, save_plan
-    from lst_lightning.downscale.grids import nest
-    from lst_lightning.downscale.tiles import upsample
-    from lst_lightning.training.jobs import train_named
-
     cache, plan = coarse_run.dm.cache, coarse_run.dm.plan
     nesting = nest(fine_cache.grid, cache.grid, "the archive")
     hf, wf = fine_cache.grid.shape
@@ -75,12 +80,6 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
     """({method: [T, H, W] LST (K) on the fine grid}, {"frames", "mask", "truth", "bands"}) of one
     fold: every method on the fold's held-out frames, from the aggregated LST alone (and the fine
     rasters); ``mask`` = the pixels every method is scored on."""
-    from lst_lightning.data.io.formats import observed, raw_to_kelvin
-    from lst_lightning.downscale.fine import Residuals
-    from lst_lightning.downscale.grids import nest
-    from lst_lightning.downscale.tiles import upsample
-    from lst_lightning.downscale.truth import coarse_field_methods, common_pixels
-
     cache, plan = coarse_run.dm.cache, coarse_run.dm.plan
     nesting = nest(fine_cache.grid, cache.grid, "the archive")
     picked = [int(t) for t in plan["test"].frames]
@@ -114,10 +113,6 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
 def downscaled(run, coarse_cache, picked: list[int], nesting, fine_cache, landcover_path):
     """([T, Hf, Wf] raw (unconserved) fine-scale prediction, its FineInputs) of a run's model from the
     aggregated frames ``picked``: the model trained at either scale, applied the same way (downscale/)."""
-    from lst_lightning.data.io.rasters import read_landcover
-    from lst_lightning.downscale.fine import predict_tile
-    from lst_lightning.downscale.tiles import fine_inputs_from
-
     layout = run.dm.gatherer.layout
     ndvi = np.asarray(fine_cache.array("ndvi")) if "ndvi" in layout.groups else None
     codes = read_landcover(landcover_path, fine_cache.grid) if "landcover" in layout.groups else None
@@ -138,8 +133,6 @@ def _covariates(cache, fine_cache, t: int) -> tuple[list, list]:
 
 def fold_scores(preds: dict, info: dict) -> dict:
     """{"rmse": {method: {"all": K, "<band>": K}}, "pixels"} of one fold, every method on the same pixels."""
-    from lst_lightning.downscale.truth import band_rmse
-
     return {"rmse": band_rmse(preds, info["truth"], info["mask"], info["bands"]), "pixels": int(info["mask"].sum())}
 
 
@@ -148,8 +141,6 @@ def fold_scores(preds: dict, info: dict) -> dict:
 def summarise(per_fold: list[dict]) -> dict:
     """Per model and method: the folds' RMSE mean with its interval, per band; the paired
     differences of the model against every other method (negative: the model is better)."""
-    from lst_lightning.evaluation.intervals import mean_interval, paired_difference
-
     summary = {}
     for model in per_fold[0]:
         methods = per_fold[0][model]["rmse"]
@@ -171,13 +162,6 @@ def summarise(per_fold: list[dict]) -> dict:
 def scale_check(name: str, overrides: list[str], models, factor: int, folds: int, block_px: int,
                 native: bool, out: Path) -> Path:
     """Aggregate, cross-validate each model at both scales, score every fold; returns the report."""
-    from omegaconf import OmegaConf
-
-    from lst_lightning.apps.runs import open_run
-    from lst_lightning.data.io.aggregate import aggregate_archive
-    from lst_lightning.data.loading.sources import input_files, resolve_cache
-    from lst_lightning.training.jobs import compose_train, train_named
-
     start = time.perf_counter()
     root = out / name
     base = compose_train(overrides + [f"model={models[0]}"], PROG)
@@ -207,37 +191,4 @@ def scale_check(name: str, overrides: list[str], models, factor: int, folds: int
     result = {"name": name, "factor": factor, "folds": folds, "block_px": block_px, "overrides": list(overrides),
               "models": list(models), "summary": summary, "per_fold": per_fold,
               "seconds": time.perf_counter() - start, "aggregated_archive": str(root / "archive")}
-    from lst_lightning.apps.scale_report import write_scale_report
-
     return write_scale_report(root, result, examples, fine_cache)
-
-
-def _parser() -> argparse.ArgumentParser:
-    from lst_lightning.apps.cli import report_parser
-
-    p = report_parser(PROG, (
-        "Validate downscaling one scale up, on real data: aggregate the archive by --factor, cross-validate "
-        "each model there, downscale the held-out blocks x dates back to the archive's pixels and score them "
-        "against the real pixels, next to interpolation, TsHARP-style regression and the model trained at the "
-        "native scale. Extra arguments are train.py overrides (the data, the inputs, the training)."),
-        "train.py overrides, e.g. data=custom data.lst_dir=... data.dem=...", ["lightgbm"])
-    p.add_argument("--factor", type=int, default=3, help="aggregation factor (default: 3)")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
-    p.add_argument("--block-px", type=int, default=8,
-                   help="spatial block side in aggregated pixels (default: 8; native runs use factor x this)")
-    p.add_argument("--no-native", action="store_true", help="skip training each model at the native scale")
-    return p
-
-
-@exit_on_user_error
-def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    if args.factor < 2:
-        raise LSTError(f"--factor {args.factor}: aggregate by at least 2")
-    path = scale_check(args.name, args.overrides, args.models, args.factor, args.folds, args.block_px,
-                       not args.no_native, args.out)
-    print(f"\nscale check written: {path}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lst_lightning.data.io.writers import atomic_path
 from lst_lightning.evaluation.numbers import fmt
+from lst_lightning.evaluation.plots import _pyplot, _save, data_window
+from lst_lightning.training.rundir import write_json
 
 ORDER = ("model", "model, block residual", "model, raw", "native-scale model", "regression", "bicubic, conserved",
          "bicubic", "bilinear", "repeat")
@@ -59,9 +62,6 @@ def verdicts(model: str, summary: dict) -> list[str]:
 
 
 def write_scale_report(root: Path, result: dict, examples: dict, fine_cache) -> Path:
-    from lst_lightning.data.io.writers import atomic_path
-    from lst_lightning.training.rundir import write_json
-
     root.mkdir(parents=True, exist_ok=True)
     write_json(root / "scale_check.json", result)
     figures = [rmse_bars(root / "scale_check_rmse.png", result["summary"])]
@@ -90,8 +90,6 @@ def write_scale_report(root: Path, result: dict, examples: dict, fine_cache) -> 
 def rmse_bars(path: Path, summary: dict) -> Path:
     """Per model: every method's RMSE (mean over folds, 95 % interval), and its paired difference
     to the model (method minus model: right of 0 = the model is better), whose interval decides."""
-    from lst_lightning.evaluation.plots import _pyplot, _save
-
     plt = _pyplot()
     models = list(summary)
     fig, axes = plt.subplots(len(models), 2, figsize=(13, 3.6 * len(models)), squeeze=False)
@@ -115,8 +113,6 @@ def rmse_bars(path: Path, summary: dict) -> Path:
 
 def example_maps(path: Path, model: str, preds: dict, info: dict, fine_cache) -> Path:
     """The first held-out frame of fold 0: truth, the methods and the model, on the test pixels."""
-    from lst_lightning.evaluation.plots import _pyplot, _save, data_window
-
     plt = _pyplot()
     t = int(np.argmax(info["mask"].sum(axis=(1, 2))))  # the frame with most scored pixels
     mask = info["mask"][t]

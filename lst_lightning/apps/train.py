@@ -18,7 +18,7 @@ from lst_lightning.errors import EXIT_USER_ERROR, LSTError
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def _app(cfg) -> float | None:
-    from lst_lightning.training.experiment import main_entry  # lazy: --help stays fast
+    from lst_lightning.training.experiment import main_entry  # lazy: lst-train --help answers before torch loads
 
     return main_entry(cfg)
 

@@ -10,12 +10,19 @@ site vs its folds' held-out parts), both unseen by the model that is scored on t
 """
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
+from dataclasses import asdict
 from pathlib import Path
 
-from lst_lightning.errors import LSTError, exit_on_user_error
+from omegaconf import OmegaConf
+
+from lst_lightning.data.io.writers import atomic_path
+from lst_lightning.data.loading.sources import source_of
+from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.numbers import fmt
+from lst_lightning.training.jobs import compose_train, train_named
+from lst_lightning.training.run import resolve_features
+from lst_lightning.training.rundir import write_json
 
 log = logging.getLogger(__name__)
 PROG = "lst-transfer"
@@ -36,14 +43,6 @@ def site_overrides(overrides: list[str], name: str, archive: dict) -> list[str]:
 
 
 def transfer(name: str, overrides: list[str], models, folds: int, out: Path) -> Path:
-    from dataclasses import asdict
-
-    from omegaconf import OmegaConf
-
-    from lst_lightning.data.loading.sources import source_of
-    from lst_lightning.training.jobs import compose_train, train_named
-    from lst_lightning.training.run import resolve_features
-
     base = compose_train(overrides + [f"model={models[0]}", "split=sites"], PROG)
     source = source_of(OmegaConf.to_container(base.data, resolve=True))
     if not source.sites:
@@ -72,10 +71,6 @@ def transfer(name: str, overrides: list[str], models, folds: int, out: Path) -> 
 
 
 def write_transfer(root: Path, result: dict) -> Path:
-    from lst_lightning.data.io.writers import atomic_path
-    from lst_lightning.evaluation.numbers import fmt
-    from lst_lightning.training.rundir import write_json
-
     root.mkdir(parents=True, exist_ok=True)
     write_json(root / "transfer.json", result)
     lines = [f"# Transfer: {result['name']}", "",
@@ -99,26 +94,3 @@ def write_transfer(root: Path, result: dict) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return path
-
-
-def _parser() -> argparse.ArgumentParser:
-    from lst_lightning.apps.cli import report_parser
-
-    p = report_parser(PROG, (
-        "Leave one site out over the archives of data=multi, each model also cross-validated on each site "
-        "alone: what transfers to a site never seen. Extra arguments are train.py overrides (data=multi "
-        "'data.archives={a: {lst_dir: ..., dem: ...}, b: {...}}' ...)."),
-        "train.py overrides: data=multi data.archives=... and the rest", ["lightgbm"])
-    p.add_argument("--folds", type=int, default=5, help="folds of each site's own cross-validation (default: 5)")
-    return p
-
-
-@exit_on_user_error
-def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    path = transfer(args.name, args.overrides, args.models, args.folds, args.out)
-    print(f"\ntransfer report written: {path}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,6 +15,7 @@ import numpy as np
 from lst_lightning.data.loading.gatherer import FeatureGatherer
 from lst_lightning.downscale.sharpening import sample, spline
 from lst_lightning.downscale.tiles import FineInputs, halo, tile_cache, tile_ranges
+from lst_lightning.errors import LSTError
 from lst_lightning.features import FeatureLayout
 
 BATCH = 16384
@@ -82,8 +83,6 @@ class Residuals:
 
     def __init__(self, mode: str, coarse_lst: np.ndarray, nesting):
         if mode not in self.MODES:
-            from lst_lightning.errors import LSTError
-
             raise LSTError(f"residual: unknown {mode!r}; choose from {list(self.MODES)}")
         self.mode, self.coarse, self.nesting = mode, coarse_lst, nesting
         self.total = np.zeros((coarse_lst.shape[0], coarse_lst[0].size))

@@ -7,7 +7,9 @@ import datetime as dt
 from contextlib import contextmanager
 from pathlib import Path
 
+import netCDF4
 import numpy as np
+import tifffile
 
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.data.io.writers import atomic_path, geo_tags
@@ -24,8 +26,6 @@ VARIABLES = {"lst_pred": "predicted fine-scale land surface temperature",
 def fine_netcdf(path: Path, grid: Grid, frames: list[dict], elevation: np.ndarray, history: str):
     """Yield the open netCDF4 Dataset with ``lst_pred`` and ``lst_coarse`` (time, lat, lon) to fill
     tile by tile; renamed into place only when the block completes."""
-    import netCDF4
-
     h, w = grid.shape
     with atomic_path(path) as tmp:
         with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
@@ -75,9 +75,6 @@ def read_tile(ds, name: str, rows: slice, cols: slice) -> np.ndarray:
 
 def geotiff_from_netcdf(nc: Path, t: int, grid: Grid, path: Path) -> Path:
     """Map ``t`` of ``lst_pred`` as a tiled, zlib-compressed float32 GeoTIFF (NaN = fill)."""
-    import netCDF4
-    import tifffile
-
     h, w = grid.shape
     tile = (min(TIFF_TILE, _pow16(h)), min(TIFF_TILE, _pow16(w)))
 
@@ -105,8 +102,6 @@ def _pow16(n: int) -> int:
 
 def decimated(nc: Path, name: str, t: int | None, step: int) -> np.ndarray:
     """Every ``step``-th fine pixel of a variable (NaN = fill), for plotting."""
-    import netCDF4
-
     with netCDF4.Dataset(nc) as ds:
         var = ds[name]
         values = var[t, ::step, ::step] if t is not None else var[::step, ::step]

@@ -8,10 +8,16 @@ neighbours, an average at least half of its pixels.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from lst_lightning.data.io.geotiff import read_geotiff
 from lst_lightning.data.io.grid import Grid
+from lst_lightning.data.io.rasters import read_dem
+from lst_lightning.data.io.writers import write_geotiff
 from lst_lightning.downscale.grids import fine_grid_of
+from lst_lightning.errors import LSTError
 
 AVERAGE_BELOW = 2 / 3  # source / target pixel size under which the source is averaged, not interpolated
 
@@ -24,6 +30,18 @@ def resample_dem(dem: np.ndarray, source: Grid, coarse: Grid, f: int) -> tuple[n
     if source.dlat < AVERAGE_BELOW * target.dlat and source.dlon < AVERAGE_BELOW * target.dlon:
         return _average(dem, source, target), target, "average"
     return _bilinear(dem, source, target), target, "bilinear"
+
+
+def resample_dem_file(dem_path: Path, like: Path, factor: int, output: Path) -> str:
+    """The whole ``lst-resample-dem``: the DEM GeoTIFF ``dem_path`` on the fine grid nested in the grid
+    of the GeoTIFF ``like`` at ``factor``, written to ``output``; returns the line that says what was done."""
+    if factor < 2:
+        raise LSTError(f"--factor {factor}: the fine grid needs at least 2 fine pixels per LST pixel side")
+    dem, source = read_dem(dem_path)
+    _, coarse, _ = read_geotiff(like, "--like raster")
+    fine, grid, method = resample_dem(dem, source, coarse, factor)
+    write_geotiff(output, grid, fine, nodata=float("nan"))
+    return f"{output}: {grid.describe()} ({method} from {dem_path}; {np.isnan(fine).mean():.1%} void)"
 
 
 def _bilinear(dem: np.ndarray, source: Grid, target: Grid) -> np.ndarray:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from lst_lightning.downscale.grids import Nesting
 from lst_lightning.downscale.tiles import upsample
@@ -33,8 +34,6 @@ def interpolate(coarse: np.ndarray, nesting: Nesting, order: int, rows: slice | 
 
 def spline(coarse: np.ndarray, order: int) -> tuple[np.ndarray | None, np.ndarray, int]:
     """(spline coefficients, missing mask, order) of a coarse field: computed once, sampled per tile."""
-    from scipy import ndimage
-
     coarse = np.asarray(coarse, dtype=np.float64)
     missing = ~np.isfinite(coarse)
     if missing.all():
@@ -49,8 +48,6 @@ def spline(coarse: np.ndarray, order: int) -> tuple[np.ndarray | None, np.ndarra
 def sample(fitted: tuple, nesting: Nesting, rows: slice | None = None, cols: slice | None = None) -> np.ndarray:
     """A ``spline`` evaluated at the fine pixels ``rows`` x ``cols``; NaN where the own coarse pixel
     is missing or outside the coarse grid."""
-    from scipy import ndimage
-
     coeffs, missing, order = fitted
     hf, wf = nesting.fine.shape
     rows, cols = rows or slice(0, hf), cols or slice(0, wf)

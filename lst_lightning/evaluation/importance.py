@@ -13,6 +13,7 @@ the runs' results into the same shape as the permutation table.
 from __future__ import annotations
 
 import numpy as np
+from tqdm import tqdm
 
 from lst_lightning.evaluation.predictions import Predictor, part_metrics, predict_batched
 from lst_lightning.features import FeatureLayout
@@ -40,8 +41,6 @@ def permutation_importance(predict: Predictor, batch: dict, layout: FeatureLayou
                            repeats: int = 3, seed: int = 0, batch_size: int = 8192) -> dict[str, dict]:
     """Per group: ``rmse_increase_k`` (mean over repeats), its ``std``, and ``mse_increase_pct``
     (relative to the unpermuted model's MSE), plus the reference ``rmse_k``."""
-    from tqdm import tqdm
-
     rng = np.random.default_rng(seed)
     reference = part_metrics(predict_batched(predict, batch, batch_size), batch, observed_only)["rmse_k"]
     n = batch["target"].shape[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats
 
 LEVEL = 0.95
 
@@ -13,8 +14,6 @@ LEVEL = 0.95
 def mean_interval(values, level: float = LEVEL) -> dict[str, float]:
     """{n, mean, std, low, high, half_width} of per-fold values: Student's t interval of the mean
     (n - 1 degrees of freedom); the bounds are NaN with fewer than two finite values."""
-    from scipy import stats
-
     x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
     n = int(x.size)
     mean = float(x.mean()) if n else float("nan")

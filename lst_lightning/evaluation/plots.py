@@ -3,13 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lst_lightning.errors import LSTError
+
 
 def _pyplot():
-    import matplotlib
-
+    """pyplot on the Agg backend, chosen at each use (importing this module leaves the backend alone)."""
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     return plt
 
 
@@ -54,8 +57,6 @@ def _save(fig, path: Path) -> Path:
 
 def pred_vs_true(pred, target, path: Path, title: str = "") -> Path:
     """Hexbin of predicted vs true target (K) with the 1:1 line."""
-    import numpy as np
-
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     lo, hi = np.percentile(np.concatenate([pred, target]), [0.5, 99.5]) if len(target) else (-1, 1)
@@ -74,10 +75,6 @@ def data_window(mask, lat=None, lon=None, bbox=None, margin: int = 2) -> tuple[s
     """Rows and columns a map should show: those of ``bbox`` ([lon_min, lat_min, lon_max, lat_max],
     degrees) when given, else the bounding box of ``mask`` (where there is data) plus a margin.
     Why: a real archive's valid windows may cover a speck of its grid; a whole-grid map hides them."""
-    import numpy as np
-
-    from lst_lightning.errors import LSTError
-
     h, w = mask.shape
     if bbox is not None:
         lon_min, lat_min, lon_max, lat_max = (float(v) for v in bbox)
@@ -102,8 +99,6 @@ def _extent(lat, lon) -> tuple[float, float, float, float]:
 
 def error_map(lat, lon, rows, cols, err, path: Path, title: str = "") -> Path:
     """Per-pixel RMSE and mean error (bias, predicted - true) over the evaluated samples."""
-    import numpy as np
-
     plt = _pyplot()
     h, w = len(lat), len(lon)
     flat = np.asarray(rows) * w + np.asarray(cols)
@@ -130,8 +125,6 @@ def error_map(lat, lon, rows, cols, err, path: Path, title: str = "") -> Path:
 
 def residual_vs_elevation(elevation, err, path: Path, title: str = "") -> Path:
     """Residual (pred - true, K) against the centre pixel's elevation, with the binned mean +- std."""
-    import numpy as np
-
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     lo, hi = np.percentile(err, [0.5, 99.5]) if len(err) else (-1, 1)
@@ -157,8 +150,6 @@ def residual_vs_elevation(elevation, err, path: Path, title: str = "") -> Path:
 
 def rmse_by_group(table: dict[str, dict], path: Path, xlabel: str = "month", title: str = "") -> Path:
     """Bars of model and trivial RMSE (K) per group of a breakdown table, sample counts on top."""
-    import numpy as np
-
     plt = _pyplot()
     names = list(table)
     x = np.arange(len(names))
@@ -180,8 +171,6 @@ def rmse_by_group(table: dict[str, dict], path: Path, xlabel: str = "month", tit
 
 def _grouped_bars(ax, values: dict[str, dict[str, float]], ylabel: str, title: str = "",
                   reference: tuple[str, float] | None = None) -> None:
-    import numpy as np
-
     series = list(values)
     cats = list(dict.fromkeys(c for s in series for c in values[s]))
     x = np.arange(len(cats))
@@ -239,23 +228,17 @@ def _map_row(panels: list[tuple], extent, title: str, path: Path, size: tuple[fl
 
 def _lst_range(fields) -> tuple[float, float]:
     """The 1st..99th percentile of the finite values of LST maps: one colour scale for all of them."""
-    import numpy as np
-
     values = np.concatenate([a[np.isfinite(a)] for a in fields] + [np.zeros(0)])
     return tuple(np.percentile(values, [1, 99])) if values.size else (0.0, 1.0)
 
 
 def _error_limit(err) -> float:
-    import numpy as np
-
     return float(np.nanpercentile(np.abs(err), 99)) if np.isfinite(err).any() else 1.0
 
 
 def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None) -> Path:
     """Window-mean input, prediction, observation and error, side by side, over the area with
     predictions (or ``bbox``: [lon_min, lat_min, lon_max, lat_max])."""
-    import numpy as np
-
     rs, cs = data_window(np.isfinite(pred) | np.isfinite(obs), grid.lat, grid.lon, bbox)
     mean, pred, obs = mean[rs, cs], pred[rs, cs], obs[rs, cs]
     extent = _extent(np.asarray(grid.lat)[rs], np.asarray(grid.lon)[cs])
@@ -270,8 +253,6 @@ def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None) -> Path:
 def fine_panel(path: Path, lat, lon, title: str, coarse, pred, dem, truth=None) -> Path:
     """Fine-scale prediction: the coarse input, the fine prediction and the fine DEM side by side,
     then the truth and the error when the fine truth is known (synthetic)."""
-    import numpy as np
-
     lo, hi = _lst_range([coarse, pred] + ([truth] if truth is not None else []))
     known = np.isfinite(dem).any()
     panels = [("coarse input (K)", coarse, "inferno", lo, hi), ("fine prediction (K)", pred, "inferno", lo, hi),

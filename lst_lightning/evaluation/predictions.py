@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import torch
 
+from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.evaluation.metrics import ALL_KEYS, regression_metrics
 
 Predictor = Callable[[dict], np.ndarray]
@@ -55,8 +57,6 @@ BAND_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvemen
 def band_metrics(pred: np.ndarray, batch: dict, gatherer, observed_only: bool = True) -> dict[str, float]:
     """The headline metrics of each band present, as ``band/<day|night>/<key>``: day and night
     behave differently (night: inversions, cold-air pooling) and a pooled figure hides it."""
-    from lst_lightning.data.io.formats import FRAME_BANDS
-
     band = gatherer.band_index[batch["frame"]]
     out = {}
     for i in np.unique(band):
@@ -74,8 +74,6 @@ def part_band_metrics(predict: Predictor, dm, part: str, observed_only: bool = T
 
 def network_predictor(module, device: str = "cpu") -> Predictor:
     """A predictor from an ``LSTRegressor`` (raw features in, K out; scaling is inside)."""
-    import torch
-
     module = module.to(device).eval()
 
     def predict(batch: dict) -> np.ndarray:

@@ -28,7 +28,13 @@ import logging
 import os
 from pathlib import Path
 
+import joblib
+import lightgbm as lgb
 import numpy as np
+from sklearn.linear_model import Ridge as SkRidge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
 
 from lst_lightning.data.facts.seasons import season_index
 from lst_lightning.errors import LSTError
@@ -109,10 +115,6 @@ class Ridge(Baseline):
         return self.by
 
     def _fit_one(self, x: np.ndarray, y: np.ndarray, alpha: float):
-        from sklearn.linear_model import Ridge as SkRidge
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         return make_pipeline(StandardScaler(), SkRidge(alpha=alpha)).fit(x, y)
 
     def _fit_all(self, x: np.ndarray, y: np.ndarray, code: np.ndarray, alpha: float) -> dict:
@@ -160,8 +162,6 @@ class LightGBM(Baseline):
         self.model = None
 
     def fit(self, train: dict, val: dict, gatherer) -> None:
-        import lightgbm as lgb
-
         self.model = lgb.LGBMRegressor(**self.params)
         callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         if self.log_every:
@@ -189,8 +189,6 @@ class Coarse(Baseline):
         self.slope_k_per_m: np.ndarray | None = None
 
     def fit(self, train: dict | None, val: dict, gatherer) -> None:
-        from tqdm import tqdm
-
         cache, k, grid = gatherer.cache, gatherer.cache.k, gatherer.cache.grid
         rows, cols = np.arange(k // 2, gatherer.height, k), np.arange(k // 2, gatherer.width, k)
         rr, cc = np.meshgrid(rows, cols, indexing="ij")
@@ -237,8 +235,6 @@ def build_baseline(settings: dict, seed: int) -> Baseline:
 
 def save_baseline(model: Baseline, layout, path: Path) -> Path:
     """joblib file of the fitted baseline and its feature layout, written atomically."""
-    import joblib
-
     tmp = path.with_suffix(".tmp")
     joblib.dump({"baseline": model, **layout.to_json()}, tmp)
     tmp.replace(path)
@@ -247,8 +243,6 @@ def save_baseline(model: Baseline, layout, path: Path) -> Path:
 
 def load_baseline(path: Path) -> dict:
     """{"baseline", "k", "groups"} from a ``baseline.joblib``; LSTError if it is not one."""
-    import joblib
-
     try:
         saved = joblib.load(path)
     except FileNotFoundError:

@@ -11,7 +11,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
+from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.predictions import band_metrics, gather_all, part_metrics, predict_batched, site_metrics
 from lst_lightning.models.baselines import BASELINE_FILE, build_baseline, save_baseline
 
 log = logging.getLogger(__name__)
@@ -19,28 +22,14 @@ log = logging.getLogger(__name__)
 
 def training_samples(dm, n: int) -> dict:
     """``n`` training samples drawn from the train part (seeded), gathered as one batch."""
-    from lst_lightning.evaluation.predictions import gather_all
-
     return gather_all(dm.gatherer, dm.draw_train(n, np.random.default_rng([dm.seed, 11])), dm.eval_batch_size)
 
 
 def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], bool]:
     """Fit a baseline and evaluate it like the network: (results, extra files, main rank)."""
-    from omegaconf import OmegaConf
-
-    from lst_lightning.evaluation.predictions import (
-        band_metrics,
-        gather_all,
-        part_metrics,
-        predict_batched,
-        site_metrics,
-    )
-
     model = build_baseline(OmegaConf.to_container(cfg.model.baseline, resolve=True), int(cfg.seed))
     name = cfg.model.get("name", "baseline")
     if dm.sites and not model.frame_free:
-        from lst_lightning.errors import LSTError
-
         raise LSTError(f"model={name}: fitted per frame of one archive's grid; not available with data=multi")
     train = None
     if model.needs_labels:

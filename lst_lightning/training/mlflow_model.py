@@ -41,11 +41,15 @@ from typing import Callable
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 
 from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.predictions import network_predictor
 from lst_lightning.features import FeatureLayout
-from lst_lightning.models.baselines import centre_elev_diff
+from lst_lightning.models.baselines import centre_elev_diff, load_baseline
+from lst_lightning.training.module import LSTRegressor
 
 MODEL_PATH = "model"          # artifact path of the MLflow Model inside a run
 OUTPUT = "lst_anomaly_k"      # the output column: centre minus window-mean LST, K
@@ -119,14 +123,9 @@ def table_model(model_file: str | Path, frames: list[dict] | None = None) -> Tab
     only matter to the coarse baseline."""
     path = Path(model_file)
     if path.suffix == ".joblib":
-        from lst_lightning.models.baselines import load_baseline
-
         saved = load_baseline(path)
         layout = FeatureLayout.from_json(saved)
         return _baseline_table_model(saved["baseline"], layout, frames)
-    from lst_lightning.evaluation.predictions import network_predictor
-    from lst_lightning.training.module import LSTRegressor
-
     try:
         module = LSTRegressor.load_from_checkpoint(str(path), map_location="cpu")
     except Exception as err:  # noqa: BLE001 - a corrupt or foreign file: one line for the user
@@ -210,9 +209,6 @@ def save_run_model(model_file: str | Path, gatherer, path: Path, example: dict |
     """Write the MLflow Model of a run's saved model into the new directory ``path``. ``gatherer``:
     the run's (its frames name the coarse baseline's lapse rates); ``example``: a few gathered
     samples, stored as the model's input example (MLflow predicts them once, as a check)."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
     frames = gatherer.frames
     model = table_model(model_file, frames)  # also checks the file opens before it is published
     columns = list(model.columns)

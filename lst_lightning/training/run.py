@@ -8,7 +8,10 @@ import importlib
 import logging
 from pathlib import Path
 
+import lightning.pytorch as L
 import torch
+import torch.distributed as dist
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue
 
@@ -16,11 +19,17 @@ from lst_lightning.data.loading.datamodule import SampleData
 from lst_lightning.data.loading.scaling import scaling_methods
 from lst_lightning.data.loading.sources import source_of
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.numbers import fmt
+from lst_lightning.evaluation.plots import learning_curves
+from lst_lightning.evaluation.predictions import network_predictor, part_band_metrics, site_metrics
 from lst_lightning.features import resolve_groups
 from lst_lightning.models.baselines import Baseline
 from lst_lightning.models.network import Network
 from lst_lightning.targets import build, check
-from lst_lightning.training.module import LEGACY, target_config
+from lst_lightning.training import tracking
+from lst_lightning.training.baseline_run import run_baseline
+from lst_lightning.training.callbacks import EpochHistory, RandomState
+from lst_lightning.training.module import LEGACY, LSTRegressor, target_config
 from lst_lightning.training.rundir import results_path, save_config, write_results
 from lst_lightning.training.schedules import Schedule
 
@@ -80,8 +89,6 @@ def build_datamodule(cfg: DictConfig, caches) -> SampleData:
 
 
 def build_module(cfg: DictConfig, layout):
-    from lst_lightning.training.module import LSTRegressor
-
     as_dict = lambda node: OmegaConf.to_container(node, resolve=True) if node is not None else None  # noqa: E731
     scaling = scaling_methods(layout.groups, as_dict(cfg.scaling.get("methods")), cfg.scaling.get("default"))
     return LSTRegressor(net=as_dict(cfg.model.net), layout=layout.to_json(),
@@ -91,18 +98,12 @@ def build_module(cfg: DictConfig, layout):
 
 
 def build_trainer(cfg: DictConfig, loggers: list, extra_callbacks: list):
-    from hydra.utils import instantiate
-
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + extra_callbacks
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
 def run_training(cfg: DictConfig) -> float | None:
     """Train and test one configuration; returns ``cfg.optimized_metric`` (for Optuna)."""
-    import lightning.pytorch as L
-
-    from lst_lightning.training import tracking
-
     check_settings(cfg)
     resolve_features(cfg)
     out = Path(cfg.paths.output_dir)
@@ -119,8 +120,6 @@ def run_training(cfg: DictConfig) -> float | None:
         logger.log_metrics(dm.summary.as_metrics(), step=0)
     _log_split(dm.summary)
     if cfg.model.get("baseline") is not None:  # ridge, lightgbm, coarse, trivial: no Trainer
-        from lst_lightning.training.baseline_run import run_baseline
-
         results, files, main_rank = run_baseline(cfg, dm, loggers, out)
     else:
         results, files, main_rank = _train_network(cfg, dm, loggers, out)
@@ -144,8 +143,6 @@ def run_training(cfg: DictConfig) -> float | None:
 
 def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict, list[Path], bool]:
     """Fit the network, test its best checkpoint: (results, extra files, is this the main rank)."""
-    from lst_lightning.training.callbacks import EpochHistory, RandomState
-
     module = build_module(cfg, dm.layout)
     module.scaler.fit(*dm.scaler_arrays())  # statistics from training samples only
     history = EpochHistory()
@@ -158,8 +155,6 @@ def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict,
         trainer.test(module, datamodule=dm, ckpt_path=best or None, verbose=False)
         results.update({f"test/{k}": v for k, v in _stage_metrics(trainer, "test").items()})
         if trainer.is_global_zero:  # the tested (best) weights, per band, on the same fixed test set
-            from lst_lightning.evaluation.predictions import network_predictor, part_band_metrics, site_metrics
-
             predict = network_predictor(module, str(module.device))
             observed_only = bool(cfg.data.eval_observed_only)
             results.update({f"test/{k}": v for k, v in part_band_metrics(predict, dm, "test", observed_only).items()})
@@ -167,8 +162,6 @@ def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict,
     results["best_checkpoint"] = best
     files = []
     if history.history and trainer.is_global_zero:
-        from lst_lightning.evaluation.plots import learning_curves
-
         files.append(learning_curves(history.history, out / "learning_curves.png",
                                      results.get("val/trivial_rmse_k")))
     return results, files, trainer.is_global_zero
@@ -198,8 +191,6 @@ def _best_checkpoint(trainer) -> str:
 
 
 def _close_distributed() -> None:
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
@@ -215,8 +206,6 @@ def _log_split(summary) -> None:
 
 
 def _print_summary(results: dict, cfg: DictConfig, out: Path) -> None:
-    from lst_lightning.evaluation.numbers import fmt
-
     stage = "test" if "test/rmse_k" in results else "val"
     lines = [f"\n== {results['run_name']} ({stage}, held-out {results['split/kind']}"
              f"{', LEAKY' if results['split/leaky'] else ''}) =="]

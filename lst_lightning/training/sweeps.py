@@ -15,6 +15,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from lst_lightning.errors import LSTError
+
 TRIAL_PARAM = "optuna.trial"
 
 
@@ -43,9 +45,7 @@ def study_tags(cfg: DictConfig) -> dict[str, str]:
 
 def load_study(storage: str, study_name: str):
     """The stored study (for reports and tests); a clear error when it does not exist."""
-    import optuna
-
-    from lst_lightning.errors import LSTError
+    import optuna  # lazy: lst-train imports this module before Hydra parses; --help answers before optuna loads
 
     try:
         return optuna.load_study(study_name=study_name, storage=storage)

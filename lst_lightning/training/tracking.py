@@ -5,9 +5,19 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig, OmegaConf
+
+from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.predictions import gather_all
+from lst_lightning.training.mlflow_model import MODEL_PATH, save_run_model
+from lst_lightning.training.sweeps import study_tags
 
 log = logging.getLogger(__name__)
 
@@ -17,14 +27,10 @@ def run_name(cfg: DictConfig) -> str:
     ("model=cnn split=days"), else "default"."""
     if cfg.get("run_name"):
         return str(cfg.run_name)
-    from lst_lightning.training.sweeps import study_tags
-
     tags = study_tags(cfg)
     if tags:  # the trial's overrides are its parameters, logged anyway
         return f"{tags['optuna.study']} trial {tags['optuna.trial']}"
     try:
-        from hydra.core.hydra_config import HydraConfig
-
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("hydra.", "paths."))]
     except ValueError:  # not running under Hydra
         overrides = []
@@ -55,8 +61,6 @@ def name_of(overrides: list[str]) -> str:
 
 def build_loggers(cfg: DictConfig, name: str) -> list:
     """Instantiate the configured loggers; MLflow gets the run name and tags."""
-    from hydra.utils import instantiate
-
     loggers = []
     for key, conf in (cfg.get("logger") or {}).items():
         if key == "mlflow":
@@ -86,8 +90,6 @@ def mlflow_settings(cfg: DictConfig, conf: DictConfig) -> dict:
         return settings
     local = f"sqlite:///{Path(cfg.paths.log_dir).resolve()}/mlflow.db"
     if not fallback:
-        from lst_lightning.errors import LSTError
-
         raise LSTError(f"logger.mlflow.tracking_uri: the MLflow server {uri} does not answer ({problem}); "
                        f"start it, or set logger.mlflow.fallback_to_local=true to log to {local}")
     log.warning(f"warning: the MLflow server {uri} does not answer ({problem}); logging to {local} instead")
@@ -97,9 +99,6 @@ def mlflow_settings(cfg: DictConfig, conf: DictConfig) -> dict:
 
 def server_problem(uri: str, timeout_s: float = 5.0) -> str | None:
     """None when the MLflow server at ``uri`` answers its health check, else what went wrong."""
-    import urllib.error
-    import urllib.request
-
     try:
         with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s) as reply:
             return None if reply.status == 200 else f"HTTP {reply.status} from /health"
@@ -110,8 +109,6 @@ def server_problem(uri: str, timeout_s: float = 5.0) -> str | None:
 
 
 def run_tags(cfg: DictConfig) -> dict[str, str]:
-    from lst_lightning.training.sweeps import study_tags
-
     return {
         "model": str(cfg.model.get("name", "")),
         "split": str(cfg.split.get("kind", "")),
@@ -147,8 +144,6 @@ def flat_params(cfg: DictConfig) -> dict[str, str]:
 
 
 def mlflow_logger(loggers: list):
-    from lightning.pytorch.loggers import MLFlowLogger
-
     return next((lg for lg in loggers if isinstance(lg, MLFlowLogger)), None)
 
 
@@ -177,9 +172,6 @@ def log_run_model(loggers: list, model_file: str | Path | None, dm) -> None:
     if dm.sites:  # data=multi: the MLflow Model describes one archive's frames
         log.info("data=multi: the run's model file is logged, no MLflow Model (it describes one archive)")
         return
-    from lst_lightning.evaluation.predictions import gather_all
-    from lst_lightning.training.mlflow_model import MODEL_PATH, save_run_model
-
     example = gather_all(dm.gatherer, tuple(a[:5] for a in dm.eval_index("val")))
     with tempfile.TemporaryDirectory() as tmp:
         saved = save_run_model(model_file, dm.gatherer, Path(tmp) / MODEL_PATH, example)

@@ -75,7 +75,8 @@ def test_evaluate_writes_breakdowns_and_plots(runs, model, by, tmp_path):
 
 def test_evaluate_cli_unknown_run_is_one_line(tmp_path):
     env = {**os.environ, "LST_ROOT": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", "from lst_lightning.apps.evaluate import main; main()",
+    code = "from lst_lightning.apps.run_cli import evaluate_main; evaluate_main()"
+    proc = subprocess.run([sys.executable, "-c", code,
                            "run=0123456789abcdef0123456789abcdef", f"paths.log_dir={tmp_path}/logs",
                            f"hydra.run.dir={tmp_path}/eval"],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120)

@@ -14,6 +14,7 @@ from tests.common import REPO
 pytestmark = pytest.mark.e2e  # the whole lst-report
 
 PNG = b"\x89PNG\r\n\x1a\n"
+REPORT_MAIN = "from lst_lightning.apps.study_cli import report_main; report_main()"  # the console script
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_report_numbers_come_from_the_mlflow_runs(tiny_report):
 
 
 def test_report_refuses_a_run_without_mlflow(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "lst_lightning.apps.report.jobs", "--out", str(tmp_path), "debug=tiny",
+    proc = subprocess.run([sys.executable, "-c", REPORT_MAIN, "--out", str(tmp_path), "debug=tiny",
                            "logger=none", f"paths.data_dir={tmp_path}/data", f"paths.log_dir={tmp_path}/logs"],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2

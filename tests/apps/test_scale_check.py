@@ -13,9 +13,9 @@ OVERRIDES = ["debug=tiny", "data.k=5", "model.train_samples=20000", "model.basel
 
 
 def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
-    from lst_lightning.apps.scale_check import main
+    from lst_lightning.apps.study_cli import scale_check_main
 
-    main(["--name", "tiny", "--models", "lightgbm", "--factor", "2", "--folds", "3", "--block-px", "12",
+    scale_check_main(["--name", "tiny", "--models", "lightgbm", "--factor", "2", "--folds", "3", "--block-px", "12",
           "--out", str(tmp_path / "reports"), *OVERRIDES, f"paths.root_dir={tmp_path}"])
     root = tmp_path / "reports" / "tiny"
     report = (root / "scale_check.md").read_text()

@@ -11,9 +11,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_the_transfer_table_has_every_site_trained_elsewhere_and_on_itself(sites, tmp_path):
-    from lst_lightning.apps.transfer import main
+    from lst_lightning.apps.study_cli import transfer_main
 
-    main(["--name", "tiny", "--models", "lightgbm", "--folds", "3", "--out", str(tmp_path / "reports"),
+    transfer_main(["--name", "tiny", "--models", "lightgbm", "--folds", "3", "--out", str(tmp_path / "reports"),
           "data=multi", archives_override(sites), "split.space.block_px=10", "data.k=5", "logger=none",
           "model.train_samples=20000", "model.baseline.n_estimators=40", "model.baseline.log_every=0",
           f"paths.root_dir={tmp_path}"])

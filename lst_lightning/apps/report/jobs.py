@@ -16,25 +16,32 @@ metrics, and ``importance/...`` metrics it logs to the runs). ``experiment=repor
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lst_lightning.errors import LSTError, exit_on_user_error
+import mlflow
+from omegaconf import OmegaConf, open_dict
+
+from lst_lightning.apps import evaluate
+from lst_lightning.apps.report import ABLATION_MODEL, IMPORTANCE_MODELS, MODELS, SPLITS
+from lst_lightning.apps.report.writer import write_report
+from lst_lightning.apps.runs import model_predictor
+from lst_lightning.data.loading.sources import resolve_cache
+from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.importance import permutation_importance
+from lst_lightning.evaluation.intervals import mean_interval
+from lst_lightning.evaluation.predictions import gather_all, predict_batched
+from lst_lightning.training.experiment import run_experiment
 from lst_lightning.training.jobs import compose_train
+from lst_lightning.training.run import build_datamodule, resolve_features
 from lst_lightning.training.rundir import HeldOut, part_config, read_results
+from lst_lightning.training.tracking import mlflow_settings
 
 log = logging.getLogger(__name__)
 
-# the default network first (model=gated), then the original recipe's MLP, the CNN and the baselines
-MODELS = ("gated", "mlp", "cnn", "ridge", "lightgbm", "coarse", "trivial")
-SPLITS = ("space_days", "random")
-IMPORTANCE_MODELS = ("gated", "ridge", "lightgbm")
-ABLATION_MODEL = "gated"  # the model retrained without each feature group
 PRESET = "experiment=report"
 
 
@@ -74,8 +81,6 @@ def plan_jobs(base: list[str], models, splits, ablation_model: str | None) -> li
     (the report's equivalent of ``python train.py -m features=original,no_lst_mean,...``)."""
     jobs = [Job(f"{s}/{m}", (*base, f"model={m}", f"split={s}"), m, s) for s in splits for m in models]
     if ablation_model:
-        from lst_lightning.training.run import resolve_features
-
         groups = list(resolve_features(compose_train(base + [f"model={ablation_model}"])).features.groups)
         for group in groups:
             rest = ",".join(g for g in groups if g != group)
@@ -86,8 +91,6 @@ def plan_jobs(base: list[str], models, splits, ablation_model: str | None) -> li
 
 
 def job_config(job: Job, name: str, out: Path):
-    from omegaconf import open_dict
-
     if job.cfg is not None:
         return job.cfg
     cfg = compose_train(list(job.overrides))
@@ -102,16 +105,12 @@ def job_config(job: Job, name: str, out: Path):
 
 
 def tracking_uri(cfg) -> str:
-    from lst_lightning.training.tracking import mlflow_settings
-
     return mlflow_settings(cfg, cfg.logger.mlflow)["tracking_uri"]
 
 
 # ---------------------------------------------------------------- running
 
 def run_jobs(jobs: list[Job], name: str, out: Path) -> None:
-    from lst_lightning.training.experiment import run_experiment
-
     for i, job in enumerate(jobs, 1):
         cfg = job_config(job, name, out)
         log.info(f"\n[report {i}/{len(jobs)}] {job.key}: python train.py {' '.join(job.overrides)}")
@@ -138,13 +137,6 @@ def fold_runs(job: Job, name: str, out: Path) -> list[tuple[object, dict]]:
 
 def _test_set(cfg, model_file):
     """(data module, predictor, gathered test batch) of one trained model."""
-    from omegaconf import OmegaConf
-
-    from lst_lightning.apps.runs import model_predictor
-    from lst_lightning.data.loading.sources import resolve_cache
-    from lst_lightning.evaluation.predictions import gather_all
-    from lst_lightning.training.run import build_datamodule
-
     dm = build_datamodule(cfg, resolve_cache(OmegaConf.to_container(cfg.data, resolve=True), progress=False))
     dm.setup()
     predict, _ = model_predictor(model_file, dm.gatherer)
@@ -156,13 +148,6 @@ def analyse(job: Job, name: str, out: Path, repeats: int, importance: bool, figu
     fold's model, with the folds' mean and interval, when cross-validated), logged to its MLflow
     run; with ``figures``, the evaluation plots (predicted vs true, error map, ...) of its (first)
     model."""
-    import mlflow
-
-    from lst_lightning.apps import evaluate
-    from lst_lightning.evaluation.importance import permutation_importance
-    from lst_lightning.evaluation.intervals import mean_interval
-    from lst_lightning.evaluation.predictions import predict_batched
-
     runs = fold_runs(job, name, out)
     if importance:
         log.info(f"[report] permutation importance of {job.key} ({repeats} repeats, {len(runs)} model(s))")
@@ -195,8 +180,6 @@ def analyse(job: Job, name: str, out: Path, repeats: int, importance: bool, figu
 
 def read_back(jobs: list[Job], name: str, out: Path) -> None:
     """Each job's metrics from its MLflow run: final/<key> -> <key>, importance/... as is."""
-    import mlflow
-
     clients: dict[str, object] = {}
     for job in jobs:
         uri = tracking_uri(job_config(job, name, out))
@@ -215,8 +198,6 @@ def build_report(name: str = "default", overrides: list[str] = (), models=MODELS
                  out_root: Path = Path("reports"), folds: int | None = None) -> Path:
     """Run everything and write ``<out_root>/<name>/report.md``; returns its path. With ``folds``,
     every run is a K-fold cross-validation and every figure a mean over folds with its interval."""
-    from lst_lightning.apps.report.writer import write_report
-
     if folds is not None:
         if "random" in splits:
             log.info("[report] --folds: the leaky random split is not cross-validated; it is left out")
@@ -243,39 +224,3 @@ def build_report(name: str = "default", overrides: list[str] = (), models=MODELS
                     figures / "evaluation" if job is shown else None)
     read_back(jobs, name, out)
     return write_report(out, name, jobs, base, list(splits), shown, time.perf_counter() - start)
-
-
-# ---------------------------------------------------------------- command line
-
-def _parser() -> argparse.ArgumentParser:
-    from lst_lightning.apps.cli import report_parser
-
-    p = report_parser("lst-report", (
-        "Answer the research questions on the configured data: train the networks and baselines under "
-        "split=space_days and the leaky random split, feature ablation and permutation importance, and "
-        "write reports/<name>/report.md with figures. Extra arguments are train.py overrides applied to "
-        "every run, e.g. data=israel data.lst_dir=... or debug=tiny."),
-        "train.py overrides for every run (default preset: experiment=report)", list(MODELS))
-    p.add_argument("--splits", nargs="+", default=list(SPLITS),
-                   help="splits; the first is the honest one (default: space_days random)")
-    p.add_argument("--ablation-model", default=ABLATION_MODEL, help="model retrained without each feature group "
-                   f"(default: {ABLATION_MODEL}; 'none' to skip)")
-    p.add_argument("--importance-models", nargs="*", default=list(IMPORTANCE_MODELS),
-                   help=f"models whose permutation importance is measured (default: {' '.join(IMPORTANCE_MODELS)})")
-    p.add_argument("--repeats", type=int, default=3, help="permutation repeats per group (default: 3)")
-    p.add_argument("--folds", type=int, default=None, help="cross-validate every run over K folds of blocks x "
-                   "dates: means with 95 %% intervals and paired comparisons (default: one split)")
-    return p
-
-
-@exit_on_user_error
-def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    path = build_report(args.name, args.overrides, args.models, args.splits,
-                        None if args.ablation_model == "none" else args.ablation_model,
-                        args.importance_models, args.repeats, args.out, args.folds)
-    print(f"\nreport written: {path}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

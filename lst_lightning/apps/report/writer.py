@@ -9,7 +9,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from lst_lightning.evaluation import plots
 from lst_lightning.evaluation.importance import ablation_table
+from lst_lightning.evaluation.intervals import paired_difference
 from lst_lightning.evaluation.numbers import fmt
 
 T = "test/"
@@ -72,8 +74,6 @@ def q1(jobs, split: str, networks: list[str], out: Path, shown) -> list[str]:
 
 
 def q2(jobs, split: str, out: Path) -> list[str]:
-    from lst_lightning.evaluation import plots
-
     order = sorted(jobs.values(), key=lambda j: j.metrics[T + "rmse_k"])
     trivial = order[0].metrics[T + "trivial_rmse_k"]
     fig = plots.bars({"test RMSE (K)": {j.model: j.metrics[T + "rmse_k"] for j in order}},
@@ -124,8 +124,6 @@ def _answer_q2(order) -> str:
 
 def _paired(better, other) -> str:
     """Whether ``better``'s lead over ``other`` exceeds the spread of their per-fold differences."""
-    from lst_lightning.evaluation.intervals import paired_difference
-
     d = paired_difference(other.cv[T + "rmse_k"]["folds"], better.cv[T + "rmse_k"]["folds"])
     verdict = ("exceeds the folds' spread: a real lead" if d["differs"] else
                "is within the folds' spread: no verdict from these folds")
@@ -134,8 +132,6 @@ def _paired(better, other) -> str:
 
 
 def q3(jobs_all, split: str, out: Path) -> list[str]:
-    from lst_lightning.evaluation import plots
-
     primary = _primary(jobs_all, split)
     perm = {m: {k.split("/")[1]: v for k, v in j.metrics.items()
                 if k.startswith("importance/") and k.endswith("/rmse_increase_k")}
@@ -178,8 +174,6 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
 
 
 def split_contrast(jobs_all, splits: list[str], out: Path) -> list[str]:
-    from lst_lightning.evaluation import plots
-
     honest, leaky = splits[0], splits[1:]
     by_split = {s: _primary(jobs_all, s) for s in splits}
     lines = ["## Split contrast: how much a leaky split flatters each model", "",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import tifffile
 
 from lst_lightning.data.io.decode import decode_block
 from lst_lightning.data.io.formats import LST_SCALE
@@ -65,8 +66,6 @@ def read_geotiff(path: str | Path, what: str = "GeoTIFF") -> tuple[np.ndarray, G
 
 def _tiff_call(path: Path, what: str, fn):
     """Open ``path`` with tifffile and run ``fn(tif)``; every failure becomes an LSTError."""
-    import tifffile
-
     if not path.is_file():
         raise LSTError(f"{what} file {path} does not exist")
     try:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import netCDF4
 import numpy as np
 
 from lst_lightning.data.io.decode import decode_block
@@ -156,8 +157,6 @@ def _scan_one(path: Path, time_base: str | int = "auto") -> tuple[NetCDFSource, 
 
 
 def _open(path: Path):
-    import netCDF4
-
     try:
         return netCDF4.Dataset(path, "r")
     except Exception as err:  # noqa: BLE001 - corrupt, truncated or not NetCDF at all
@@ -296,8 +295,6 @@ def _doy_dated(values: np.ndarray, path: Path, time_name: str,
 
 
 def _cf_dates(values: np.ndarray, units: str, calendar_name: str, path: Path, name: str) -> list[dt.date]:
-    import netCDF4
-
     try:
         stamps = netCDF4.num2date(values, units, calendar=calendar_name, only_use_cftime_datetimes=False,
                                   only_use_python_datetimes=True)

@@ -11,7 +11,9 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+import netCDF4
 import numpy as np
+import tifffile
 
 from lst_lightning.data.io.formats import NETCDF_VARIABLE
 from lst_lightning.data.io.grid import Grid
@@ -51,8 +53,6 @@ def atomic_path(path: Path):
 def write_lst_netcdf(path: Path, grid: Grid, doys: np.ndarray, data: np.ndarray) -> None:
     """One year in the original layout: ``data`` (time, band=4, y, x) uint16 in 0.02 K units,
     QA codes (0-3) in band 3, ``0`` for missing LST (stored as the 65535 fill value)."""
-    import netCDF4
-
     data = np.asarray(data)
     doys = np.asarray(doys)
     if data.ndim != 4 or data.shape[1] != 4 or data.shape[2:] != grid.shape:
@@ -113,8 +113,6 @@ def geo_tags(grid: Grid, nodata: float | None) -> list[tuple]:
 
 def write_geotiff(path: Path, grid: Grid, array: np.ndarray, nodata: float | None = None) -> None:
     """A georeferenced (bands, y, x) or (y, x) GeoTIFF, LZW-compressed, bands stored planar."""
-    import tifffile
-
     array = np.asarray(array)
     if array.ndim not in (2, 3) or array.shape[-2:] != grid.shape:
         raise ValueError(f"write_geotiff {path}: array shape {array.shape} does not end in the grid shape "

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lst_lightning.data.facts.windows import box_sum
+from lst_lightning.data.io.writers import atomic_path
 from lst_lightning.errors import LSTError
 
 log = logging.getLogger(__name__)
@@ -161,8 +162,6 @@ def _check_fractions(val: float, test: float, where: str) -> None:
 
 def save_plan(path, dates: dict[str, list[str]], masks: dict[str, np.ndarray]) -> None:
     """Write a plan for ``split=given``: per part, its dates (ISO) and its usable pixels (bool [H, W])."""
-    from lst_lightning.data.io.writers import atomic_path
-
     arrays = {f"{p}_dates": np.asarray(sorted(dates[p]), dtype="U10") for p in PARTS}
     arrays.update({f"{p}_pixels": np.asarray(masks[p], dtype=bool) for p in PARTS})
     with atomic_path(path) as tmp:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from lst_lightning.data.io import writers
+from lst_lightning.data.io.aggregate import aggregate_archive, coarse_grid, write_aggregated_lst
+from lst_lightning.data.io.archive import open_archive
 from lst_lightning.data.io.formats import FRAME_BANDS, LST_SCALE, qa_code
 from lst_lightning.data.synthetic.calibration import Calibration
 from lst_lightning.data.synthetic.climate import Climate, build_climate
@@ -72,9 +74,6 @@ def generate_fine_archive(out_dir, *, fine_factor: int, **options) -> dict:
     ndvi.tif, oracle/, truth.json); the top level holds it aggregated by ``fine_factor``
     (data/aggregate.py: lst/, dem.tif, ndvi.tif, oracle/) with truth.json written last, so that
     training reads the top level like any archive and the fine path is measured against ``fine/``."""
-    from lst_lightning.data.io.aggregate import aggregate_archive, coarse_grid, write_aggregated_lst
-    from lst_lightning.data.io.archive import open_archive
-
     if isinstance(fine_factor, bool) or int(fine_factor) != fine_factor or fine_factor < 2:
         raise LSTError(f"fine_factor must be an integer >= 2, got {fine_factor!r}")
     f, out = int(fine_factor), Path(out_dir)

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import ndimage, special
 
 from lst_lightning.data.io.grid import Grid
+from lst_lightning.data.io.rasters import read_dem
 from lst_lightning.data.synthetic.fields import SmoothNoise, fine_noise, standardize
 from lst_lightning.data.synthetic.physics import Physics
 from lst_lightning.data.synthetic.settings import MIN_SIDE
@@ -116,8 +117,6 @@ def load_terrain(dem, shape, seed: int, physics: Physics) -> tuple[Terrain, str]
     """The terrain of a DEM GeoTIFF (its grid wins over ``shape``), else procedural terrain on
     the real grid's corner and pixel size; and where it came from, for truth.json."""
     if dem is not None:
-        from lst_lightning.data.io.rasters import read_dem
-
         elev, grid = read_dem(dem)
         if min(elev.shape) < MIN_SIDE:
             raise LSTError(f"dem {dem}: grid {elev.shape} is too small (< {MIN_SIDE} per side)")
