@@ -88,3 +88,15 @@ def test_host_device_and_fine_tile_give_equal_values(coastal):
     fine = tile.gather(np.searchsorted(frames, f), r, c)
     np.testing.assert_allclose(fine["scalars"], batch["scalars"], rtol=1e-6, atol=1e-5)
     np.testing.assert_allclose(fine["patch"], batch["patch"], rtol=1e-6, atol=1e-5)
+
+
+def test_ndvi_voids_take_the_nearest_valid_value():
+    from lst_lightning.features.ndvi import fill_voids
+
+    layers = np.arange(2 * 4 * 5, dtype=np.float32).reshape(2, 4, 5)
+    layers[0, 1, 2] = np.nan  # one void: its nearest valid pixels are at distance 1
+    layers[1] = np.nan  # a layer without any value stays empty
+    filled = fill_voids(layers)
+    assert filled[0, 1, 2] in {layers[0, 0, 2], layers[0, 2, 2], layers[0, 1, 1], layers[0, 1, 3]}
+    np.testing.assert_array_equal(np.delete(filled[0].ravel(), 7), np.delete(layers[0].ravel(), 7))
+    assert np.isnan(filled[1]).all() and np.isnan(layers[0, 1, 2])  # the input is left alone
