@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from lst_lightning.evaluation.predictions import Predictor, part_metrics, predict_batched
+from lst_lightning.evaluation.predictions import Predictor, part_metrics, predict_batched, take
 from lst_lightning.features import FeatureLayout
 
 
@@ -38,23 +38,50 @@ def permute_group(batch: dict, layout: FeatureLayout, group: str, order: np.ndar
 
 
 def permutation_importance(predict: Predictor, batch: dict, layout: FeatureLayout, observed_only: bool = True,
-                           repeats: int = 3, seed: int = 0, batch_size: int = 8192) -> dict[str, dict]:
+                           repeats: int = 3, seed: int = 0, batch_size: int = 8192,
+                           strata: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
     """Per group: ``rmse_increase_k`` (mean over repeats), its ``std``, and ``mse_increase_pct``
-    (relative to the unpermuted model's MSE), plus the reference ``rmse_k``."""
+    (relative to the unpermuted model's MSE), plus the reference ``rmse_k``.
+
+    ``strata`` (name -> boolean mask over the samples, e.g. each band): permutations stay within a
+    stratum (a night sample never takes a day sample's values: a group's importance is then what it
+    tells within the band), and each stratum's figures are reported under ``by[name]`` too."""
     rng = np.random.default_rng(seed)
-    reference = part_metrics(predict_batched(predict, batch, batch_size), batch, observed_only)["rmse_k"]
     n = batch["target"].shape[0]
+    strata = strata or {}
+    masks = {"": np.ones(n, dtype=bool), **strata}
+    reference = {name: _rmse(predict_batched(predict, take(batch, m), batch_size), take(batch, m), observed_only)
+                 for name, m in masks.items()}
     out = {}
     for group in tqdm(layout.groups, desc="permutation importance", leave=False):
-        rmse = []
+        rmse = {name: [] for name in masks}
         for _ in range(repeats):
-            shuffled = permute_group(batch, layout, group, rng.permutation(n))
-            rmse.append(part_metrics(predict_batched(predict, shuffled, batch_size), batch, observed_only)["rmse_k"])
-        rmse = np.asarray(rmse)
-        out[group] = {"rmse_k": float(rmse.mean()), "rmse_increase_k": float(rmse.mean() - reference),
-                      "std_k": float(rmse.std()), "reference_rmse_k": float(reference),
-                      "mse_increase_pct": float(100 * (np.mean(rmse ** 2) / reference ** 2 - 1))}
+            shuffled = permute_group(batch, layout, group, _order(rng, n, strata))
+            pred = predict_batched(predict, shuffled, batch_size)
+            for name, m in masks.items():
+                rmse[name].append(_rmse(pred[m], take(batch, m), observed_only))
+        figures = {name: _figures(np.asarray(values), reference[name]) for name, values in rmse.items()}
+        out[group] = {**figures[""], "by": {name: figures[name] for name in strata}}
     return out
+
+
+def _order(rng: np.random.Generator, n: int, strata: dict[str, np.ndarray]) -> np.ndarray:
+    """A random permutation of 0..n-1 that keeps every sample inside its stratum."""
+    order = np.arange(n) if strata else rng.permutation(n)
+    for mask in strata.values():
+        index = np.flatnonzero(mask)
+        order[index] = index[rng.permutation(index.size)]
+    return order
+
+
+def _rmse(pred: np.ndarray, batch: dict, observed_only: bool) -> float:
+    return part_metrics(pred, batch, observed_only)["rmse_k"]
+
+
+def _figures(rmse: np.ndarray, reference: float) -> dict[str, float]:
+    return {"rmse_k": float(rmse.mean()), "rmse_increase_k": float(rmse.mean() - reference),
+            "std_k": float(rmse.std()), "reference_rmse_k": float(reference),
+            "mse_increase_pct": float(100 * (np.mean(rmse ** 2) / reference ** 2 - 1))}
 
 
 def ablation_table(full: dict, without: dict[str, dict], key: str = "test/rmse_k") -> dict[str, dict]:
