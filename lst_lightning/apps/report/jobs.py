@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
+import numpy as np
 from omegaconf import OmegaConf, open_dict
 
 from lst_lightning.apps import evaluate
 from lst_lightning.apps.report import ABLATION_MODEL, IMPORTANCE_MODELS, MODELS, SPLITS
 from lst_lightning.apps.report.writer import write_report
 from lst_lightning.apps.runs import model_predictor
+from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.data.loading.sources import resolve_cache
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.importance import permutation_importance
@@ -143,6 +145,21 @@ def _test_set(cfg, model_file):
     return dm, predict, gather_all(dm.gatherer, dm.eval_index("test"), dm.eval_batch_size)
 
 
+def log_importance(client, run_id: str, per_model: list[dict]) -> None:
+    """Each group's importance over the models (folds) to the run: ``importance/<group>/<key>`` the
+    mean, ``.../low`` and ``.../high`` its interval; per band under ``importance/<group>/band/<b>/``."""
+    for group in per_model[0]:
+        views = {"": [imp[group] for imp in per_model]}
+        views.update({f"band/{b}/": [imp[group]["by"][b] for imp in per_model] for b in per_model[0][group]["by"]})
+        for prefix, figures in views.items():
+            for key in ("rmse_increase_k", "mse_increase_pct", "std_k"):
+                iv = mean_interval([f[key] for f in figures])
+                client.log_metric(run_id, f"importance/{group}/{prefix}{key}", iv["mean"])
+                if len(figures) > 1 and key == "rmse_increase_k":
+                    for stat in ("low", "high"):
+                        client.log_metric(run_id, f"importance/{group}/{prefix}{key}/{stat}", iv[stat])
+
+
 def analyse(job: Job, name: str, out: Path, repeats: int, importance: bool, figures: Path | None) -> list[Path]:
     """With ``importance``, the permutation importance of ``job``'s model on its test set (of each
     fold's model, with the folds' mean and interval, when cross-validated), logged to its MLflow
@@ -154,16 +171,12 @@ def analyse(job: Job, name: str, out: Path, repeats: int, importance: bool, figu
         per_model = []
         for cfg, results in runs:
             dm, predict, batch = _test_set(cfg, results["best_checkpoint"])
+            band = dm.gatherer.band_index[batch["frame"]]  # permuted within each band, figures per band too
+            strata = {FRAME_BANDS[b]: band == b for b in np.unique(band)}
             per_model.append(permutation_importance(predict, batch, dm.layout, bool(cfg.data.eval_observed_only),
-                                                    repeats, seed=int(cfg.seed)))
-        client = mlflow.MlflowClient(tracking_uri=tracking_uri(job_config(job, name, out)))
-        for group in per_model[0]:
-            for key in ("rmse_increase_k", "mse_increase_pct", "std_k"):
-                iv = mean_interval([imp[group][key] for imp in per_model])
-                client.log_metric(job.results["mlflow_run_id"], f"importance/{group}/{key}", iv["mean"])
-                if len(per_model) > 1 and key == "rmse_increase_k":
-                    for stat in ("low", "high"):
-                        client.log_metric(job.results["mlflow_run_id"], f"importance/{group}/{key}/{stat}", iv[stat])
+                                                    repeats, seed=int(cfg.seed), strata=strata))
+        log_importance(mlflow.MlflowClient(tracking_uri=tracking_uri(job_config(job, name, out))),
+                       job.results["mlflow_run_id"], per_model)
     if figures is None:
         return []
     cfg, results = runs[0]
