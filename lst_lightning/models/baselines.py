@@ -88,7 +88,7 @@ class Ridge(Baseline):
     """
 
     def __init__(self, alpha: str | float | list[float] = "auto", by: tuple[str, ...] | list[str] = ("band", "season"),
-                 min_samples: int = 200, clip_inputs: float | None = 0.001):
+                 min_samples: int = 200, clip_inputs: float | None = 0.0):
         unknown = sorted(set(by) - {"band", "season"})
         if unknown:
             raise LSTError(f"model.baseline.by: unknown {unknown}; choose from band, season")

@@ -200,7 +200,7 @@ def test_ridge_stays_bounded_where_an_input_extrapolates():
            for name, m in (("robust", robust), ("unclamped", unclamped))}
     assert mse["robust"] < trivial + 0.05, mse  # at worst about as good as predicting 0 (here better)
     assert mse["unclamped"] > 5 * trivial, mse  # the straight line carried 24 sd out
-    # inside the training range the clamp (to the 0.1 % and 99.9 % quantiles) changes next to nothing
+    # inside the training range the clamp (to its min and max) changes next to nothing
     inside = robust.predict(val, TwoFrames()) - unclamped.predict(val, TwoFrames())
     assert np.mean(inside ** 2) < 1e-3 * np.mean(val["target"] ** 2)
 
