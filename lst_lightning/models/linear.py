@@ -15,15 +15,30 @@ alpha at the top of its grid in 3 folds of 5. Three causes, three remedies:
   largest eigenvalue x 1e-8 .. 10, half-decade steps), from nearly no shrinkage to nearly the
   stratum's mean; the old grid (0.1 .. 1000) chose its top in 3 folds of 5.
 
-A missing input (NaN: NDVI outside its windows) counts as the column's training mean.
+A missing input (NaN: NDVI outside its windows) counts as the column's training mean. The algebra
+runs on one BLAS thread: a multi-threaded product sums in another order, and a fold fitted in a
+``cv_jobs`` worker (one core) would differ in the last digits from the same fold fitted alone.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 AUTO_GRID = np.logspace(-8, 1, 19)  # x the largest eigenvalue of the standardised Gram matrix
 _CHUNK = 65536  # rows standardised at once: bounds the float64 copies on 200 000-sample fits
 _CONSTANT = 1e-12  # a column with a spread this small (relative) is constant: scale 1
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """Context: numpy's BLAS on one thread (the same sums whatever the process's thread count)."""
+    return _blas().limit(limits=1, user_api="blas")
 
 
 class RidgeFit:
@@ -34,7 +49,8 @@ class RidgeFit:
         self.coef, self.intercept, self.alpha = coef, float(intercept), float(alpha)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return standardise(x, self.lo, self.hi, self.mean, self.scale) @ self.coef + self.intercept
+        with one_blas_thread():
+            return standardise(x, self.lo, self.hi, self.mean, self.scale) @ self.coef + self.intercept
 
 
 def standardise(x: np.ndarray, lo, hi, mean, scale) -> np.ndarray:
@@ -71,11 +87,12 @@ class RidgePath:
         self.scale = np.where(spread > _CONSTANT * np.maximum(1.0, np.abs(self.mean)), spread, 1.0)
         self.y_mean = float(np.mean(y))
         gram, xty = np.zeros((x.shape[1],) * 2), np.zeros(x.shape[1])
-        for start in range(0, x.shape[0], _CHUNK):
-            z = standardise(x[start:start + _CHUNK], self.lo, self.hi, self.mean, self.scale)
-            gram += z.T @ z
-            xty += z.T @ (np.asarray(y[start:start + _CHUNK], dtype=np.float64) - self.y_mean)
-        eigval, self.eigvec = np.linalg.eigh(gram)
+        with one_blas_thread():
+            for start in range(0, x.shape[0], _CHUNK):
+                z = standardise(x[start:start + _CHUNK], self.lo, self.hi, self.mean, self.scale)
+                gram += z.T @ z
+                xty += z.T @ (np.asarray(y[start:start + _CHUNK], dtype=np.float64) - self.y_mean)
+            eigval, self.eigvec = np.linalg.eigh(gram)
         self.eigval = np.maximum(eigval, 0.0)  # rounding can leave the null directions slightly < 0
         self.proj = self.eigvec.T @ xty
 
@@ -91,9 +108,11 @@ class RidgePath:
         return self.eigvec @ weights
 
     def fit(self, alpha: float) -> RidgeFit:
-        return RidgeFit(self.lo, self.hi, self.mean, self.scale, self.coef(alpha), self.y_mean, alpha)
+        with one_blas_thread():
+            return RidgeFit(self.lo, self.hi, self.mean, self.scale, self.coef(alpha), self.y_mean, alpha)
 
     def predictions(self, alphas: list[float], x: np.ndarray) -> np.ndarray:
         """[N, len(alphas)]: the prediction of every candidate fit, in one product."""
-        coefs = np.stack([self.coef(a) for a in alphas], axis=1)
-        return standardise(x, self.lo, self.hi, self.mean, self.scale) @ coefs + self.y_mean
+        with one_blas_thread():
+            coefs = np.stack([self.coef(a) for a in alphas], axis=1)
+            return standardise(x, self.lo, self.hi, self.mean, self.scale) @ coefs + self.y_mean
