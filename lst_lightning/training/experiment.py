@@ -123,15 +123,18 @@ def _run_parallel(fold_cfgs: list[DictConfig], jobs: int) -> None:
 
 
 def _take_cores(slots) -> None:
-    """Worker initialiser: pin this process to its cores; torch and LightGBM use just those."""
+    """Worker initialiser: pin this process to its cores; torch and LightGBM use just those. The
+    pin comes before torch (and numpy) load: their thread pools are sized to the cores they see
+    then. The thread settings (lst_lightning/threads.py) came with the parent's environment."""
     import os
+
+    cores = slots.get()
+    os.sched_setaffinity(0, cores)
 
     import torch
 
     from lst_lightning import log as lst_log
 
-    cores = slots.get()
-    os.sched_setaffinity(0, cores)
     torch.set_num_threads(len(cores))
     lst_log.configure()
 
