@@ -12,7 +12,7 @@ import benchmarks
 
 # isort: off
 # imported for their @stage/@child registration: this import order is the order of the stages
-from benchmarks import window_mean, prepare, batch_assembly, training, full_scale, fine_predict  # noqa: F401
+from benchmarks import window_mean, prepare, batch_assembly, training, threads, full_scale, fine_predict  # noqa: F401
 # isort: on
 from benchmarks.common import STAGES, child_main, machine, pin_one_core, table
 
@@ -21,9 +21,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     from lst_lightning.data.synthetic import ISRAEL_SHAPE  # the parent's only: it pulls scipy
 
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=benchmarks.__doc__.split("\n\n")[0])
-    heavy = ("full_scale", "fine_predict")  # minutes each: run on request
+    heavy = ("threads", "full_scale", "fine_predict")  # minutes each: run on request
     p.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=[s for s in STAGES if s not in heavy],
-                   help=f"stages to run (default: all but {' and '.join(heavy)}: {', '.join(STAGES)})")
+                   help=f"stages to run (default: all but {', '.join(heavy)}: {', '.join(STAGES)})")
     p.add_argument("--frames", type=int, default=200,
                    help="frames for 'prepare' (window_mean uses at most 64 of them; default 200)")
     p.add_argument("--shape", type=int, nargs=2, default=list(ISRAEL_SHAPE), metavar=("H", "W"),
@@ -34,6 +34,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=5, help="timed repetitions; the best one counts")
     p.add_argument("--assembly-batches", type=int, default=60, help="batch_assembly: batches of 4096 (default 60)")
     p.add_argument("--train-batches", type=int, default=100, help="training: steps of 1024 (default 100)")
+    p.add_argument("--thread-seconds", type=float, default=8.0,
+                   help="threads: seconds of training steps per measurement (default 8; eight measurements)")
+    p.add_argument("--lgbm-trees", type=int, default=20, help="threads: LightGBM trees per measurement (default 20)")
     p.add_argument("--years", type=int, default=19, help="full_scale: years of day + night frames (default 19)")
     p.add_argument("--workdir", type=Path, default=None, help="full_scale: where the archive and cache go")
     p.add_argument("--out", type=Path, default=None, help="also append the JSON lines to this file")

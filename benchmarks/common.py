@@ -17,6 +17,8 @@ from typing import Callable
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+# the cores this run may use, read before main() pins itself to one (the threads stage uses them all)
+CORES = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
 
 STAGES: dict[str, Callable[[argparse.Namespace], list[dict]]] = {}
 CHILDREN: dict[str, Callable[..., dict]] = {}
@@ -143,9 +145,9 @@ def table(results: list[dict], info: dict) -> str:
     lines = [f"# {info['processor']}, {info['cores_used']} of {info['cpu_count']} cores, "
              f"numpy {info['numpy']}", f"{'figure':<22} {'value':>14}  unit"]
     for fig in results:
-        value = fig["value"]
-        text = f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-        lines.append(f"{fig['name']:<22} {text:>14}  {fig['unit']}")
+        variant = f"  [{fig['sizes']['variant']}]" if "variant" in fig["sizes"] else ""
+        lines.append(f"{fig['name']:<22} {number(fig['value']):>14}  {fig['unit']}{variant}")
+    lines += variant_table([f for f in results if "variant" in f["sizes"]])
     by = {f["name"]: f["value"] for f in results}
     if "window_mean" in by and "naive_window_loop" in by:
         lines.append(f"box filter vs per-window loop: {by['window_mean'] / by['naive_window_loop']:,.0f}x")
@@ -153,3 +155,22 @@ def table(results: list[dict], info: dict) -> str:
         if name in by:
             lines.append(f"{label}: {'met' if met(by[name]) else 'NOT met'}")
     return "\n".join(lines)
+
+
+def number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def variant_table(figs: list[dict]) -> list[str]:
+    """The threads stage's figures side by side: one row per variant, one column per figure name."""
+    if not figs:
+        return []
+    names = list(dict.fromkeys(f["name"] for f in figs))
+    rows = {}
+    for f in figs:
+        rows.setdefault(f["sizes"]["variant"], {})[f["name"]] = f
+    lines = ["", f"{'':<16}" + "".join(f"{n:>15}" for n in names)]
+    for variant, by in rows.items():
+        lines.append(f"{variant:<16}" + "".join(f"{number(by[n]['value']) if n in by else '':>15}" for n in names))
+    units = {f["name"]: f["unit"] for f in figs}
+    return lines + [f"{'(unit)':<16}" + "".join(f"{units[n]:>15}" for n in names)]

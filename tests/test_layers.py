@@ -10,7 +10,8 @@ from tests.common import REPO
 PACKAGE = REPO / "lst_lightning"
 # lowest first; a module may import its own layer and those below
 LAYERS = [
-    ("base", ("errors", "log", "progress", "config", "targets")),
+    # "": the package's own __init__, which sets the thread environment (threads) before anything loads
+    ("base", ("", "errors", "log", "progress", "config", "targets", "threads")),
     ("io", ("data.io",)),
     ("facts", ("data.facts", "features")),
     ("cache", ("data.cache",)),

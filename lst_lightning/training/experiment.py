@@ -21,10 +21,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import mlflow
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from lst_lightning import log as lst_log
 from lst_lightning.data.loading.sources import source_of
 from lst_lightning.errors import LSTError, exit_on_user_error
 from lst_lightning.evaluation.intervals import mean_interval
@@ -41,6 +39,7 @@ from lst_lightning.training.rundir import (
     write_results,
 )
 from lst_lightning.training.tracking import mlflow_settings, run_name, run_tags
+from lst_lightning.training.workers import fold_process, take_cores
 
 log = logging.getLogger(__name__)
 CV_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct", "explained_fraction",
@@ -161,25 +160,9 @@ def _run_parallel(part_cfgs: list[DictConfig], jobs: int) -> None:
     plain = [OmegaConf.to_container(c, resolve=True) for c in part_cfgs]
     for c in plain:  # progress bars of parallel runs would overwrite each other: one line per run instead
         c["trainer"]["enable_progress_bar"] = False
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_take_cores, initargs=(slots,)) as pool:
-        for future in [pool.submit(_fold_process, c) for c in plain]:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=take_cores, initargs=(slots,)) as pool:
+        for future in [pool.submit(fold_process, c) for c in plain]:
             future.result()
-
-
-def _take_cores(slots) -> None:
-    """Worker initialiser: pin this process to its cores; torch and LightGBM use just those."""
-    cores = slots.get()
-    os.sched_setaffinity(0, cores)
-    torch.set_num_threads(len(cores))
-    lst_log.configure()
-
-
-def _fold_process(plain: dict) -> None:
-    """One run in a worker process (module level: spawned workers import it)."""
-    cfg = OmegaConf.create(plain)
-    log.info(f"[cv] {cfg.run_name}: started")
-    run_training(cfg)
-    log.info(f"[cv] {cfg.run_name}: done")
 
 
 def summarise(per_fold: list[dict]) -> dict[str, dict]:

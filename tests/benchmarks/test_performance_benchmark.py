@@ -94,3 +94,33 @@ def test_batch_assembly_and_training_meet_the_targets(tmp_path):
     assert figs["train_stream"]["value"] >= 1.5e6
     assert figs["train_pipeline_ratio"]["value"] >= 0.9
     assert figs["batch_assembly_peak_rss"]["value"] < 2048 and figs["training_peak_rss"]["value"] < 3072
+
+
+FIGURE_NAMES = ("steps_alone", "lgbm_alone", "steps_loaded", "lgbm_loaded")  # the threads stage's
+
+
+@pytest.mark.slow
+def test_the_threads_stage_measures_each_variant_alone_and_loaded(tmp_path):
+    """--stages threads (minutes on the shared 2-core machine): eight fresh processes, each under the
+    settings it names."""
+    figs, stdout = run_benchmark(tmp_path, "--stages", "threads", "--thread-seconds", "0.3", "--lgbm-trees", "2")
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    seen = {(f["name"], f["sizes"]["variant"]): f["sizes"] for f in lines}
+    variants = ("old defaults", "ACTIVE", "new (PASSIVE)", "PASSIVE 1 thread")
+    assert set(seen) == {(n, v) for n in FIGURE_NAMES for v in variants}
+    policy = {"old defaults": "PASSIVE", "ACTIVE": "ACTIVE", "new (PASSIVE)": "PASSIVE", "PASSIVE 1 thread": "PASSIVE"}
+    for (name, variant), sizes in seen.items():
+        assert sizes["wait_policy"] == policy[variant]  # old defaults: set, but after torch loaded
+        assert sizes["threads"] == (1 if variant == "PASSIVE 1 thread" else sizes["cores"])
+    assert all(f["value"] > 0 for f in lines)
+    rows = {line[:16].strip(): line[16:].split() for line in stdout.splitlines() if line.startswith(variants)}
+    assert set(rows) == set(variants)  # the side-by-side table: a row per variant, a number per figure
+    for variant, row in rows.items():
+        expected = [seen_value(lines, name, variant) for name in FIGURE_NAMES]
+        assert [float(v.replace(",", "")) for v in row] == pytest.approx(expected)
+
+
+def seen_value(lines: list[dict], name: str, variant: str) -> float:
+    """The figure as the table prints it (3 significant digits, or a whole number from 100 on)."""
+    value = next(f["value"] for f in lines if f["name"] == name and f["sizes"]["variant"] == variant)
+    return round(value) if value >= 100 else float(f"{value:.3g}")

@@ -163,3 +163,73 @@ def test_permute_group_moves_only_that_group():
     out = permute_group(batch, layout, "elev_diff", order)
     np.testing.assert_array_equal(out["patch"], batch["patch"][order])
     np.testing.assert_array_equal(out["scalars"], batch["scalars"])
+
+
+class TwoFrames:
+    """A gatherer's frame table: frame 0 a night in January, frame 1 a day in July."""
+    band_index = np.array([0, 1])
+    month = np.array([0, 6])
+
+
+def saturating_batch(rng, n: int, lst_sd: float = 5.0) -> dict:
+    """Elevation differences that sum to zero (collinear columns, as the cache's 81) and a
+    window-mean LST whose effect on the target saturates outside the usual range (a physical
+    relation a linear model sees only the middle of)."""
+    elev = rng.normal(0, 100, (n, 9))
+    elev -= elev.mean(axis=1, keepdims=True)
+    lst = rng.normal(290, lst_sd, n)
+    scalars = np.stack([lst, rng.normal(size=n), rng.normal(size=n)], axis=1).astype(np.float32)
+    target = -0.0065 * elev[:, 4] + 0.5 * np.tanh((lst - 290) / 10) + rng.normal(0, 0.1, n)
+    return {"scalars": scalars, "patch": elev.reshape(n, 1, 3, 3).astype(np.float32), "target": target,
+            "frame": rng.integers(0, 2, n)}
+
+
+def test_ridge_stays_bounded_where_an_input_extrapolates():
+    from lst_lightning.models.baselines import Ridge
+
+    rng = np.random.default_rng(0)
+    train, val = saturating_batch(rng, 4000), saturating_batch(rng, 1000)
+    far = saturating_batch(rng, 1000)
+    far["scalars"][:, 0] = 290 + 120  # a date 24 training standard deviations warmer than any seen
+    far["target"] = -0.0065 * far["patch"][:, 0, 1, 1] + 0.5 + rng.normal(0, 0.1, 1000)  # the saturated truth
+    trivial = np.mean(far["target"] ** 2)
+    robust, unclamped = Ridge(), Ridge(clip_inputs=None)
+    for model in (robust, unclamped):
+        model.fit(train, val, TwoFrames())
+    mse = {name: np.mean((m.predict(far, TwoFrames()) - far["target"]) ** 2)
+           for name, m in (("robust", robust), ("unclamped", unclamped))}
+    assert mse["robust"] < trivial + 0.05, mse  # at worst about as good as predicting 0 (here better)
+    assert mse["unclamped"] > 5 * trivial, mse  # the straight line carried 24 sd out
+    # inside the training range the clamp (to its min and max) changes next to nothing
+    inside = robust.predict(val, TwoFrames()) - unclamped.predict(val, TwoFrames())
+    assert np.mean(inside ** 2) < 1e-3 * np.mean(val["target"] ** 2)
+
+
+def test_ridge_on_collinear_columns_warns_nothing_and_fits():
+    import warnings
+
+    from lst_lightning.models.baselines import Ridge
+
+    rng = np.random.default_rng(1)
+    train, val = saturating_batch(rng, 3000), saturating_batch(rng, 1000)
+    train["patch"][:5, 0, 0, 0] = np.nan  # a missing input (NDVI outside its windows) counts as the mean
+    for alpha in ("auto", [0.0, 1e-3, 0.1, 1000.0]):
+        model = Ridge(alpha=alpha)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # LinAlgWarning (ill-conditioned) or a RuntimeWarning fails the test
+            model.fit(train, val, TwoFrames())
+            pred = model.predict(val, TwoFrames())
+        assert np.all(np.isfinite(pred))
+        # the lapse rate through the centre elevation difference is recovered (target RMS ~0.7 K, noise 0.1 K)
+        assert np.mean((pred - val["target"]) ** 2) < 0.1 * np.mean(val["target"] ** 2)
+    assert set(model.models) == {None, 0, 6}  # night-DJF (code 0) and day-JJA (1 x 4 + 2): own fits
+
+
+def test_ridge_settings_are_checked():
+    from lst_lightning.errors import LSTError
+    from lst_lightning.models.baselines import Ridge
+
+    with pytest.raises(LSTError, match="model.baseline.alpha"):
+        Ridge(alpha="big")
+    with pytest.raises(LSTError, match="model.baseline.clip_inputs"):
+        Ridge(clip_inputs=0.5)
