@@ -8,6 +8,7 @@ alone can predict):
 * ``target``   float32 [B]        centre LST minus window-mean LST, Kelvin
 * ``oracle``   float32 [B]        the input-visible physics' target (synthetic archives), else NaN
 * ``observed`` bool [B]           centre pixel really observed for this frame's band (QA)
+* ``band``     int64 [B]          the frame's band, its index in io.formats.FRAME_BANDS (0 night, 1 day)
 * ``frame``, ``row``, ``col``  int64 [B]  where the sample comes from
 
 The groups and their columns are the registry's (lst_lightning/features/<group>.py). A layout

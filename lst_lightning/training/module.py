@@ -17,9 +17,10 @@ import warnings
 from typing import Any
 
 import lightning.pytorch as L
+import numpy as np
 import torch
-import torch.nn.functional as F
 
+from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.data.loading.scaling import FeatureScaler
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.metrics import ALL_KEYS, LSTMetrics
@@ -63,10 +64,17 @@ def target_config(cfg: dict | None, default: dict) -> dict:
     return cfg
 
 
+def _mse(squared: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """The mean of squared errors [B] or [B, members], each sample weighted by ``weight`` [B]."""
+    if weight is None:
+        return squared.mean()
+    return (squared * weight.view(-1, *[1] * (squared.dim() - 1))).mean()
+
+
 class LSTRegressor(L.LightningModule):
     def __init__(self, net: dict, layout: dict, optimizer: dict, scheduler: dict | None = None,
                  scaling: dict | None = None, eval_observed_only: bool = True, ensemble: int = 1,
-                 clip: float | None = None):
+                 clip: float | None = None, band_balance: bool = False):
         super().__init__()
         self.save_hyperparameters()
         self.layout = FeatureLayout.from_json(layout)
@@ -76,6 +84,10 @@ class LSTRegressor(L.LightningModule):
         self.eval_observed_only = bool(eval_observed_only)
         self.scaler = FeatureScaler(self.layout, scaling, clip=clip)
         self.net = build_ensemble(net, self.layout, ensemble)
+        # the training loss's weight of each band (night, day): 1, or with band_balance the inverse of
+        # the band's target variance, so that a quiet band (night) counts as much as a lively one
+        self.band_balance = bool(band_balance)
+        self.register_buffer("band_weight", torch.ones(len(FRAME_BANDS)))
         build(self.optimizer_cfg, "model.optimizer", torch.optim.Optimizer, self.parameters())  # checked now
         # attributes, not a ModuleDict: 'train' is taken by nn.Module.train
         for stage in STAGES:
@@ -83,6 +95,24 @@ class LSTRegressor(L.LightningModule):
         for stage in ("val", "test"):
             setattr(self, f"{stage}_all_metrics", LSTMetrics())
         self._final: dict[str, dict[str, float]] = {}
+
+    def fit_band_weights(self, target: np.ndarray, band: np.ndarray) -> None:
+        """With ``band_balance``: each band's weight 1 / its training target variance, scaled so that
+        the training samples' mean weight is 1 (a band absent from training keeps weight 1)."""
+        if not self.band_balance:
+            return
+        target, band = np.asarray(target, dtype=np.float64), np.asarray(band)
+        weight = np.ones(len(FRAME_BANDS))
+        for b in np.unique(band):
+            weight[b] = 1.0 / max(float(target[band == b].var()), 1e-6)
+        weight /= weight[band].mean()
+        self.band_weight.copy_(torch.from_numpy(weight))
+        log.info("loss weight per band (band_balance): " + ", ".join(
+            f"{name} {w:.2f}" for name, w in zip(FRAME_BANDS, weight)))
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Checkpoints saved before the loss had band weights: weight 1 each, as they were trained."""
+        checkpoint["state_dict"].setdefault("band_weight", torch.ones(len(FRAME_BANDS)))
 
     def forward(self, scalars: torch.Tensor, patch: torch.Tensor) -> torch.Tensor:
         """Raw (unscaled) features in, predicted centre-minus-window-mean LST (K) out, [B]."""
@@ -92,12 +122,13 @@ class LSTRegressor(L.LightningModule):
     def _step(self, batch: dict, batch_idx: int, stage: str) -> torch.Tensor:
         target = batch["target"].float()
         n_batch = target.numel()
+        weight = self.band_weight[batch["band"]] if stage == "train" and self.band_balance else None
         if stage == "train" and isinstance(self.net, Ensemble):  # each member on its own loss
             members = self.net.member_outputs(*self.scaler(batch["scalars"], batch["patch"])).float()
-            pred, loss = members.mean(dim=1), F.mse_loss(members, target[:, None].expand_as(members))
+            pred, loss = members.mean(dim=1), _mse((members - target[:, None]) ** 2, weight)
         else:
             pred = self(batch["scalars"], batch["patch"]).float()
-            loss = F.mse_loss(pred, target)
+            loss = _mse((pred - target) ** 2, weight)
         if not torch.isfinite(loss):
             raise LSTError(self._nonfinite_message(loss, batch, batch_idx, stage))
         oracle = batch.get("oracle")

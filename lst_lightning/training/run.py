@@ -94,7 +94,8 @@ def build_module(cfg: DictConfig, layout):
     return LSTRegressor(net=as_dict(cfg.model.net), layout=layout.to_json(),
                         optimizer=as_dict(cfg.model.optimizer), scheduler=as_dict(cfg.model.get("scheduler")),
                         scaling=scaling, eval_observed_only=bool(cfg.data.eval_observed_only),
-                        ensemble=cfg.model.get("ensemble", 1), clip=cfg.model.get("clip_inputs"))
+                        ensemble=cfg.model.get("ensemble", 1), clip=cfg.model.get("clip_inputs"),
+                        band_balance=bool(cfg.model.get("band_balance", False)))
 
 
 def build_trainer(cfg: DictConfig, loggers: list, extra_callbacks: list):
@@ -144,7 +145,9 @@ def run_training(cfg: DictConfig) -> float | None:
 def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict, list[Path], bool]:
     """Fit the network, test its best checkpoint: (results, extra files, is this the main rank)."""
     module = build_module(cfg, dm.layout)
-    module.scaler.fit(*dm.scaler_arrays())  # statistics from training samples only
+    batch = dm.scaler_batch()  # statistics from training samples only
+    module.scaler.fit(batch["scalars"], batch["patch"])
+    module.fit_band_weights(batch["target"], batch["band"])
     history = EpochHistory()
     trainer = build_trainer(cfg, loggers, [history, RandomState()])
     trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(cfg, out))

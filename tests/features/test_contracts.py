@@ -13,7 +13,7 @@ from lst_lightning.downscale.tiles import tile_cache
 from lst_lightning.features import FeatureLayout
 
 GROUPS = ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "terrain", "context")
-KEYS = {"scalars", "patch", "target", "oracle", "observed", "frame", "row", "col"}
+KEYS = {"scalars", "patch", "target", "oracle", "observed", "band", "frame", "row", "col"}
 
 
 def host(values) -> np.ndarray:
@@ -79,3 +79,4 @@ def test_every_gatherer_gathers_the_layout(gatherer):
     assert np.isfinite(batch["scalars"]).all() and np.isfinite(batch["patch"]).all()
     assert (batch["frame"] == f).all() and (batch["row"] == r).all() and (batch["col"] == c).all()
     assert (batch["observed"] == gatherer.observed(f, r, c)).all()
+    assert batch["band"].dtype == np.int64 and (batch["band"] == gatherer.band_index[f]).all()

@@ -196,3 +196,24 @@ def test_bad_settings_are_clear_errors():
     b = make_batches(n_batches=1)[0]
     with pytest.raises(LSTError, match="not fitted"):
         module(b["scalars"], b["patch"])
+
+
+def test_band_balance_weights_each_band_by_its_inverse_target_variance():
+    module = fitted_module(band_balance=True)
+    rng = np.random.default_rng(0)
+    band = np.repeat([0, 1], [300, 700])  # night, day
+    target = np.where(band == 0, rng.normal(0, 0.5, 1000), rng.normal(0, 1.5, 1000))
+    module.fit_band_weights(target, band)
+    w = module.band_weight.numpy()
+    night, day = 1 / target[band == 0].var(), 1 / target[band == 1].var()
+    np.testing.assert_allclose(w, np.array([night, day]) / np.mean(np.where(band == 0, night, day)), rtol=1e-6)
+    batch = {**make_batches(1)[0]}
+    batch["band"] = torch.from_numpy(rng.integers(0, 2, batch["target"].numel()))
+    with torch.no_grad():
+        pred = module(batch["scalars"], batch["patch"])
+        expect = (module.band_weight[batch["band"]] * (pred - batch["target"]) ** 2).mean()
+        assert torch.allclose(module._step(batch, 0, "train"), expect)
+        assert torch.allclose(module._step(batch, 0, "val"), ((pred - batch["target"]) ** 2).mean())  # eval: plain
+    plain = fitted_module()
+    plain.fit_band_weights(target, band)
+    assert torch.equal(plain.band_weight, torch.ones(2))  # off by default

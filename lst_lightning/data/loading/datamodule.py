@@ -168,10 +168,15 @@ class SampleData(L.LightningDataModule, ABC):
     def draw_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n`` random training samples (frame, row, col): the scaler's and the baselines' draws."""
 
-    def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Features of a seeded random set of TRAINING samples, to fit the scaler on."""
+    def scaler_batch(self) -> dict:
+        """A seeded random set of TRAINING samples, gathered: what the scaler (and the loss's band
+        weights) are fitted on."""
         self.setup()
-        batch = self.gatherer.gather(*self.draw_train(self.scaler_samples, np.random.default_rng([self.seed, 7])))
+        return self.gatherer.gather(*self.draw_train(self.scaler_samples, np.random.default_rng([self.seed, 7])))
+
+    def scaler_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Features of ``scaler_batch``, to fit the scaler on."""
+        batch = self.scaler_batch()
         return batch["scalars"], batch["patch"]
 
 

@@ -224,4 +224,4 @@ class FeatureGatherer(Gatherer):
         qa = xp.astype(src.array("qa")[s.f, s.r, s.c], xp.int64)
         observed = src.observed_table[src.array("band")[s.f], qa]
         return {"scalars": scalars, "patch": patch, "target": centre - mean, "oracle": oracle,
-                "observed": observed, "frame": s.f, "row": s.r, "col": s.c}
+                "observed": observed, "band": src.array("band")[s.f], "frame": s.f, "row": s.r, "col": s.c}
