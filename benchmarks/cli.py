@@ -34,6 +34,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=5, help="timed repetitions; the best one counts")
     p.add_argument("--assembly-batches", type=int, default=60, help="batch_assembly: batches of 4096 (default 60)")
     p.add_argument("--train-batches", type=int, default=100, help="training: steps of 1024 (default 100)")
+    p.add_argument("--train-model", default="mlp", help="training: the network (conf/model/<name>.yaml; default mlp)")
+    p.add_argument("--train-cache", default=None, help="training: a prepared cache to train from (e.g. the real "
+                   "year's) instead of a synthetic archive")
+    p.add_argument("--train-groups", nargs="*", default=[], help="training: feature groups (default: the original "
+                   "inputs); with --train-cache, e.g. lst_mean elev_mean elev_diff doy tod latlon context ndvi")
     p.add_argument("--thread-seconds", type=float, default=8.0,
                    help="threads: seconds of training steps per measurement (default 8; eight measurements)")
     p.add_argument("--lgbm-trees", type=int, default=20, help="threads: LightGBM trees per measurement (default 20)")

@@ -87,13 +87,15 @@ def bench_cache(tmp: Path, day_step: int, shape: tuple[int, int]):
                          cache_root=tmp / "cache", progress=False, quiet=True)
 
 
-def bench_datamodule(cache, batch_size: int, batches: int):
-    """The training datamodule over ``cache`` (default features, space_days split), set up, with
-    ``batches`` batches of ``batch_size`` per epoch."""
+def bench_datamodule(cache, batch_size: int, batches: int, groups: tuple[str, ...] | None = None):
+    """The training datamodule over ``cache`` (``groups``, default the original inputs; space_days
+    split), set up, with ``batches`` batches of ``batch_size`` per epoch."""
     from lst_lightning.data.loading.datamodule import LSTDataModule
+    from lst_lightning.data.loading.gatherer import layout_for
     from lst_lightning.features import FeatureLayout
 
-    dm = LSTDataModule(cache, FeatureLayout(k=cache.k), {"kind": "space_days"}, batch_size=batch_size,
+    layout = FeatureLayout(k=cache.k, meta=cache.meta) if groups is None else layout_for(cache, groups)
+    dm = LSTDataModule(cache, layout, {"kind": "space_days"}, batch_size=batch_size,
                        samples_per_epoch=batch_size * batches, eval_samples=10_000, scaler_samples=20_000)
     dm.setup()
     return dm

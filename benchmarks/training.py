@@ -15,13 +15,18 @@ BATCH = 1024
 
 @stage("training")
 def bench_training(args) -> list[dict]:
-    """Default MLP steps fed by the real pipeline vs by prebuilt tensors (ratio >= 0.9: not
-    input-bound), on the CPU and, when present, the GPU."""
-    with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
-        res = run_child("training", bench_cache(Path(tmp), args.day_step, args.shape).path, BATCH,
-                        args.train_batches)
-    sizes = dict(batch=BATCH, batches=args.train_batches, frames=res["frames"], shape=list(args.shape),
-                 model="mlp 1024-512-256-128")
+    """Training steps (--train-model, default the MLP) fed by the real pipeline vs by prebuilt
+    tensors (ratio >= 0.9: not input-bound), on the CPU and, when present, the GPU; on a synthetic
+    archive, or on a prepared cache (--train-cache, e.g. the real year's, with --train-groups)."""
+    groups = ",".join(args.train_groups)
+    if args.train_cache:
+        res = run_child("training", args.train_cache, BATCH, args.train_batches, args.train_model, groups)
+    else:
+        with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
+            res = run_child("training", bench_cache(Path(tmp), args.day_step, args.shape).path, BATCH,
+                            args.train_batches, args.train_model, groups)
+    sizes = dict(batch=BATCH, batches=args.train_batches, frames=res["frames"], shape=res["shape"],
+                 model=args.train_model, groups=groups, cache=args.train_cache or "synthetic")
     cpu = res["cpu"]
     out = [figure("train_pipeline", cpu["pipeline"], "samples/s", **sizes),
            figure("train_in_memory", cpu["memory"], "samples/s", **sizes),
@@ -39,9 +44,10 @@ def bench_training(args) -> list[dict]:
 
 
 @child("training")
-def training_child(cache_path: str, batch_size: str, batches: str) -> dict:
-    """The MLP (model=mlp), one epoch of ``batches`` steps: from the real stream vs from tensors in memory,
-    on the CPU, and on the GPU when there is one (there also with the device-resident stream)."""
+def training_child(cache_path: str, batch_size: str, batches: str, model: str = "mlp", groups: str = "") -> dict:
+    """A network (conf/model/<model>.yaml), one epoch of ``batches`` steps: from the real stream vs
+    from tensors in memory, on the CPU, and on the GPU when there is one (there also with the
+    device-resident stream)."""
     import torch
     from omegaconf import OmegaConf
 
@@ -53,12 +59,14 @@ def training_child(cache_path: str, batch_size: str, batches: str) -> dict:
     batch_size, batches = int(batch_size), int(batches)
     # the archive was generated and prepared by the parent: this RSS is the run's own
     cache = open_cache(cache_path)
-    dm = bench_datamodule(cache, batch_size, batches)
-    # the model config file itself (not a composed train config): the MLP and its optimizer
-    mlp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / "mlp.yaml"))
-    module = LSTRegressor(net=mlp["net"], layout={"k": cache.k}, optimizer=mlp["optimizer"])
+    dm = bench_datamodule(cache, batch_size, batches, tuple(filter(None, groups.split(","))) or None)
+    # the model config file itself (not a composed train config): the network, its ensemble, its optimizer
+    conf = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / f"{model}.yaml"))
+    module = LSTRegressor(net=conf["net"], layout=dm.layout.to_json(), optimizer=conf.get("optimizer"),
+                          ensemble=conf.get("ensemble", 1), clip=conf.get("clip_inputs"))
     module.scaler.fit(*dm.scaler_arrays())
-    out = {"frames": len(cache.meta["frames"]), "cpu": train_rates(module, dm, torch.device("cpu"))}
+    out = {"frames": len(cache.meta["frames"]), "shape": list(cache.grid.shape),
+           "cpu": train_rates(module, dm, torch.device("cpu"))}
     if torch.cuda.is_available():
         out["cuda"] = train_rates(module, dm, torch.device("cuda"), resident=True)
     out["maxrss_kb"] = peak_rss_kb()
