@@ -10,7 +10,7 @@ from tests.common import REPO
 PACKAGE = REPO / "lst_lightning"
 # lowest first; a module may import its own layer and those below
 LAYERS = [
-    ("base", ("errors", "log", "progress", "config", "targets")),
+    ("base", ("errors", "log", "progress", "config", "config_groups", "targets")),
     ("io", ("data.io",)),
     ("facts", ("data.facts", "features")),
     ("cache", ("data.cache",)),
