@@ -142,6 +142,8 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
     if ablated:
         model = ablated[0].model
         ablation = {model: ablation_table(primary[model].metrics, {j.dropped: j.metrics for j in ablated})}
+    if not perm and not ablation:
+        return q3_skipped()
     lines = ["## Q3: which inputs matter?", "",
              "Permutation: the test RMSE increase (K) when one feature group is shuffled across test samples "
              "(the trained model kept). Ablation: the test RMSE increase when the model is retrained without "
@@ -171,6 +173,16 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
                                            for m, t in ablation.items()}, out / "figures" / "importance.png")
         lines += [_img(fig, out, "feature importance"), ""]
     return lines
+
+
+def q3_skipped() -> list[str]:
+    """Q3 when the report measured neither permutation importance nor an ablation: no empty table."""
+    return ["## Q3: which inputs matter?", "",
+            "**Skipped**: this report measured no permutation importance (`--importance-models none`, or none of "
+            "them among `--models`) and no ablation (`--ablation-model none`, or not among `--models`). To answer "
+            "Q3, run `lst-report` with `--importance-models gated,lightgbm` (the trained models' test RMSE with "
+            "each feature group shuffled: minutes) and/or `--ablation-model gated` (retrained without each "
+            "feature group: one run per group), each model also among `--models`.", ""]
 
 
 def split_contrast(jobs_all, splits: list[str], out: Path) -> list[str]:
