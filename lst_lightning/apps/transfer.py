@@ -39,6 +39,7 @@ def site_overrides(overrides: list[str], name: str, archive: dict) -> list[str]:
                                                                                     "landcover", "oracle_dir")]
     extra = [f"data.bands=[{','.join(archive['bands'])}]"] if "bands" in archive else []
     extra += [f"data.hours.{b}={h}" for b, h in (archive.get("hours") or {}).items()]
+    extra += ["data.hours_checked=true"] if archive.get("hours_checked") else []
     return kept + ["data=custom", *files, *extra]
 
 

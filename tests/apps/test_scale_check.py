@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 pytestmark = pytest.mark.e2e
 
@@ -37,5 +38,8 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
 
     archive = open_archive(root / "archive" / "lst")
     assert archive.grid.shape == (48, 40)
+    # the aggregated archive is read with the original's hours, already checked (or warned about) there
+    coarse = OmegaConf.load(root / "runs" / "coarse_lightgbm" / "config.yaml").data
+    assert coarse.hours == {"night": 1.5, "day": 13.5} and coarse.hours_checked is True
     # the native runs trained on the coarse folds' parts (split=given), one plan per fold
     assert all((root / "runs" / "native_lightgbm" / f"fold_{i}" / "plan.npz").is_file() for i in range(3))
