@@ -193,7 +193,7 @@ def scale_check(name: str, overrides: list[str], models, factor: int, folds: int
             if fold == 0:
                 examples[model] = (preds, info)
     summary = summarise(per_fold)
-    result = {"name": name, "factor": factor, "folds": folds,
+    result = {"name": name, "data": source_of(data).describe(), "factor": factor, "folds": folds,
               "block_px": block_px, "overrides": list(overrides), "models": list(models), "summary": summary,
               "per_fold": per_fold, "seconds": time.perf_counter() - start, "aggregated_archive": str(root / "archive")}
     return write_scale_report(root, result, examples, fine_cache)

@@ -67,7 +67,8 @@ def transfer(name: str, overrides: list[str], models, folds: int, out: Path) -> 
                 "elsewhere": {k: elsewhere.get(f"test/site/{site}/{k}") for k in ("rmse_k", "trivial_rmse_k",
                                                                                    "mse_improvement_pct")},
                 "own": {k: own["cv"][f"test/{k}"] for k in ("rmse_k", "trivial_rmse_k", "mse_improvement_pct")}}
-    result = {"name": name, "models": list(models), "folds": folds, "overrides": overrides, "sites": table}
+    result = {"name": name, "data": source.describe(), "models": list(models), "folds": folds,
+              "overrides": overrides, "sites": table}
     return write_transfer(root, result)
 
 
@@ -78,8 +79,8 @@ def write_transfer(root: Path, result: dict) -> Path:
              "Per held-out site: each model trained on the other sites (tested on every date and pixel of the "
              f"site) vs trained on the site itself ({result['folds']}-fold cross-validation over its blocks x dates: "
              "mean [95 % interval]). Same inputs on both sides.", "",
-             f"Command: `lst-transfer --name {result['name']} --models {' '.join(result['models'])} "
-             f"--folds {result['folds']} {' '.join(result['overrides'])}`", "",
+             f"Command: `lst-transfer --name {result['name']} --models {','.join(result['models'])} "
+             f"--folds {result['folds']} {' '.join(result['overrides'])}`", "", f"Data: `{result['data']}`.", "",
              "| held-out site | model | RMSE K, trained elsewhere | MSE %, trained elsewhere | RMSE K, trained on the "
              "site | MSE %, trained on the site | trivial K (elsewhere / site) |", "|---|---|---|---|---|---|---|"]
     def interval(s: dict, digits: int) -> str:

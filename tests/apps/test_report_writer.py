@@ -1,5 +1,5 @@
-"""The report's markdown from jobs already run (no training): Q3 without importance or ablation
-says it was skipped and how to run it."""
+"""The report's markdown from jobs already run (no training): the header names the archive the
+report ran on; Q3 without importance or ablation says it was skipped and how to run it."""
 from __future__ import annotations
 
 import pytest
@@ -29,6 +29,13 @@ def written(tmp_path):
         return write_report(out, "r", list(jobs), [*DATA, "logger=mlflow"], ["space_days"], None, 60.0).read_text()
 
     return write
+
+
+def test_the_header_names_the_archive_the_report_ran_on(written, tmp_path):
+    text = written(job("ridge", 1.0, tmp_path), job("trivial", 1.2, tmp_path))
+    head = text.split("## ")[0]
+    assert ("Data: `Files: data.lst_dir=/archives/terra/lst data.dem=/archives/terra/dem.tif "
+            "data.landcover=/archives/terra/landcover.tif; bands day; overpass hours day 10:30 (local solar)`.") in head
 
 
 def test_q3_without_importance_or_ablation_says_it_was_skipped(written, tmp_path):

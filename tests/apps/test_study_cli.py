@@ -84,3 +84,21 @@ def test_an_analysed_model_must_be_trained(argv, needle, capsys, tmp_path, monke
     line = refused(report_main, [*argv, "--out", str(tmp_path)], capsys)
     assert line.startswith(needle)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_a_transfer_report_prints_runs_again(tmp_path):
+    """The report's header command, read by today's parser: the same models, the same overrides."""
+    import shlex
+
+    from lst_lightning.apps.transfer import write_transfer
+
+    overrides = ["data=multi", "data.archives={a:{lst_dir:/a/lst,dem:/a/dem.tif},b:{lst_dir:/b/lst,dem:/b/dem.tif}}",
+                 "data.bands=[day]"]
+    result = {"name": "t", "data": "Pool of 2 archives: ...", "models": ["lightgbm", "mlp_small"], "folds": 5,
+              "overrides": overrides, "sites": {}}
+    text = write_transfer(tmp_path, result).read_text()
+    command = next(line for line in text.splitlines() if line.startswith("Command: "))
+    argv = shlex.split(command.removeprefix("Command: ").strip("`"))
+    args = _transfer_parser().parse_args(argv[1:])
+    assert args.models == ["lightgbm", "mlp_small"] and args.overrides == overrides
+    assert "\nData: `Pool of 2 archives: ...`.\n" in text

@@ -137,6 +137,7 @@ def test_hours_set_or_checked_are_not_warned_about(settings):
 def test_only_the_bands_used_count():
     source = source_of({**FILES, "bands": ["day"], "hours": {"day": 10.5}})
     assert source.overpass_hours() == {"day": 10.5}  # night (on the default) is not read
+    assert "day 10:30" in source.describe() and "night" not in source.describe()
 
 
 def test_the_synthetic_archive_and_each_pooled_archive():

@@ -9,6 +9,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from lst_lightning.data.loading.sources import source_of
 from lst_lightning.evaluation import plots
 from lst_lightning.evaluation.importance import ablation_table
 from lst_lightning.evaluation.intervals import paired_difference
@@ -185,6 +188,11 @@ def q3_skipped() -> list[str]:
             "feature group: one run per group), each model also among `--models`.", ""]
 
 
+def data_line(cfg) -> str:
+    """The archive the report ran on, from the composed config: its kind, files, bands and hours."""
+    return f"Data: `{source_of(OmegaConf.to_container(cfg.data, resolve=True)).describe()}`."
+
+
 def split_contrast(jobs_all, splits: list[str], out: Path) -> list[str]:
     honest, leaky = splits[0], splits[1:]
     by_split = {s: _primary(jobs_all, s) for s in splits}
@@ -239,7 +247,8 @@ def write_report(out: Path, name: str, jobs_all, base: list[str], splits: list[s
             f"train/val/test under `{splits[0]}`: {int(first['split/train_samples']):,} / "
             f"{int(first['split/val_samples']):,} / {int(first['split/test_samples']):,}. Inputs (feature groups): "
             f"{', '.join(f'`{g}`' for g in jobs_all[0].cfg.features.groups)}. Metrics in K on really "
-            "observed centre pixels; every number is read back from the MLflow runs listed at the end.", ""]
+            "observed centre pixels; every number is read back from the MLflow runs listed at the end.", "",
+            data_line(jobs_all[0].cfg), ""]
     body = head + (q1(honest, splits[0], networks, out, shown) if networks else [])
     body += q2(honest, splits[0], out) + q3(jobs_all, splits[0], out)
     if len(splits) > 1:

@@ -72,6 +72,10 @@ class DataSource(ABC):
         """What to warn about the overpass hours before training (nothing: the hours are the data's own)."""
         return []
 
+    def describe(self) -> str:
+        """The archive in one line, as its settings read: kind, files, bands, overpass hours."""
+        return f"{type(self).__name__}; {_bands_and_hours(self)}"
+
     @abstractmethod
     def inputs(self) -> set[str]:
         """The optional inputs (``features.optional_inputs()``) the data provides."""
@@ -132,6 +136,9 @@ class Files(DataSource):
                 "MODIS Terra passes at 10:30 / 22:30 (data.hours.day=10.5 data.hours.night=22.5). Set your "
                 "sensor's hours, or data.hours_checked=true if Aqua's are right"]
 
+    def describe(self) -> str:
+        files = " ".join(f"data.{k}={getattr(self, k)}" for k in FILE_KEYS if getattr(self, k))
+        return f"{type(self).__name__}: {files}; {_bands_and_hours(self)}"
 
     def input_files(self, progress: bool = True) -> dict[str, Path | None]:
         """lst_dir, dem, ndvi, landcover, oracle_dir (None when absent)."""
@@ -156,6 +163,9 @@ class Synthetic(Files):
     def hours_warnings(self) -> list[str]:
         return []  # generated with these hours
 
+    def describe(self) -> str:
+        settings = ", ".join(f"{k}: {v}" for k, v in self.synthetic.items() if v is not None)
+        return f"Synthetic (generated): data.synthetic={{{settings}}}; {_bands_and_hours(self)}"
 
     def input_files(self, progress: bool = True) -> dict[str, Path | None]:
         archive = synthetic_archive(self.synthetic, Path(self.archive_dir), progress)
@@ -202,6 +212,9 @@ class Pool(DataSource):
     def hours_warnings(self) -> list[str]:
         return [w for a in self.archive_sources().values() for w in a.hours_warnings()]
 
+    def describe(self) -> str:
+        archives = self.archive_sources()
+        return f"Pool of {len(archives)} archives: " + " | ".join(f"{n} = {a.describe()}" for n, a in archives.items())
 
     def caches(self, progress: bool = True) -> dict[str, Cache]:
         out = {}
@@ -279,6 +292,10 @@ def hours_text(hours: dict) -> str:
         return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
     return ", ".join(f"{band} {clock(hour)}" for band, hour in hours.items())
+
+
+def _bands_and_hours(source: DataSource) -> str:
+    return f"bands {', '.join(source.bands)}; overpass hours {hours_text(source.overpass_hours())} (local solar)"
 
 
 def warn_default_hours(source: DataSource) -> None:
