@@ -3,11 +3,11 @@
 The configs ship inside the package (``lst_lightning/conf``; the checkout's top-level ``conf`` is a
 link to it), so an installed ``lst-evaluate`` or ``lst-predict`` finds them wherever it runs.
 Outputs never go next to the package: ``paths.root_dir`` is ``$LST_ROOT`` (``train.py`` sets it to
-its checkout) or else the current directory.
+its checkout) or else the current directory. The folder and its groups' options live in
+``config_groups.py`` (no Hydra: the console scripts check them before loading it).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
 import hydra
@@ -15,32 +15,10 @@ from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from lst_lightning.errors import LSTError, exit_on_user_error
+from lst_lightning.config_groups import CONF_DIR, check_choices, group_options
+from lst_lightning.errors import exit_on_user_error
 
-CONF_DIR = Path(__file__).resolve().parent / "conf"
-
-
-def group_options(group: str) -> list[str] | None:
-    """The options of a config group (``model``, ``model/optimizer``, ...); None if it is no group."""
-    folder = CONF_DIR / group
-    if not group or ".." in group or not folder.is_dir():
-        return None
-    return sorted(p.stem for p in folder.glob("*.yaml"))
-
-
-def check_choices(overrides) -> None:
-    """A group override naming no option of its group (``model=gatd``) as one line that lists the
-    options, before Hydra composes anything (its own error spans a screen). Sweep lists
-    (``model=mlp,cnn``) are checked value by value; sweep functions (``choice(...)``) are left to Hydra."""
-    for override in overrides:
-        key, sep, value = str(override).partition("=")
-        key = key.lstrip("+~").split("@")[0]
-        options = group_options(key) if sep and "." not in key else None
-        if options is None or "(" in value or value in ("null", ""):
-            continue
-        for choice in value.split(","):
-            if choice not in options:
-                raise LSTError(f"{key}={choice}: no such option of '{key}'; choose from {', '.join(options)}")
+__all__ = ["CONF_DIR", "check_choices", "compose", "group_options", "hydra_app"]
 
 
 def compose(config_name: str = "train", overrides: list[str] | tuple[str, ...] = ()):

@@ -11,7 +11,7 @@ PACKAGE = REPO / "lst_lightning"
 # lowest first; a module may import its own layer and those below
 LAYERS = [
     # "": the package's own __init__, which sets the thread environment (threads) before anything loads
-    ("base", ("", "errors", "log", "progress", "config", "targets", "threads")),
+    ("base", ("", "errors", "log", "progress", "config", "config_groups", "targets", "threads")),
     ("io", ("data.io",)),
     ("facts", ("data.facts", "features")),
     ("cache", ("data.cache",)),

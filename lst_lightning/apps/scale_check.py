@@ -30,9 +30,10 @@ from omegaconf import OmegaConf
 from lst_lightning.apps.runs import open_run
 from lst_lightning.apps.scale_report import write_scale_report
 from lst_lightning.data.io.aggregate import aggregate_archive
+from lst_lightning.data.io.archive import check_hours
 from lst_lightning.data.io.formats import observed, raw_to_kelvin
 from lst_lightning.data.io.rasters import read_landcover
-from lst_lightning.data.loading.sources import input_files, resolve_cache
+from lst_lightning.data.loading.sources import input_files, resolve_cache, source_of, warn_default_hours
 from lst_lightning.data.loading.splits import PARTS, save_plan
 from lst_lightning.downscale.fine import Residuals, predict_tile
 from lst_lightning.downscale.grids import nest
@@ -50,11 +51,13 @@ DATA_FILE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir")
 
 # ---------------------------------------------------------------- runs
 
-def coarse_overrides(overrides: list[str], files: dict) -> list[str]:
-    """The user's overrides for the aggregated archive: its files instead of the original ones."""
+def coarse_overrides(overrides: list[str], files: dict, hours: dict) -> list[str]:
+    """The user's overrides for the aggregated archive: its files instead of the original ones, and
+    the original's overpass ``hours`` (checked, or warned about, on the original)."""
     kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in
             ("data", *(f"data.{k}" for k in DATA_FILE_KEYS))]
-    return kept + ["data=custom"] + [f"data.{k}={v}" for k, v in files.items() if k != "oracle_dir" and v]
+    return (kept + ["data=custom"] + [f"data.{k}={v}" for k, v in files.items() if k != "oracle_dir" and v]
+            + [f"data.hours.{band}={hour}" for band, hour in hours.items()] + ["data.hours_checked=true"])
 
 
 def native_run(coarse_run, fine_cache, overrides: list[str], model: str, out: Path, name: str):
@@ -166,17 +169,19 @@ def scale_check(name: str, overrides: list[str], models, factor: int, folds: int
     root = out / name
     base = compose_train(overrides + [f"model={models[0]}"], PROG)
     data = OmegaConf.to_container(base.data, resolve=True)
+    warn_default_hours(source_of(data))
     files = input_files(data)
     fine_cache = resolve_cache(data)
     log.info(f"[scale check] aggregating {files['lst_dir']} by {factor} into {root / 'archive'}")
     agg = aggregate_archive(files["lst_dir"], files["dem"], root / "archive", factor, hours=data.get("hours"),
                             ndvi=files["ndvi"], landcover=files["landcover"])
     split = [f"split.folds={folds}", "split.fold=null"]
+    on_aggregated = coarse_overrides(overrides, agg, check_hours(data.get("hours")))
     per_fold: list[dict] = [{} for _ in range(folds)]
     examples = {}
     for model in models:
         coarse = root / "runs" / f"coarse_{model}"
-        train_named(coarse_overrides(overrides, agg) + [f"model={model}", *split, f"split.space.block_px={block_px}"],
+        train_named(on_aggregated + [f"model={model}", *split, f"split.space.block_px={block_px}"],
                     coarse, f"scale check {name}: {model} at {factor}x", PROG)
         for fold in range(folds):
             run = open_run(str(coarse / f"fold_{fold}"), "", root / "tmp")
@@ -188,7 +193,7 @@ def scale_check(name: str, overrides: list[str], models, factor: int, folds: int
             if fold == 0:
                 examples[model] = (preds, info)
     summary = summarise(per_fold)
-    result = {"name": name, "factor": factor, "folds": folds, "block_px": block_px, "overrides": list(overrides),
-              "models": list(models), "summary": summary, "per_fold": per_fold,
-              "seconds": time.perf_counter() - start, "aggregated_archive": str(root / "archive")}
+    result = {"name": name, "data": source_of(data).describe(), "factor": factor, "folds": folds,
+              "block_px": block_px, "overrides": list(overrides), "models": list(models), "summary": summary,
+              "per_fold": per_fold, "seconds": time.perf_counter() - start, "aggregated_archive": str(root / "archive")}
     return write_scale_report(root, result, examples, fine_cache)

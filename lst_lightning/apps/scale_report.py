@@ -75,8 +75,8 @@ def write_scale_report(root: Path, result: dict, examples: dict, fine_cache) -> 
              "method is scored on the same pixels (observed, inside the test blocks, where every method has a "
              "value). RMSE in K: mean over folds [95 % t interval].", "",
              f"Command: `lst-scale-check --name {result['name']} --factor {f} --folds {result['folds']} "
-             f"--block-px {result['block_px']} --models {' '.join(result['models'])} {' '.join(result['overrides'])}`",
-             f"({result['seconds'] / 60:.1f} min)", ""]
+             f"--block-px {result['block_px']} --models {','.join(result['models'])} {' '.join(result['overrides'])}`",
+             f"({result['seconds'] / 60:.1f} min)", "", f"Data: `{result['data']}`.", ""]
     for model, summary in result["summary"].items():
         lines += [f"## {model}", "", f"Pixels scored per fold: {', '.join(str(n) for n in summary['pixels'])}", ""]
         lines += model_table(summary) + [""] + verdicts(model, summary) + [""]

@@ -6,19 +6,63 @@ answers before torch, Lightning and MLflow load.
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+from typing import Callable
 
 from lst_lightning.apps.cli import Parser
 from lst_lightning.apps.report import ABLATION_MODEL, IMPORTANCE_MODELS, MODELS, SPLITS
+from lst_lightning.config_groups import group_options
 from lst_lightning.errors import LSTError, exit_on_user_error
+
+NONE = "none"  # --importance-models none, --ablation-model none: skip it
+SEVERAL = "several values are one comma-separated value, e.g. --models lightgbm,gated"
+
+
+def looks_like_override(value: str) -> bool:
+    """``key=value``, ``+key=value``, ``~key``: what Hydra reads as an override."""
+    return "=" in value or value.startswith(("~", "+"))
+
+
+def override(value: str) -> str:
+    """argparse type of the positional train.py overrides: a word that is no override is most often
+    a second value of a list option given with spaces (``--models lightgbm gated``), which would
+    otherwise reach Hydra as a broken override or, worse, take an override's place."""
+    if not looks_like_override(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is no train.py override (key=value); an option's {SEVERAL}")
+    return value
+
+
+def options_of(group: str, what: str, none: bool = False) -> Callable[[str], list[str]]:
+    """argparse type of a list option: ONE comma-separated value naming options of the config group
+    ``group`` (``--models lightgbm,gated``), so the overrides after it stay overrides; an unknown
+    name, or an override in its place, is an error that says what is valid. ``none``: 'none' = []."""
+    valid = group_options(group) or []
+
+    def parse(value: str) -> list[str]:
+        if none and value == NONE:
+            return []
+        names = value.split(",")
+        for name in names:
+            if looks_like_override(name):
+                raise argparse.ArgumentTypeError(
+                    f"{name!r} is a train.py override, not a {what}: put the overrides after the options "
+                    f"({SEVERAL})")
+            if name not in valid:
+                raise argparse.ArgumentTypeError(f"no {what} {name!r}; choose from {', '.join(valid)}"
+                                                 f"{' or ' + NONE if none else ''} ({SEVERAL})")
+        return names
+
+    return parse
 
 
 def report_parser(prog: str, description: str, overrides_help: str, models: list[str]) -> Parser:
     """The arguments every study shares: train.py overrides, --name, --models, --out; each adds its own."""
     p = Parser(prog=prog, description=description)
-    p.add_argument("overrides", nargs="*", help=overrides_help)
+    p.add_argument("overrides", nargs="*", type=override, help=overrides_help)
     p.add_argument("--name", default="default", help="report name: <out>/<name>/ (default: default)")
-    p.add_argument("--models", nargs="+", default=list(models), help=f"models (default: {' '.join(models)})")
+    p.add_argument("--models", type=options_of("model", "model"), default=list(models), metavar="MODEL,...",
+                   help=f"models, comma-separated (default: {','.join(models)}; the options of model=...)")
     p.add_argument("--out", type=Path, default=Path("reports"),
                    help="where reports go (default: reports/ in the current directory)")
     return p
@@ -33,12 +77,14 @@ def _report_parser() -> Parser:
         "write reports/<name>/report.md with figures. Extra arguments are train.py overrides applied to "
         "every run, e.g. data=israel data.lst_dir=... or debug=tiny."),
         "train.py overrides for every run (default preset: experiment=report)", list(MODELS))
-    p.add_argument("--splits", nargs="+", default=list(SPLITS),
-                   help="splits; the first is the honest one (default: space_days random)")
-    p.add_argument("--ablation-model", default=ABLATION_MODEL, help="model retrained without each feature group "
-                   f"(default: {ABLATION_MODEL}; 'none' to skip)")
-    p.add_argument("--importance-models", nargs="*", default=list(IMPORTANCE_MODELS),
-                   help=f"models whose permutation importance is measured (default: {' '.join(IMPORTANCE_MODELS)})")
+    p.add_argument("--splits", type=options_of("split", "split"), default=list(SPLITS), metavar="SPLIT,...",
+                   help=f"splits, comma-separated; the first is the honest one (default: {','.join(SPLITS)})")
+    p.add_argument("--ablation-model", type=options_of("model", "model", none=True), default=None, metavar="MODEL",
+                   help=f"the model retrained without each feature group, one of --models (default: "
+                        f"{ABLATION_MODEL} when among them; '{NONE}' to skip)")
+    p.add_argument("--importance-models", type=options_of("model", "model", none=True), default=None,
+                   metavar="MODEL,...", help="models of --models whose permutation importance is measured, "
+                   f"comma-separated (default: those of {','.join(IMPORTANCE_MODELS)} among them; '{NONE}' to skip)")
     p.add_argument("--repeats", type=int, default=3, help="permutation repeats per group (default: 3)")
     p.add_argument("--folds", type=int, default=None, help="cross-validate every run over K folds of blocks x "
                    "dates: means with 95 %% intervals and paired comparisons (default: one split)")
@@ -49,12 +95,30 @@ def _report_parser() -> Parser:
 def report_main(argv: list[str] | None = None) -> None:
     """Console script ``lst-report``."""
     args = _report_parser().parse_args(argv)
+    ablation, importance = analysed_models(args.models, args.ablation_model, args.importance_models)
     from lst_lightning.apps.report.jobs import build_report  # lazy: lst-report --help answers before torch loads
 
-    path = build_report(args.name, args.overrides, args.models, args.splits,
-                        None if args.ablation_model == "none" else args.ablation_model,
-                        args.importance_models, args.repeats, args.out, args.folds)
+    path = build_report(args.name, args.overrides, args.models, args.splits, ablation, importance, args.repeats,
+                        args.out, args.folds)
     print(f"\nreport written: {path}")
+
+
+def analysed_models(models: list[str], ablation: list[str] | None,
+                    importance: list[str] | None) -> tuple[str | None, list[str]]:
+    """(the ablation model or None, the importance models): the defaults among ``models``; a model
+    named on the command line must be one of them (the report analyses only the models it trains)."""
+    if importance is None:
+        importance = [m for m in IMPORTANCE_MODELS if m in models]
+    if ablation is None:
+        ablation = [ABLATION_MODEL] if ABLATION_MODEL in models else []
+    if len(ablation) > 1:
+        raise LSTError(f"--ablation-model {','.join(ablation)}: one model is retrained without each feature group")
+    for option, names in (("--importance-models", importance), ("--ablation-model", ablation)):
+        missing = [m for m in names if m not in models]
+        if missing:
+            raise LSTError(f"{option} {','.join(missing)}: not among --models ({','.join(models)}); the report "
+                           "analyses the models it trains: add it to --models")
+    return (ablation[0] if ablation else None), importance
 
 
 # ---------------------------------------------------------------- lst-scale-check

@@ -39,6 +39,7 @@ def site_overrides(overrides: list[str], name: str, archive: dict) -> list[str]:
                                                                                     "landcover", "oracle_dir")]
     extra = [f"data.bands=[{','.join(archive['bands'])}]"] if "bands" in archive else []
     extra += [f"data.hours.{b}={h}" for b, h in (archive.get("hours") or {}).items()]
+    extra += ["data.hours_checked=true"] if archive.get("hours_checked") else []
     return kept + ["data=custom", *files, *extra]
 
 
@@ -66,7 +67,8 @@ def transfer(name: str, overrides: list[str], models, folds: int, out: Path) -> 
                 "elsewhere": {k: elsewhere.get(f"test/site/{site}/{k}") for k in ("rmse_k", "trivial_rmse_k",
                                                                                    "mse_improvement_pct")},
                 "own": {k: own["cv"][f"test/{k}"] for k in ("rmse_k", "trivial_rmse_k", "mse_improvement_pct")}}
-    result = {"name": name, "models": list(models), "folds": folds, "overrides": overrides, "sites": table}
+    result = {"name": name, "data": source.describe(), "models": list(models), "folds": folds,
+              "overrides": overrides, "sites": table}
     return write_transfer(root, result)
 
 
@@ -77,8 +79,8 @@ def write_transfer(root: Path, result: dict) -> Path:
              "Per held-out site: each model trained on the other sites (tested on every date and pixel of the "
              f"site) vs trained on the site itself ({result['folds']}-fold cross-validation over its blocks x dates: "
              "mean [95 % interval]). Same inputs on both sides.", "",
-             f"Command: `lst-transfer --name {result['name']} --models {' '.join(result['models'])} "
-             f"--folds {result['folds']} {' '.join(result['overrides'])}`", "",
+             f"Command: `lst-transfer --name {result['name']} --models {','.join(result['models'])} "
+             f"--folds {result['folds']} {' '.join(result['overrides'])}`", "", f"Data: `{result['data']}`.", "",
              "| held-out site | model | RMSE K, trained elsewhere | MSE %, trained elsewhere | RMSE K, trained on the "
              "site | MSE %, trained on the site | trivial K (elsewhere / site) |", "|---|---|---|---|---|---|---|"]
     def interval(s: dict, digits: int) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 import mlflow
 from omegaconf import DictConfig, OmegaConf
 
-from lst_lightning.data.loading.sources import source_of
+from lst_lightning.data.loading.sources import source_of, warn_default_hours
 from lst_lightning.errors import LSTError, exit_on_user_error
 from lst_lightning.evaluation.intervals import mean_interval
 from lst_lightning.evaluation.numbers import fmt
@@ -55,7 +55,9 @@ def run_experiment(cfg: DictConfig) -> float | None:
     """``run_training(cfg)``, or every run of the cross-validation ``cfg`` asks for."""
     check_settings(cfg)
     resolve_features(cfg)
-    held = held_out(cfg, source_of(OmegaConf.to_container(cfg.data, resolve=True)).sites)
+    source = source_of(OmegaConf.to_container(cfg.data, resolve=True))
+    warn_default_hours(source)  # once, before any run trains
+    held = held_out(cfg, source.sites)
     if held is not None:
         return run_cv(cfg, held)
     return run_training(cfg)
@@ -88,7 +90,8 @@ def run_cv(cfg: DictConfig, held: HeldOut) -> float | None:
     per_fold = [read_results(c.paths.output_dir) for c in part_cfgs]
     summary = summarise(per_fold)
     results = {"run_name": name, "folds": held.count, "held_out": held.key, "split/kind": str(cfg.split.kind),
-               "mlflow_run_id": parent, "optimized_metric": metric, "cv": summary, "per_fold": per_fold}
+               "mlflow_run_id": parent, "optimized_metric": metric, "cv": summary, "per_fold": per_fold,
+               "overpass_hours": per_fold[0].get("overpass_hours")}
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out)
     write_results(out, results)

@@ -17,7 +17,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from lst_lightning.data.loading.datamodule import SampleData
 from lst_lightning.data.loading.scaling import scaling_methods
-from lst_lightning.data.loading.sources import source_of
+from lst_lightning.data.loading.sources import hours_text, source_of
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.numbers import fmt
 from lst_lightning.evaluation.plots import learning_curves
@@ -110,7 +110,8 @@ def run_training(cfg: DictConfig) -> float | None:
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    cache = source_of(OmegaConf.to_container(cfg.data, resolve=True)).caches()
+    source = source_of(OmegaConf.to_container(cfg.data, resolve=True))
+    cache = source.caches()
     dm = build_datamodule(cfg, cache)
     dm.setup()
 
@@ -128,7 +129,8 @@ def run_training(cfg: DictConfig) -> float | None:
     caches = cache.values() if isinstance(cache, dict) else [cache]
     results.update({f"split/{p}_samples": n for p, n in dm.summary.samples.items()},
                    **{"split/kind": dm.summary.kind, "split/leaky": dm.summary.leaky,
-                      "run_name": name, "cache": ", ".join(str(c.path) for c in caches)})
+                      "run_name": name, "cache": ", ".join(str(c.path) for c in caches),
+                      "overpass_hours": source.overpass_hours()})
 
     files = [save_config(cfg, out)] + files
     if main_rank:
@@ -222,6 +224,7 @@ def _print_summary(results: dict, cfg: DictConfig, out: Path) -> None:
         lines.append(f"  {'incl. gap-filled: model/trivial':30s} {fmt(results[f'{stage}/all_rmse_k'])} / "
                      f"{fmt(results.get(f'{stage}/all_trivial_rmse_k'))}")
     lines.append(f"  inputs (features.groups): {', '.join(cfg.features.groups)}")
+    lines.append(f"  overpass hours (data.hours, local solar): {hours_text(results['overpass_hours'])}")
     lines.append("  samples train/val/test: " + " / ".join(
         f"{results[f'split/{p}_samples']:,}" for p in ("train", "val", "test")))
     lines.append(f"  results: {results_path(out)}")

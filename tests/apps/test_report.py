@@ -50,6 +50,8 @@ def test_report_has_every_section_and_figure(tiny_report):
         assert re.search(rf"^\| {group} \| [+-]\d", text, re.M), group
     assert "permutation: mlp (K) | permutation: ridge (K) | ablation: ridge (K)" in text
     assert "| model | day RMSE (K) | day trivial (K) | day MSE improvement (%) | night RMSE (K)" in text
+    # the header names the archive: the synthetic one of debug=tiny
+    assert "\nData: `Synthetic (generated): data.synthetic={years: [2020], day_step: 12, shape: [96, 80]" in text
 
 
 def test_report_numbers_come_from_the_mlflow_runs(tiny_report):

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 pytestmark = pytest.mark.e2e
 
@@ -20,6 +21,9 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
     root = tmp_path / "reports" / "tiny"
     report = (root / "scale_check.md").read_text()
     assert "| model downscaled (smooth residual, conserved) |" in report and "lst-scale-check --name tiny" in report
+    # the archive it ran on: the synthetic one of debug=tiny, on its (default) hours
+    assert "Data: `Synthetic (generated): data.synthetic={years: [2020], day_step: 12, shape: [96, 80]" in report
+    assert "; bands night, day; overpass hours night 01:30, day 13:30 (local solar)`." in report
     assert (root / "scale_check_rmse.png").is_file() and (root / "scale_check_maps_lightgbm.png").is_file()
     result = json.loads((root / "scale_check.json").read_text())
     summary = result["summary"]["lightgbm"]
@@ -37,5 +41,8 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
 
     archive = open_archive(root / "archive" / "lst")
     assert archive.grid.shape == (48, 40)
+    # the aggregated archive is read with the original's hours, already checked (or warned about) there
+    coarse = OmegaConf.load(root / "runs" / "coarse_lightgbm" / "config.yaml").data
+    assert coarse.hours == {"night": 1.5, "day": 13.5} and coarse.hours_checked is True
     # the native runs trained on the coarse folds' parts (split=given), one plan per fold
     assert all((root / "runs" / "native_lightgbm" / f"fold_{i}" / "plan.npz").is_file() for i in range(3))

@@ -20,6 +20,11 @@ def test_the_transfer_table_has_every_site_trained_elsewhere_and_on_itself(sites
     root = tmp_path / "reports" / "tiny"
     table = (root / "transfer.md").read_text()
     assert all(f"| {site} | lightgbm |" in table for site in SITES) and "lst-transfer --name tiny" in table
+    # the archives it ran on, each with its files and hours
+    data = next(line for line in table.splitlines() if line.startswith("Data: "))
+    assert data.startswith(f"Data: `Pool of 3 archives: north = Files: data.lst_dir={sites['north']}/lst ")
+    assert all(f"{site} = Files: data.lst_dir={sites[site]}/lst" in data for site in SITES)
+    assert "overpass hours night 01:30, day 13:30 (local solar)" in data
     result = json.loads((root / "transfer.json").read_text())
     for site in SITES:
         row = result["sites"][site]["lightgbm"]

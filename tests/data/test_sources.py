@@ -8,7 +8,14 @@ import logging
 import pytest
 
 from lst_lightning.data import synthetic
-from lst_lightning.data.loading.sources import SYNTH_DONE, resolve_cache, synthetic_archive
+from lst_lightning.data.loading.sources import (
+    SYNTH_DONE,
+    hours_text,
+    resolve_cache,
+    source_of,
+    synthetic_archive,
+    warn_default_hours,
+)
 from lst_lightning.errors import LSTError
 
 
@@ -103,3 +110,55 @@ def test_time_base_reaches_the_cache_and_its_fingerprint(tmp_path):
     assert resolve_cache({**data, "time_base": "auto"}, progress=False).path == auto.path
     with pytest.raises(LSTError, match="data.time_base"):
         resolve_cache({**data, "time_base": "one"}, progress=False)
+
+
+# ---------------------------------------------------------------- overpass hours
+
+FILES = {"_target_": "lst_lightning.data.loading.sources.Files", "lst_dir": "/terra/lst", "dem": "/terra/dem.tif"}
+
+
+def test_an_archive_of_ones_own_on_the_default_hours_is_warned_about():
+    """data.hours defaults to MODIS Aqua's overpass; Terra data read with it gets wrong times of day
+    and sun positions without a word."""
+    source = source_of(FILES)
+    assert source.overpass_hours() == {"night": 1.5, "day": 13.5}
+    [warning] = source.hours_warnings()
+    assert warning.startswith("data.hours: /terra/lst is read with the default overpass hours, MODIS Aqua's "
+                              "(night 01:30, day 13:30)")
+    assert "data.hours.day=10.5 data.hours.night=22.5" in warning and "data.hours_checked=true" in warning
+
+
+@pytest.mark.parametrize("settings", [{"hours": {"day": 10.5, "night": 22.5}}, {"hours_checked": True},
+                                      {"bands": ["day"], "hours": {"day": 10.5}}])
+def test_hours_set_or_checked_are_not_warned_about(settings):
+    assert source_of({**FILES, **settings}).hours_warnings() == []
+
+
+def test_only_the_bands_used_count():
+    source = source_of({**FILES, "bands": ["day"], "hours": {"day": 10.5}})
+    assert source.overpass_hours() == {"day": 10.5}  # night (on the default) is not read
+    assert "day 10:30" in source.describe() and "night" not in source.describe()
+
+
+def test_the_synthetic_archive_and_each_pooled_archive():
+    assert source_of({"_target_": "lst_lightning.data.loading.sources.Synthetic"}).hours_warnings() == []
+    pool = source_of({"_target_": "lst_lightning.data.loading.sources.Pool", "archives": {
+        "aqua": {"lst_dir": "/aqua/lst", "dem": "/aqua/dem.tif"},
+        "terra": {"lst_dir": "/terra/lst", "dem": "/terra/dem.tif", "hours": {"day": 10.5, "night": 22.5}},
+        "checked": {"lst_dir": "/c/lst", "dem": "/c/dem.tif", "hours_checked": True}}})
+    assert pool.overpass_hours()["terra"] == {"night": 22.5, "day": 10.5}
+    assert [w.split(" is read")[0] for w in pool.hours_warnings()] == ["data.hours: /aqua/lst"]
+    assert hours_text(pool.overpass_hours()).startswith("aqua: night 01:30, day 13:30 | terra: night 22:30")
+
+
+def test_the_warning_is_logged_once(caplog):
+    caplog.set_level(logging.WARNING, logger="lst_lightning")
+    source = source_of({**FILES, "lst_dir": "/once/lst"})
+    warn_default_hours(source)
+    warn_default_hours(source_of({**FILES, "lst_dir": "/once/lst"}))
+    assert [r.getMessage()[:29] for r in caplog.records] == ["data.hours: /once/lst is read"]
+
+
+def test_bad_hours_are_one_line():
+    with pytest.raises(LSTError, match="overpass hours: unknown band 'noon'"):
+        source_of({**FILES, "hours": {"noon": 12}}).hours_warnings()

@@ -144,6 +144,9 @@ class EmptyFold:
     def caches(self):
         return None
 
+    def hours_warnings(self):
+        return []
+
     def held_out_samples(self, caches, split, seed):
         block = split["space"]["block_px"]
         empty = split["fold"] == 1 and split["folds"] == 5 and block == 64
@@ -204,3 +207,33 @@ def test_the_cv_printout_gives_each_band_and_run_names_lead_with_the_model():
     name = name_of(["data=custom", "data.lst_dir=/long/path/to/h18v04/lst", "split.folds=5", "logger=mlflow",
                     "model=lightgbm", "features=physics"])
     assert name == "model=lightgbm features=physics split.folds=5 logger=mlflow data=custom data.lst_dir=h18v04/lst"
+
+
+@pytest.mark.parametrize("hours, printed, warned", [
+    ([], "night 01:30, day 13:30", True),  # the default (MODIS Aqua's), silently applied before
+    (["data.hours.day=10.5", "data.hours.night=22.5"], "night 22:30, day 10:30", False),  # Terra's
+    (["data.hours_checked=true"], "night 01:30, day 13:30", False)])
+def test_a_custom_archive_says_its_hours_and_warns_once_on_the_default(tmp_path, capsys, caplog, hours, printed,
+                                                                        warned):
+    import logging
+
+    from lst_lightning.training.experiment import run_experiment
+    from tests.data.inputs import write_random_archive
+
+    caplog.set_level(logging.INFO, logger="lst_lightning")
+    arch = write_random_archive(tmp_path / "archive")
+    cfg = cv_cfg(tmp_path, "data=custom", f"data.lst_dir={arch['lst_dir']}", f"data.dem={arch['dem']}", "data.k=5",
+                 "model=trivial", "logger=none", *hours)
+    run_experiment(cfg)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "data.hours" in r.getMessage()]
+    assert len(warnings) == (1 if warned else 0)  # once for the three folds
+    if warned:
+        assert str(arch["lst_dir"]) in warnings[0].getMessage()
+        first_split = next(i for i, r in enumerate(caplog.records) if r.getMessage().startswith("split "))
+        assert caplog.records.index(warnings[0]) < first_split  # before any fold trains
+    summaries = [line for line in capsys.readouterr().out.splitlines() if "overpass hours" in line]
+    assert summaries == [f"  overpass hours (data.hours, local solar): {printed}"] * 3  # each fold's summary
+    expected = {"night": 22.5, "day": 10.5} if "22:30" in printed else {"night": 1.5, "day": 13.5}
+    results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
+    assert results["overpass_hours"] == expected
+    assert all(r["overpass_hours"] == expected for r in results["per_fold"])

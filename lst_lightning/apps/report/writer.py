@@ -9,6 +9,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
+from lst_lightning.data.loading.sources import source_of
 from lst_lightning.evaluation import plots
 from lst_lightning.evaluation.importance import ablation_table
 from lst_lightning.evaluation.intervals import paired_difference
@@ -142,6 +145,8 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
     if ablated:
         model = ablated[0].model
         ablation = {model: ablation_table(primary[model].metrics, {j.dropped: j.metrics for j in ablated})}
+    if not perm and not ablation:
+        return q3_skipped()
     lines = ["## Q3: which inputs matter?", "",
              "Permutation: the test RMSE increase (K) when one feature group is shuffled across test samples "
              "(the trained model kept). Ablation: the test RMSE increase when the model is retrained without "
@@ -171,6 +176,21 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
                                            for m, t in ablation.items()}, out / "figures" / "importance.png")
         lines += [_img(fig, out, "feature importance"), ""]
     return lines
+
+
+def q3_skipped() -> list[str]:
+    """Q3 when the report measured neither permutation importance nor an ablation: no empty table."""
+    return ["## Q3: which inputs matter?", "",
+            "**Skipped**: this report measured no permutation importance (`--importance-models none`, or none of "
+            "them among `--models`) and no ablation (`--ablation-model none`, or not among `--models`). To answer "
+            "Q3, run `lst-report` with `--importance-models gated,lightgbm` (the trained models' test RMSE with "
+            "each feature group shuffled: minutes) and/or `--ablation-model gated` (retrained without each "
+            "feature group: one run per group), each model also among `--models`.", ""]
+
+
+def data_line(cfg) -> str:
+    """The archive the report ran on, from the composed config: its kind, files, bands and hours."""
+    return f"Data: `{source_of(OmegaConf.to_container(cfg.data, resolve=True)).describe()}`."
 
 
 def split_contrast(jobs_all, splits: list[str], out: Path) -> list[str]:
@@ -227,7 +247,8 @@ def write_report(out: Path, name: str, jobs_all, base: list[str], splits: list[s
             f"train/val/test under `{splits[0]}`: {int(first['split/train_samples']):,} / "
             f"{int(first['split/val_samples']):,} / {int(first['split/test_samples']):,}. Inputs (feature groups): "
             f"{', '.join(f'`{g}`' for g in jobs_all[0].cfg.features.groups)}. Metrics in K on really "
-            "observed centre pixels; every number is read back from the MLflow runs listed at the end.", ""]
+            "observed centre pixels; every number is read back from the MLflow runs listed at the end.", "",
+            data_line(jobs_all[0].cfg), ""]
     body = head + (q1(honest, splits[0], networks, out, shown) if networks else [])
     body += q2(honest, splits[0], out) + q3(jobs_all, splits[0], out)
     if len(splits) > 1:

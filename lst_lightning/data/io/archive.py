@@ -82,7 +82,7 @@ def open_archive(path: str | Path, hours: dict[str, float] | None = None,
     ``time_base``: how yearly NetCDFs number their days (auto, 0 or 1: netcdf.py); GeoTIFF names
     carry dates."""
     root = Path(path)
-    hours = _check_hours(hours)
+    hours = check_hours(hours)
     time_base = netcdf.check_time_base(time_base)
     if not root.exists():
         raise LSTError(f"LST archive directory {root} does not exist")
@@ -115,7 +115,9 @@ def _archive_files(root: Path, exclude: Iterable[str | Path]) -> list[Path]:
         raise LSTError(f"cannot list LST archive directory {root}: {err}") from None
 
 
-def _check_hours(hours: dict | None) -> dict[str, float]:
+def check_hours(hours: dict | None) -> dict[str, float]:
+    """Each band's overpass hour (local solar): ``hours`` over the default, MODIS Aqua's; one line
+    for a bad band or hour."""
     if hours is None:
         return dict(OVERPASS_HOUR)
     if not isinstance(hours, dict):

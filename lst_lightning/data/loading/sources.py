@@ -5,6 +5,7 @@
 its data module (data/loading/datamodule.py, multi.py)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -17,6 +18,8 @@ from lst_lightning.data import synthetic
 from lst_lightning.data.cache import Cache, prepare_cache
 from lst_lightning.data.cache.fs import build_in_place
 from lst_lightning.data.facts.windows import DEFAULT_K
+from lst_lightning.data.io.archive import check_hours
+from lst_lightning.data.io.formats import OVERPASS_HOUR
 from lst_lightning.data.loading.datamodule import LSTDataModule, SampleData, held_out_samples
 from lst_lightning.data.loading.gatherer import layout_for, pool_layout
 from lst_lightning.data.loading.multi import MultiDataModule
@@ -40,6 +43,8 @@ class DataSource(ABC):
     k: int = DEFAULT_K
     bands: list = field(default_factory=lambda: ["night", "day"])
     hours: dict | None = None
+    # true: the overpass hours are known to be right (no warning when they are the default, Aqua's)
+    hours_checked: bool = False
     cache_root: str = "data/cache"
     eval_observed_only: bool = True
     loader: dict = field(default_factory=dict)
@@ -56,6 +61,20 @@ class DataSource(ABC):
     def sites(self) -> list[str]:
         """The archives pooled by name (empty: one archive)."""
         return []
+
+    def overpass_hours(self) -> dict:
+        """The overpass hour (local solar) of each band the run uses: ``hours`` over the default
+        (MODIS Aqua's, io/formats.py), as the cache reads them (data=multi: per archive)."""
+        hours = check_hours(self.hours)
+        return {band: hours.get(band) for band in self.bands}
+
+    def hours_warnings(self) -> list[str]:
+        """What to warn about the overpass hours before training (nothing: the hours are the data's own)."""
+        return []
+
+    def describe(self) -> str:
+        """The archive in one line, as its settings read: kind, files, bands, overpass hours."""
+        return f"{type(self).__name__}; {_bands_and_hours(self)}"
 
     @abstractmethod
     def inputs(self) -> set[str]:
@@ -105,6 +124,22 @@ class Files(DataSource):
     def inputs(self) -> set[str]:
         return {name for name in optional_inputs() if getattr(self, name, None)}
 
+    def hours_warnings(self) -> list[str]:
+        """An archive of one's own on the default hours unless ``hours_checked``: the default is Aqua's
+        overpass; another sensor's data (Terra: 10:30 / 22:30) would get a wrong time of day and
+        sun position (tod, illumination) without a word."""
+        on_default = {b: h for b, h in self.overpass_hours().items() if h == OVERPASS_HOUR.get(b)}
+        if self.hours_checked or not on_default:
+            return []
+        return [f"data.hours: {self.lst_dir} is read with the default overpass hours, MODIS Aqua's "
+                f"({hours_text(on_default)}), for time of day and the sun's position (tod, illumination); "
+                "MODIS Terra passes at 10:30 / 22:30 (data.hours.day=10.5 data.hours.night=22.5). Set your "
+                "sensor's hours, or data.hours_checked=true if Aqua's are right"]
+
+    def describe(self) -> str:
+        files = " ".join(f"data.{k}={getattr(self, k)}" for k in FILE_KEYS if getattr(self, k))
+        return f"{type(self).__name__}: {files}; {_bands_and_hours(self)}"
+
     def input_files(self, progress: bool = True) -> dict[str, Path | None]:
         """lst_dir, dem, ndvi, landcover, oracle_dir (None when absent)."""
         optional = {key: Path(getattr(self, key)) if getattr(self, key) else None
@@ -125,13 +160,21 @@ class Synthetic(Files):
     def inputs(self) -> set[str]:
         return {"ndvi"}  # its monthly NDVI
 
+    def hours_warnings(self) -> list[str]:
+        return []  # generated with these hours
+
+    def describe(self) -> str:
+        settings = ", ".join(f"{k}: {v}" for k, v in self.synthetic.items() if v is not None)
+        return f"Synthetic (generated): data.synthetic={{{settings}}}; {_bands_and_hours(self)}"
+
     def input_files(self, progress: bool = True) -> dict[str, Path | None]:
         archive = synthetic_archive(self.synthetic, Path(self.archive_dir), progress)
         return {"lst_dir": archive / "lst", "dem": archive / "dem.tif", "ndvi": archive / "ndvi.tif",
                 "landcover": None, "oracle_dir": archive / "oracle"}
 
 
-ARCHIVE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir", "bands", "hours", "time_base", "pixel_size_m")
+FILE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir")
+ARCHIVE_KEYS = (*FILE_KEYS, "bands", "hours", "hours_checked", "time_base", "pixel_size_m")
 
 
 @dataclass(kw_only=True)
@@ -162,6 +205,16 @@ class Pool(DataSource):
 
     def inputs(self) -> set[str]:
         return set.intersection(*(a.inputs() for a in self.archive_sources().values()))
+
+    def overpass_hours(self) -> dict:
+        return {name: a.overpass_hours() for name, a in self.archive_sources().items()}
+
+    def hours_warnings(self) -> list[str]:
+        return [w for a in self.archive_sources().values() for w in a.hours_warnings()]
+
+    def describe(self) -> str:
+        archives = self.archive_sources()
+        return f"Pool of {len(archives)} archives: " + " | ".join(f"{n} = {a.describe()}" for n, a in archives.items())
 
     def caches(self, progress: bool = True) -> dict[str, Cache]:
         out = {}
@@ -225,6 +278,36 @@ def input_files(data: dict, progress: bool = True) -> dict[str, Path | None]:
 def available_inputs(data: dict) -> set[str]:
     """The optional inputs a ``data`` config provides (data=multi: what every archive provides)."""
     return source_of(data).inputs()
+
+
+def hours_text(hours: dict) -> str:
+    """``night 01:30, day 13:30`` (local solar time; data=multi: ``a: day 10:30 | b: ...``)."""
+    if any(isinstance(v, dict) for v in hours.values()):
+        return " | ".join(f"{name}: {hours_text(h)}" for name, h in hours.items())
+
+    def clock(hour) -> str:
+        if isinstance(hour, bool) or not isinstance(hour, (int, float)):
+            return repr(hour)
+        minutes = round(float(hour) * 60)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+    return ", ".join(f"{band} {clock(hour)}" for band, hour in hours.items())
+
+
+def _bands_and_hours(source: DataSource) -> str:
+    return f"bands {', '.join(source.bands)}; overpass hours {hours_text(source.overpass_hours())} (local solar)"
+
+
+def warn_default_hours(source: DataSource) -> None:
+    """Log the source's overpass-hour warnings, each once per process (a report or a cross-validation
+    trains many runs on the same archive)."""
+    for message in source.hours_warnings():
+        _warn_once(message)
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    log.warning(message)
 
 
 def _required(value, key: str) -> Path:
