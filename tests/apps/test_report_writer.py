@@ -50,3 +50,15 @@ def test_q3_with_permutation_importance_keeps_its_table(written, tmp_path):
     text = written(job("ridge", 1.0, tmp_path, importance), job("trivial", 1.2, tmp_path))
     q3 = text.split("## Q3: which inputs matter?")[1].split("## ")[0]
     assert "| group | permutation: ridge (K) |" in q3 and "| elev_diff | +0.250 |" in q3 and "Skipped" not in q3
+
+
+def test_q3_gives_each_bands_importance_next_to_the_pooled_one(written, tmp_path):
+    importance = {"importance/elev_diff/rmse_increase_k": 0.25, "importance/elev_diff/rmse_increase_k/high": 0.30,
+                  "importance/elev_diff/band/day/rmse_increase_k": 0.40, "importance/elev_diff/band/night/"
+                  "rmse_increase_k": 0.05, "importance/lst_mean/rmse_increase_k": 0.05,
+                  "importance/lst_mean/band/day/rmse_increase_k": 0.02, "importance/lst_mean/band/night/"
+                  "rmse_increase_k": 0.09}
+    text = written(job("ridge", 1.0, tmp_path, importance), job("trivial", 1.2, tmp_path))
+    q3 = text.split("## Q3: which inputs matter?")[1].split("## ")[0]
+    assert "| group | permutation: ridge (K) | permutation: ridge, night (K) | permutation: ridge, day (K) |" in q3
+    assert "| elev_diff | +0.250 ± 0.050 | +0.050 | +0.400 |" in q3 and "| lst_mean | +0.050 | +0.090 | +0.020 |" in q3

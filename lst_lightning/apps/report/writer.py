@@ -11,6 +11,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.data.loading.sources import source_of
 from lst_lightning.evaluation import plots
 from lst_lightning.evaluation.importance import ablation_table
@@ -136,10 +137,8 @@ def _paired(better, other) -> str:
 
 def q3(jobs_all, split: str, out: Path) -> list[str]:
     primary = _primary(jobs_all, split)
-    perm = {m: {k.split("/")[1]: v for k, v in j.metrics.items()
-                if k.startswith("importance/") and k.endswith("/rmse_increase_k")}
-            for m, j in primary.items()}
-    perm = {m: v for m, v in perm.items() if v}
+    perm = {m: v for m, v in ((m, _importance(j.metrics)) for m, j in primary.items()) if v}
+    bands = {m: [b for b in FRAME_BANDS if _importance(primary[m].metrics, f"band/{b}/")] for m in perm}
     ablated = [j for j in jobs_all if j.dropped]
     ablation = {}
     if ablated:
@@ -149,21 +148,24 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
         return q3_skipped()
     lines = ["## Q3: which inputs matter?", "",
              "Permutation: the test RMSE increase (K) when one feature group is shuffled across test samples "
-             "(the trained model kept). Ablation: the test RMSE increase when the model is retrained without "
-             "the group (`features.groups` without it). A group the model can replace with others matters little "
-             "in the ablation even when the trained model leans on it.", ""]
+             "of the same band (the trained model kept), pooled and per band. Ablation: the test RMSE increase "
+             "when the model is retrained without the group (`features.groups` without it). A group the model "
+             "can replace with others matters little in the ablation even when the trained model leans on it.",
+             ""]
     groups = list(dict.fromkeys(g for v in perm.values() for g in v))
     groups += [g for v in ablation.values() for g in v if g not in groups]
-    def perm_cell(model: str, group: str) -> str:
+    def perm_cell(model: str, group: str, prefix: str = "") -> str:
         m = primary[model].metrics
-        high = m.get(f"importance/{group}/rmse_increase_k/high")  # cross-validated: the folds' interval
-        cell = _f(perm[model].get(group), 3, sign=True)
-        return cell if high is None else f"{cell} ± {_f(high - perm[model][group], 3)}"
+        value = m.get(f"importance/{group}/{prefix}rmse_increase_k")
+        high = m.get(f"importance/{group}/{prefix}rmse_increase_k/high")  # cross-validated: the folds' interval
+        cell = _f(value, 3, sign=True)
+        return cell if high is None or value is None else f"{cell} ± {_f(high - value, 3)}"
 
-    rows = [[g, *(perm_cell(m, g) for m in perm),
+    rows = [[g, *(perm_cell(m, g, p) for m in perm for p in ("", *(f"band/{b}/" for b in bands[m]))),
              *(_f(ablation[m][g]["rmse_increase_k"], 3, sign=True) if g in ablation[m] else "n/a" for m in ablation)]
             for g in groups]
-    header = ["group", *(f"permutation: {m} (K)" for m in perm), *(f"ablation: {m} (K)" for m in ablation)]
+    header = ["group", *(f"permutation: {m}{', ' + p if p else ''} (K)" for m in perm for p in ("", *bands[m])),
+              *(f"ablation: {m} (K)" for m in ablation)]
     lines += _table(header, rows)
     for label, values in (("permutation", perm), ("ablation", {m: {g: r["rmse_increase_k"] for g, r in t.items()}
                                                                 for m, t in ablation.items()})):
@@ -176,6 +178,16 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
                                            for m, t in ablation.items()}, out / "figures" / "importance.png")
         lines += [_img(fig, out, "feature importance"), ""]
     return lines
+
+
+def _importance(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """{group: RMSE increase (K)} of a run's permutation importance (``prefix`` "band/<b>/": in one band)."""
+    out = {}
+    for key, value in metrics.items():
+        parts = key.split("/")
+        if parts[0] == "importance" and key == f"importance/{parts[1]}/{prefix}rmse_increase_k":
+            out[parts[1]] = value
+    return out
 
 
 def q3_skipped() -> list[str]:
