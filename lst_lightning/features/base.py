@@ -80,6 +80,22 @@ class FeatureGroup:
         return {}, {}
 
 
+class PeriodicGroup(FeatureGroup):
+    """A frame's periodic quantity (``key`` of its metadata, ``period`` its cycle) as sin and cos:
+    the two columns of ``columns``, in that order; already in [-1, 1], so unscaled by default."""
+
+    key: str = ""
+    period: float = 1.0
+    scaling = "raw"
+
+    def frame_tables(self, frames, grid):
+        angle = 2 * np.pi * np.array([f[self.key] for f in frames], dtype=np.float64) / self.period
+        return dict(zip(self.columns, (np.sin(angle).astype(np.float32), np.cos(angle).astype(np.float32))))
+
+    def compute(self, s, state):
+        return {name: s.table(name) for name in self.columns}
+
+
 class Samples:
     """A batch of samples (frame, row, col) as a group's computation sees it.
 

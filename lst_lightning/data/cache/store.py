@@ -62,6 +62,16 @@ def fingerprint(files: list[Path], params: dict) -> str:
 
 # ---------------------------------------------------------------- opening
 
+class _Named:
+    """A core array as an attribute of its store (features/arrays.py CORE)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, store, owner=None):
+        return self if store is None else store.array(self.name)
+
+
 class ArrayStore(ABC):
     """The named arrays of a grid (features/arrays.py) with their metadata: what a gatherer reads."""
 
@@ -88,30 +98,13 @@ class ArrayStore(ABC):
         """Each frame's metadata (date, band, hour, doy), in frame order."""
         return self.meta["frames"]
 
-    # the core arrays, by name
-    @property
-    def lst(self) -> np.ndarray:
-        return self.array("lst")
-
-    @property
-    def qa(self) -> np.ndarray:
-        return self.array("qa")
-
-    @property
-    def window_mean(self) -> np.ndarray:
-        return self.array("window_mean")
-
-    @property
-    def elev_mean(self) -> np.ndarray:
-        return self.array("elev_mean")
-
-    @property
-    def dem(self) -> np.ndarray:
-        return self.array("dem")
-
-    @property
-    def frame_lapse(self) -> np.ndarray:
-        return self.array("frame_lapse")
+    # the core arrays by name: ``store.window_mean`` is ``store.array("window_mean")``
+    lst = _Named()
+    qa = _Named()
+    window_mean = _Named()
+    elev_mean = _Named()
+    dem = _Named()
+    frame_lapse = _Named()
 
 
 def array_kind(name: str) -> str:
