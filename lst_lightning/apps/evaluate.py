@@ -103,19 +103,22 @@ def write_plots(pred: np.ndarray, batch: dict, gatherer, tables: dict, out: Path
 
 def mlflow_history(client, run_id: str) -> tuple[list[dict], float | None]:
     """(per-epoch rows, validation trivial RMSE) from a network run's MLflow metric history; no
-    rows for baselines, which have no epochs. The epoch metrics are logged once per epoch end, in
-    order; the epoch's training MSE is its training RMSE squared (over all its samples)."""
-    def values(key: str) -> list[float]:
-        return [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
+    rows for baselines, which have no epochs. Each value is put at the epoch Lightning logged with
+    it (the ``epoch`` metric at its step; the smallest, as the test's later log shares the last
+    step), then rows are made as the run made them (``plots.epoch_rows``)."""
+    def series(key: str) -> list[tuple[int, float]]:
+        return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
 
-    train, val, trivial = values("train/rmse_k"), values("val/rmse_k"), values("val/trivial_rmse_k")
-    rows = [{"epoch": e} for e in range(max(len(train), len(val)))]
-    for e, row in enumerate(rows):
-        if e < len(train):
-            row.update({"train/rmse_k": train[e], "train/loss": train[e] ** 2})
-        if e < len(val):
-            row["val/rmse_k"] = val[e]
-    return rows, (trivial[-1] if trivial else None)
+    epoch_at: dict[int, int] = {}
+    for step, value in series("epoch"):
+        epoch_at[step] = min(epoch_at.get(step, int(value)), int(value))
+
+    def by_epoch(key: str) -> list[tuple[int, float]]:
+        return [(epoch_at.get(step, i), value) for i, (step, value) in enumerate(series(key))]
+
+    rows = plots.epoch_rows({key: by_epoch(key) for key in ("train/rmse_k", "val/rmse_k")})
+    trivial = series("val/trivial_rmse_k")
+    return rows, (trivial[-1][1] if trivial else None)
 
 
 def evaluate(cfg) -> dict:

@@ -16,14 +16,28 @@ def _pyplot():
     return plt
 
 
+def epoch_rows(series: dict[str, list[tuple[int, float]]]) -> list[dict]:
+    """The learning-curve rows, one per epoch, from epoch-end metrics as (epoch, value) pairs:
+    ``train/rmse_k`` (the epoch's training RMSE over all its samples) and ``val/rmse_k``. The one
+    way both a training run (the module's record) and ``lst-evaluate`` (MLflow's metric history)
+    make their curves; the epoch's training MSE is its training RMSE squared."""
+    rows: dict[int, dict] = {}
+    for key in ("train/rmse_k", "val/rmse_k"):
+        for epoch, value in series.get(key, ()):
+            rows.setdefault(int(epoch), {"epoch": int(epoch)})[key] = float(value)
+    for row in rows.values():
+        if "train/rmse_k" in row:
+            row["train/mse_k2"] = row["train/rmse_k"] ** 2
+    return [rows[e] for e in sorted(rows)]
+
+
 def learning_curves(history: list[dict], path: Path, trivial_rmse: float | None = None) -> Path:
-    """Training loss and validation RMSE per epoch (and the epoch's training RMSE when the rows
-    have ``train/rmse_k``), with the trivial baseline for reference. ``history``: one dict per
-    epoch with ``epoch`` and metric keys (``callbacks.EpochHistory`` or ``evaluate``'s MLflow read)."""
+    """The epoch's training MSE and the validation RMSE per epoch (with the epoch's training RMSE
+    beside it), and the trivial baseline for reference. ``history``: ``epoch_rows``."""
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = [h["epoch"] for h in history]
-    for key, ax, label in (("train/loss", ax1, "train MSE (K²)"), ("val/rmse_k", ax2, "val RMSE (K)")):
+    for key, ax, label in (("train/mse_k2", ax1, "train MSE of the epoch (K²)"), ("val/rmse_k", ax2, "val RMSE (K)")):
         values = [h.get(key) for h in history]
         pts = [(e, v) for e, v in zip(epochs, values) if v is not None]
         if pts:
@@ -37,6 +51,9 @@ def learning_curves(history: list[dict], path: Path, trivial_rmse: float | None 
     if trivial_rmse:
         ax2.axhline(trivial_rmse, color="grey", ls="--", label=f"trivial (0): {trivial_rmse:.3f} K")
     ax2.legend()
+    if epochs:
+        for ax in (ax1, ax2):
+            ax.set_xticks(range(min(epochs), max(epochs) + 1, max(1, (max(epochs) - min(epochs)) // 10 + 1)))
     fig.suptitle("learning curves")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
