@@ -25,7 +25,7 @@ from lst_lightning.apps.runs import open_run
 from lst_lightning.data.facts.seasons import SEASONS, season_name
 from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.errors import LSTError
-from lst_lightning.evaluation import plots
+from lst_lightning.evaluation import maps, plots
 from lst_lightning.evaluation.metrics import regression_metrics
 from lst_lightning.evaluation.numbers import finite_or_none
 from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
@@ -90,8 +90,8 @@ def write_plots(pred: np.ndarray, batch: dict, gatherer, tables: dict, out: Path
     grid = gatherer.cache.grid
     files = [
         plots.pred_vs_true(p, t, out / "pred_vs_true.png", f"{title}: predicted vs true"),
-        plots.error_map(grid.lat, grid.lon, batch["row"][keep], batch["col"][keep], err, out / "error_map.png",
-                        f"{title}: error per held-out pixel"),
+        maps.error_map(grid.lat, grid.lon, batch["row"][keep], batch["col"][keep], err, out / "error_map.png",
+                       f"{title}: error per held-out pixel", background=gatherer.cache.dem),
         plots.residual_vs_elevation(centre_elevation(gatherer, batch["row"][keep], batch["col"][keep]), err,
                                     out / "residual_vs_elevation.png", f"{title}: residual vs elevation"),
         plots.rmse_by_group(tables["month"], out / "rmse_by_month.png", "month", f"{title}: RMSE per month"),
@@ -116,8 +116,9 @@ def mlflow_history(client, run_id: str) -> tuple[list[dict], float | None]:
     def by_epoch(key: str) -> list[tuple[int, float]]:
         return [(epoch_at.get(step, i), value) for i, (step, value) in enumerate(series(key))]
 
-    rows = plots.epoch_rows({key: by_epoch(key) for key in ("train/rmse_k", "val/rmse_k")})
     trivial = series("val/trivial_rmse_k")
+    train = by_epoch("train/rmse_k")  # a baseline logs no epochs: its one val/rmse_k is no curve
+    rows = plots.epoch_rows({"train/rmse_k": train, "val/rmse_k": by_epoch("val/rmse_k")}) if train else []
     return rows, (trivial[-1][1] if trivial else None)
 
 

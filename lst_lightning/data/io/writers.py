@@ -5,7 +5,6 @@ leaves a file that looks complete.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import threading
@@ -49,42 +48,6 @@ def atomic_path(path: Path):
                 tmp.unlink()
         except OSError:
             pass
-
-
-@contextmanager
-def removed_on_failure(root: Path):
-    """Run a job that writes files under ``root``: if it fails or is interrupted, every file it
-    wrote there (new, or rewritten since it started) is removed, and every folder it created,
-    ``root`` included, when empty. Nothing half of a job's output stays behind."""
-    root = Path(root)
-    before = _snapshot(root)
-    existed = {p for p in before if before[p] is None} | ({root} if root.is_dir() else set())
-    try:
-        yield
-    except BaseException:
-        after = _snapshot(root)
-        for path, stamp in after.items():
-            if stamp is not None and before.get(path) != stamp:
-                path.unlink(missing_ok=True)
-        for path in sorted((p for p, stamp in after.items() if stamp is None and p not in existed),
-                           key=lambda p: len(p.parts), reverse=True) + ([root] if root not in existed else []):
-            with contextlib.suppress(OSError):
-                path.rmdir()  # only when empty
-        raise
-
-
-def _snapshot(root: Path) -> dict[Path, tuple | None]:
-    """Every file under ``root`` -> (inode, size, mtime); every folder -> None."""
-    out: dict[Path, tuple | None] = {}
-    if not root.is_dir():
-        return out
-    for path in root.rglob("*"):
-        try:
-            st = path.lstat()
-        except OSError:
-            continue
-        out[path] = None if path.is_dir() and not path.is_symlink() else (st.st_ino, st.st_size, st.st_mtime_ns)
-    return out
 
 
 def write_lst_netcdf(path: Path, grid: Grid, doys: np.ndarray, data: np.ndarray) -> None:

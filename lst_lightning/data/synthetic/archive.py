@@ -23,7 +23,7 @@ from lst_lightning.data.synthetic.settings import (
     check_settings,
 )
 from lst_lightning.data.synthetic.terrain import ISRAEL_SHAPE, Terrain
-from lst_lightning.errors import LSTError
+from lst_lightning.errors import LSTError, removed_on_failure
 from lst_lightning.progress import progress_bar
 
 # Bumped whenever the same settings would give different data (3: a DEM's voids are nodata in
@@ -54,7 +54,7 @@ def generate_archive(out_dir, *, years=(2020,), day_step: int = 1, dem=None, sha
     check_settings(years, day_step, shape, form, noise_k, cloud_fraction, hidden_k)
     out = Path(out_dir)
     _clear_previous(out)
-    with writers.removed_on_failure(out):  # stopped or failed half-way: none of it stays
+    with removed_on_failure(out):  # stopped or failed half-way: none of it stays
         return _write_archive(out, years, day_step, dem, shape, seed, form, noise_k, cloud_fraction, hidden_k,
                               progress)
 
@@ -88,7 +88,7 @@ def generate_fine_archive(out_dir, *, fine_factor: int, **options) -> dict:
         raise LSTError(f"fine_factor must be an integer >= 2, got {fine_factor!r}")
     f, out = int(fine_factor), Path(out_dir)
     _clear_previous(out)
-    with writers.removed_on_failure(out):  # stopped or failed half-way: none of it stays
+    with removed_on_failure(out):  # stopped or failed half-way: none of it stays
         return _write_fine_archive(out, f, options)
 
 
