@@ -114,7 +114,8 @@ def run_training(cfg: DictConfig) -> float | None:
     dm.setup()
 
     name = tracking.run_name(cfg)
-    loggers = tracking.build_loggers(cfg, name)
+    caches = list(cache.values()) if isinstance(cache, dict) else [cache]
+    loggers = tracking.build_loggers(cfg, name, tracking.data_tags(cfg, caches))
     try:
         results = _tracked_run(cfg, dm, cache, loggers, name, out)
     except BaseException as err:

@@ -2,6 +2,8 @@
 Model (the run's files: training/rundir.py)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import tempfile
@@ -62,13 +64,14 @@ def name_of(overrides: list[str]) -> str:
     return " ".join(short(o) for o in sorted(overrides, key=rank))[:NAME_CHARS] or "default"
 
 
-def build_loggers(cfg: DictConfig, name: str) -> list:
-    """Instantiate the configured loggers; MLflow gets the run name and tags."""
+def build_loggers(cfg: DictConfig, name: str, extra_tags: dict[str, str] | None = None) -> list:
+    """Instantiate the configured loggers; MLflow gets the run name and tags (``extra_tags`` too)."""
     loggers = []
     for key, conf in (cfg.get("logger") or {}).items():
         if key == "mlflow":
             Path(cfg.paths.log_dir).mkdir(parents=True, exist_ok=True)
-            loggers.append(instantiate(mlflow_settings(cfg, conf), run_name=name, tags=run_tags(cfg)))
+            tags = {**run_tags(cfg), **(extra_tags or {})}
+            loggers.append(instantiate(mlflow_settings(cfg, conf), run_name=name, tags=tags))
         else:
             loggers.append(instantiate(conf))
     return loggers
@@ -121,6 +124,19 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
         **study_tags(cfg),  # optuna.study / optuna.trial inside a sweep
         **_cv_tags(cfg),  # a fold of a cross-validation: a child of its parent run
     }
+
+
+def data_tags(cfg: DictConfig, caches) -> dict[str, str]:
+    """``archive``: the run's caches (their names fingerprint the inputs' contents and settings);
+    ``test_set``: a short hash of the archive and everything that draws its held-out samples (the
+    split's settings and seed, the bands, observed-only scoring, the evaluation sample count). Runs
+    with one ``test_set`` were scored on the same samples; others are not comparable figure by figure."""
+    archive = ",".join(sorted(Path(str(c.path)).name for c in caches))
+    drawn = {"archive": archive, "split": OmegaConf.to_container(cfg.split, resolve=True), "seed": cfg.get("seed"),
+             "bands": list(cfg.data.get("bands") or []), "observed_only": cfg.data.get("eval_observed_only"),
+             "eval_samples": (cfg.data.get("loader") or {}).get("eval_samples")}
+    key = json.dumps(drawn, sort_keys=True, default=str)
+    return {"archive": archive, "test_set": hashlib.sha256(key.encode()).hexdigest()[:10]}
 
 
 def _cv_tags(cfg: DictConfig) -> dict[str, str]:

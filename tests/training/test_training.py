@@ -79,6 +79,8 @@ def test_mlflow_run_carries_metrics_params_artifacts(tiny_run):
     # an experiment of model development, not MLflow 3's GenAI (traces) default view
     assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.tags["model"] == "gated" and run.data.tags["split"] == "space_days"  # the default model
+    # which archive and which held-out samples: runs of one test_set are scored on the same samples
+    assert run.data.tags["archive"] == Path(results["cache"]).name and len(run.data.tags["test_set"]) == 10
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "learning_curves.png"} <= names
     assert any(n.endswith(".ckpt") for n in names)
