@@ -7,6 +7,7 @@ its checkout) or else the current directory.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -60,6 +61,22 @@ def hydra_app(config_name: str, task: Callable) -> None:
     leaves nothing in its output directory (``nothing_left_on_failure``)."""
     hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(
         exit_on_user_error(nothing_left_on_failure(task)))()
+
+
+def empty_run_removed(task: Callable) -> Callable:
+    """``task`` in a Hydra training job: if it fails or is interrupted before writing anything in
+    its run directory (which then holds only Hydra's ``.hydra``), the directory goes too. A run that
+    wrote checkpoints keeps them: ``ckpt_path=last`` resumes it."""
+    def job(cfg):
+        out = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            return task(cfg)
+        except BaseException:
+            if out.is_dir() and {p.name for p in out.iterdir()} <= {".hydra"}:
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+
+    return job
 
 
 def nothing_left_on_failure(task: Callable) -> Callable:

@@ -163,6 +163,7 @@ def test_cli_missing_setting_is_one_clear_line(tmp_path):
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     assert lines[-1].startswith("error: setting data.lst_dir is required"), proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()  # a run that wrote nothing leaves no directory (.hydra only)
 
 
 @pytest.mark.e2e
