@@ -62,6 +62,14 @@ class ConsoleProgress(TQDMProgressBar):
     def init_predict_tqdm(self) -> Tqdm:
         return self._bar(self.predict_description, leave=False)
 
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        """Close the bars before the error is printed: it starts on a line of its own, and no bar is
+        redrawn after it when the interpreter collects them."""
+        for bar in (self._train_progress_bar, self._val_progress_bar, self._test_progress_bar,
+                    self._predict_progress_bar):
+            if bar is not None:
+                bar.close()
+
     def get_metrics(self, trainer, pl_module) -> dict:
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)

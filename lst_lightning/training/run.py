@@ -117,7 +117,7 @@ def run_training(cfg: DictConfig) -> float | None:
     caches = list(cache.values()) if isinstance(cache, dict) else [cache]
     loggers = tracking.build_loggers(cfg, name, tracking.data_tags(cfg, caches))
     try:
-        results = _tracked_run(cfg, dm, cache, loggers, name, out)
+        results = _tracked_run(cfg, dm, caches, loggers, name, out)
     except BaseException as err:
         tracking.end_failed(loggers)
         if isinstance(err, KeyboardInterrupt):
@@ -128,7 +128,7 @@ def run_training(cfg: DictConfig) -> float | None:
     return float(metric) if metric is not None else None
 
 
-def _tracked_run(cfg: DictConfig, dm, cache, loggers: list, name: str, out: Path) -> dict:
+def _tracked_run(cfg: DictConfig, dm, caches: list, loggers: list, name: str, out: Path) -> dict:
     """Fit and test the model with its loggers open; write and log the run's files."""
     tracking.start_tracking(loggers)
     for logger in loggers:
@@ -140,7 +140,6 @@ def _tracked_run(cfg: DictConfig, dm, cache, loggers: list, name: str, out: Path
     else:
         results, files, main_rank = _train_network(cfg, dm, loggers, out)
     best = results.get("best_checkpoint", "")
-    caches = cache.values() if isinstance(cache, dict) else [cache]
     results.update({f"split/{p}_samples": n for p, n in dm.summary.samples.items()},
                    **{"split/kind": dm.summary.kind, "split/leaky": dm.summary.leaky,
                       "run_name": name, "cache": ", ".join(str(c.path) for c in caches)})
