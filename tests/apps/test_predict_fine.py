@@ -41,7 +41,7 @@ def fine_rasters(tiny_runs, tmp_path_factory):
             "checkpoint": results["best_checkpoint"], "root": tiny_runs.root}
 
 
-def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_rasters, tmp_path):
+def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_rasters, tmp_path, capsys):
     import xarray as xr
 
     from lst_lightning.apps.predict import predict_maps
@@ -50,6 +50,8 @@ def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_ras
     r = fine_rasters
     args = ("dates=[2020-01-13]", "bands=[day]", f"fine_dem={r['dem']}", f"fine_ndvi={r['ndvi']}")
     files = predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "a", *args, "tile=30"))
+    bar = capsys.readouterr().err  # a bar of tiles, also when stderr is no terminal (here: captured)
+    assert "fine tiles:" in bar and "/40 [" in bar  # 20 tiles, two passes
     assert {p.name for p in files} == {"lst_fine.nc", "lst_fine_2020-01-13_day.tif", "panel_fine_2020-01-13_day.png"}
     with xr.open_dataset(tmp_path / "a" / "lst_fine.nc") as ds:
         assert ds.attrs["Conventions"] == "CF-1.8" and "f=3 conserve=True residual=smooth" in ds.attrs["history"]
