@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 
 ROOT = "lst_lightning"
 
@@ -48,9 +49,34 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+# Lines the libraries print that tell a user nothing about their run: Lightning's promotion of its
+# cloud services, and warnings about the libraries' own code (fixed by their next release, not by us)
+PROMOTION = "💡 Tip:"
+LIBRARY_WARNINGS = (r".*isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning calling torch 2.13
+                    r"Your `IterableDataset` has `__len__` defined")  # our dataset shards its workers itself
+QUIET_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")  # "Creating initial tables"
+
+
+class DropPromotion(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(PROMOTION)
+
+
+def quiet_libraries() -> None:
+    """Keep the libraries' noise (``PROMOTION``, ``LIBRARY_WARNINGS``, ``QUIET_LOGGERS``) off the console."""
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, DropPromotion) for f in rank_zero.filters):
+        rank_zero.addFilter(DropPromotion())
+    for message in LIBRARY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure(level: int = logging.INFO) -> None:
-    """Idempotent: one stderr handler on the project's logger."""
+    """Idempotent: one stderr handler on the project's logger; the libraries' noise quietened."""
     logger = logging.getLogger(ROOT)
     logger.setLevel(level)
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         logger.addHandler(_StderrHandler())
+    quiet_libraries()

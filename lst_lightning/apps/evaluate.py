@@ -25,7 +25,7 @@ from lst_lightning.apps.runs import open_run
 from lst_lightning.data.facts.seasons import SEASONS, season_name
 from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.errors import LSTError
-from lst_lightning.evaluation import plots
+from lst_lightning.evaluation import maps, plots
 from lst_lightning.evaluation.metrics import regression_metrics
 from lst_lightning.evaluation.numbers import finite_or_none
 from lst_lightning.evaluation.predictions import gather_all, part_metrics, predict_batched
@@ -90,8 +90,8 @@ def write_plots(pred: np.ndarray, batch: dict, gatherer, tables: dict, out: Path
     grid = gatherer.cache.grid
     files = [
         plots.pred_vs_true(p, t, out / "pred_vs_true.png", f"{title}: predicted vs true"),
-        plots.error_map(grid.lat, grid.lon, batch["row"][keep], batch["col"][keep], err, out / "error_map.png",
-                        f"{title}: error per held-out pixel"),
+        maps.error_map(grid.lat, grid.lon, batch["row"][keep], batch["col"][keep], err, out / "error_map.png",
+                       f"{title}: error per held-out pixel", background=gatherer.cache.dem),
         plots.residual_vs_elevation(centre_elevation(gatherer, batch["row"][keep], batch["col"][keep]), err,
                                     out / "residual_vs_elevation.png", f"{title}: residual vs elevation"),
         plots.rmse_by_group(tables["month"], out / "rmse_by_month.png", "month", f"{title}: RMSE per month"),
@@ -103,19 +103,23 @@ def write_plots(pred: np.ndarray, batch: dict, gatherer, tables: dict, out: Path
 
 def mlflow_history(client, run_id: str) -> tuple[list[dict], float | None]:
     """(per-epoch rows, validation trivial RMSE) from a network run's MLflow metric history; no
-    rows for baselines, which have no epochs. The epoch metrics are logged once per epoch end, in
-    order; the epoch's training MSE is its training RMSE squared (over all its samples)."""
-    def values(key: str) -> list[float]:
-        return [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
+    rows for baselines, which have no epochs. Each value is put at the epoch Lightning logged with
+    it (the ``epoch`` metric at its step; the smallest, as the test's later log shares the last
+    step), then rows are made as the run made them (``plots.epoch_rows``)."""
+    def series(key: str) -> list[tuple[int, float]]:
+        return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
 
-    train, val, trivial = values("train/rmse_k"), values("val/rmse_k"), values("val/trivial_rmse_k")
-    rows = [{"epoch": e} for e in range(max(len(train), len(val)))]
-    for e, row in enumerate(rows):
-        if e < len(train):
-            row.update({"train/rmse_k": train[e], "train/loss": train[e] ** 2})
-        if e < len(val):
-            row["val/rmse_k"] = val[e]
-    return rows, (trivial[-1] if trivial else None)
+    epoch_at: dict[int, int] = {}
+    for step, value in series("epoch"):
+        epoch_at[step] = min(epoch_at.get(step, int(value)), int(value))
+
+    def by_epoch(key: str) -> list[tuple[int, float]]:
+        return [(epoch_at.get(step, i), value) for i, (step, value) in enumerate(series(key))]
+
+    trivial = series("val/trivial_rmse_k")
+    train = by_epoch("train/rmse_k")  # a baseline logs no epochs: its one val/rmse_k is no curve
+    rows = plots.epoch_rows({"train/rmse_k": train, "val/rmse_k": by_epoch("val/rmse_k")}) if train else []
+    return rows, (trivial[-1][1] if trivial else None)
 
 
 def evaluate(cfg) -> dict:

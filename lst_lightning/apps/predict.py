@@ -20,19 +20,18 @@ prediction, observation, error).
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from tqdm import tqdm
 
 from lst_lightning.apps.predict_fine import predict_fine_maps
 from lst_lightning.apps.runs import open_run
-from lst_lightning.data.io.formats import LST_SCALE
+from lst_lightning.data.io.formats import LST_SCALE, observed
 from lst_lightning.data.io.writers import atomic_path, write_geotiff
 from lst_lightning.errors import LSTError
-from lst_lightning.evaluation.plots import map_panel
+from lst_lightning.evaluation.maps import map_panel
+from lst_lightning.progress import progress_bar
 
 FILL = np.float32(-9999.0)
 
@@ -105,7 +104,7 @@ def predict_maps(cfg) -> list[Path]:
     """The whole ``lst-predict`` job; returns the files written."""
     out = Path(cfg.output_dir)
     run = open_run(str(cfg.run), str(cfg.tracking_uri), out / "run", device=str(cfg.device))
-    gatherer, cache = run.dm.gatherer, run.dm.cache
+    cache = run.dm.cache
     frames = cache.meta["frames"]
     dates = list(cfg.dates) if cfg.dates else [frames[int(run.dm.plan["test"].frames[0])]["date"]]
     picked = select_frames(frames, [str(d) for d in dates], list(cfg.bands))
@@ -113,21 +112,10 @@ def predict_maps(cfg) -> list[Path]:
         return predict_fine_maps(cfg, run, picked)
     fields: dict[str, list[np.ndarray]] = {"lst_pred": [], "lst_window_mean": [], "lst_obs": []}
     files = []
-    for f in tqdm(picked, desc="maps", unit="map", disable=not sys.stderr.isatty()):
-        mean = np.asarray(cache.array("window_mean")[f], dtype=np.float32)
-        raw = cache.array("lst")[f]
-        obs = np.where(raw > 0, raw.astype(np.float32) * np.float32(LST_SCALE), np.nan).astype(np.float32)
-        anomaly = predict_frame(run.predict, gatherer, f)
-        if cfg.conserve:  # null (the default) = off at the archive's scale
-            anomaly = conserve(anomaly, obs, mean, cache.k)
-        pred = mean + anomaly  # NaN wherever the window is not valid
-        for name, value in (("lst_pred", pred), ("lst_window_mean", mean), ("lst_obs", obs)):
-            fields[name].append(value)
-        stem = f"{frames[f]['date']}_{frames[f]['band']}"
-        tif = out / f"lst_pred_{stem}.tif"
-        write_geotiff(tif, cache.grid, pred, nodata=float("nan"))
-        files += [tif, map_panel(out / f"panel_{stem}.png", cache.grid, f"{run.cfg.model.get('name', '')}: {stem}",
-                             mean, pred, obs, bbox=cfg.get("bbox"))]
+    with progress_bar(total=len(picked), desc="maps", unit="map") as bar:
+        for f in picked:
+            files += _one_map(cfg, run, f, fields, out)
+            bar.update(1)
     history = (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} lst-predict run={cfg.run} "
                f"conserve={bool(cfg.conserve)} model={run.model_file}")
     nc = out / "lst_prediction.nc"
@@ -136,3 +124,24 @@ def predict_maps(cfg) -> list[Path]:
     files.insert(0, nc)
     print(f"written: {', '.join(str(p) for p in files)}")
     return files
+
+
+def _one_map(cfg, run, f: int, fields: dict, out: Path) -> list[Path]:
+    """Predict frame ``f`` (its maps appended to ``fields``); write its GeoTIFF and panel."""
+    gatherer, cache = run.dm.gatherer, run.dm.cache
+    frame = cache.meta["frames"][f]
+    mean = np.asarray(cache.array("window_mean")[f], dtype=np.float32)
+    raw = cache.array("lst")[f]
+    obs = np.where(raw > 0, raw.astype(np.float32) * np.float32(LST_SCALE), np.nan).astype(np.float32)
+    anomaly = predict_frame(run.predict, gatherer, f)
+    if cfg.conserve:  # null (the default) = off at the archive's scale
+        anomaly = conserve(anomaly, obs, mean, cache.k)
+    pred = mean + anomaly  # NaN wherever the window is not valid
+    for name, value in (("lst_pred", pred), ("lst_window_mean", mean), ("lst_obs", obs)):
+        fields[name].append(value)
+    stem = f"{frame['date']}_{frame['band']}"
+    tif = out / f"lst_pred_{stem}.tif"
+    write_geotiff(tif, cache.grid, pred, nodata=float("nan"))
+    gap_filled = ~observed(np.asarray(cache.array("qa")[f]), frame["band"])
+    return [tif, map_panel(out / f"panel_{stem}.png", cache.grid, f"{run.cfg.model.get('name', '')}: {stem}",
+                           mean, pred, obs, bbox=cfg.get("bbox"), dem=cache.array("dem"), gap_filled=gap_filled)]

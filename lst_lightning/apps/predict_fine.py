@@ -12,7 +12,6 @@ Written: ``lst_fine.nc`` (CF-1.8; lst_pred, lst_coarse, elevation on the fine gr
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import netCDF4
@@ -27,12 +26,13 @@ from lst_lightning.downscale.output import (
     geotiff_from_netcdf,
     panel_step,
     read_tile,
+    window,
     write_tile,
 )
 from lst_lightning.downscale.tiles import fine_inputs_from, tile_ranges, upsample
 from lst_lightning.downscale.truth import format_scores, score, truth_frames
 from lst_lightning.errors import LSTError
-from lst_lightning.evaluation.plots import fine_panel
+from lst_lightning.evaluation.maps import detail_window, fine_panel
 from lst_lightning.progress import progress_bar
 from lst_lightning.training.rundir import write_json
 
@@ -73,41 +73,65 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     n_tiles = len(tile_ranges(nesting, int(cfg.tile)))
     print(f"fine grid: {grid.describe()}, factor {nesting.f} ({n_tiles} tiles, {len(picked)} maps)")
     spread = Residuals(str(cfg.residual), inputs.coarse_lst, nesting) if conserve else None
+    with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history) as ds:
+        _write_maps(ds, inputs, run, spread, int(cfg.tile), n_tiles, f"fine_dem {cfg.fine_dem}")
+    files = [nc]
+    truth = _score_truth(cfg, nc, inputs, run, out, files) if cfg.get("fine_truth") else None
+    name = run.cfg.model.get("name", "")
+    for t, frame in enumerate(inputs.frames):
+        stem = f"{frame['date']}_{frame['band']}"
+        files.append(geotiff_from_netcdf(nc, t, grid, out / f"lst_fine_{stem}.tif"))
+        files.append(_panel(out / f"panel_fine_{stem}.png", nc, t, grid, truth,
+                            f"{name} at 1/{nesting.f} of the LST pixel: {stem}"))
+    print(f"written: {', '.join(str(p) for p in files)}")
+    return files
+
+
+def _panel(path: Path, nc: Path, t: int, grid, truth, title: str) -> Path:
+    """Map ``t``'s fine panel: the whole grid decimated, and a crop at full resolution."""
+    step = panel_step(grid)
+    whole = {name: decimated(nc, var, t if var != "elevation" else None, step)
+             for name, var in (("coarse", "lst_coarse"), ("pred", "lst_pred"), ("dem", "elevation"))}
+    rows, cols = detail_window(np.isfinite(whole["pred"]), whole["dem"], step, grid.shape)
+    detail = {name: window(nc, var, t if var != "elevation" else None, rows, cols)
+              for name, var in (("coarse", "lst_coarse"), ("pred", "lst_pred"), ("dem", "elevation"))}
+    detail.update(lat=grid.lat[rows], lon=grid.lon[cols])
+    if truth is not None:
+        values, seen = truth
+        for part, where in ((whole, np.s_[t, ::step, ::step]), (detail, np.s_[t, rows, cols])):
+            part.update(truth=values[where], unobserved=~seen[where] & np.isfinite(values[where]))
+    return fine_panel(path, grid.lat[::step], grid.lon[::step], title, detail=detail, **whole)
+
+
+def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str) -> None:
+    """Predict every tile into ``ds`` (with the smooth residual a second pass spreads the coarse
+    residuals), under a progress bar of tiles; no fine pixel predicted at all is an error."""
+    nesting = inputs.nesting
     passes = 2 if spread is not None and spread.two_pass else 1
-    with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history) as ds, \
-            progress_bar(total=n_tiles * passes, desc="fine tiles", unit="tile", enabled=sys.stderr.isatty()) as bar:
-        one_pass = spread is not None and not spread.two_pass
-        for rows, cols, raw in downscale(inputs, run.dm.gatherer.layout, run.predict, int(cfg.tile), False,
+    one_pass = spread is not None and not spread.two_pass
+    predicted = 0
+    with progress_bar(total=n_tiles * passes, desc="fine tiles", unit="tile") as bar:
+        for rows, cols, raw in downscale(inputs, run.dm.gatherer.layout, run.predict, tile, False,
                                          progress=bar.update):
             write_tile(ds, "lst_pred", rows, cols, spread.apply(rows, cols, raw) if one_pass else raw)
+            predicted += int(np.isfinite(raw).sum())
             if passes == 2:
                 spread.add(rows, cols, raw)
             coarse = upsample(inputs.coarse_lst, nesting, np.arange(rows.start, rows.stop),
                               np.arange(cols.start, cols.stop), np.nan)
             write_tile(ds, "lst_coarse", rows, cols, coarse)
+        if predicted == 0:
+            raise LSTError(f"{what}: no fine pixel could be predicted: where its DEM holds elevations the chosen "
+                           f"frames ({', '.join(f['date'] + ' ' + f['band'] for f in inputs.frames)}) have no LST")
         if passes == 2:  # the smooth residual needs every coarse pixel's residual: a second pass
-            for rows, cols in tile_ranges(nesting, int(cfg.tile)):
+            for rows, cols in tile_ranges(nesting, tile):
                 write_tile(ds, "lst_pred", rows, cols, spread.apply(rows, cols, read_tile(ds, "lst_pred", rows, cols)))
                 bar.update(1)
-    files = [nc]
-    truth = _score_truth(cfg, nc, inputs, run, out, files) if cfg.get("fine_truth") else None
-    step = panel_step(grid)
-    dem = decimated(nc, "elevation", None, step)
-    name = run.cfg.model.get("name", "")
-    for t, frame in enumerate(inputs.frames):
-        stem = f"{frame['date']}_{frame['band']}"
-        files.append(geotiff_from_netcdf(nc, t, grid, out / f"lst_fine_{stem}.tif"))
-        files.append(fine_panel(out / f"panel_fine_{stem}.png", grid.lat[::step], grid.lon[::step],
-                                f"{name} at 1/{nesting.f} of the LST pixel: {stem}",
-                                decimated(nc, "lst_coarse", t, step), decimated(nc, "lst_pred", t, step), dem,
-                                truth=None if truth is None else truth[t, ::step, ::step]))
-    print(f"written: {', '.join(str(p) for p in files)}")
-    return files
 
 
-def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> np.ndarray:
+def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     """Score the written maps against ``cfg.fine_truth`` (downscale/truth.py): print the table,
-    write fine_metrics.json; returns the truth [T, Hf, Wf] for the panels."""
+    write fine_metrics.json; returns the truth [T, Hf, Wf] and where it was observed, for the panels."""
     truth, seen = truth_frames(str(cfg.fine_truth), inputs.nesting.fine, inputs.frames)
     with netCDF4.Dataset(nc) as ds:
         pred = np.ma.filled(ds["lst_pred"][:].astype(np.float32), np.nan)
@@ -116,4 +140,4 @@ def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> np
     print(format_scores(scores))
     write_json(out / "fine_metrics.json", {"fine_truth": str(cfg.fine_truth), **scores})
     files.append(out / "fine_metrics.json")
-    return truth
+    return truth, seen

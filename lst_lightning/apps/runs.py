@@ -68,14 +68,14 @@ def _from_path(spec: str, path: Path) -> tuple[Any, Path, str | None]:
 
 
 def _from_mlflow(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, str | None]:
-    """An MLflow run id: its config.yaml and the model file inside its MLflow Model (artifact path
-    ``model``, see ``training/mlflow_model.py``), downloaded into ``workdir``."""
+    """An MLflow run id: its config.yaml and the model file inside its MLflow Model (the run's
+    logged model ``model``, or for runs logged before that the artifact path ``model``: listing
+    ``model/...`` of a run finds either; see ``training/mlflow_model.py``), downloaded into ``workdir``."""
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     try:
         client.get_run(spec)
         names = [a.path for a in client.list_artifacts(spec)]
-        inside = ([a.path for a in client.list_artifacts(spec, f"{MODEL_PATH}/artifacts")]
-                  if MODEL_PATH in names else [])
+        inside = [a.path for a in client.list_artifacts(spec, f"{MODEL_PATH}/artifacts")]
     except MlflowException as err:
         raise LSTError(f"run={spec}: neither a file nor a run directory, nor a run in the MLflow store "
                        f"{tracking_uri} ({str(err).splitlines()[0]})") from None

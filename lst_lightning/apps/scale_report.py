@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from lst_lightning.data.io.writers import atomic_path
+from lst_lightning.evaluation.maps import data_window
 from lst_lightning.evaluation.numbers import fmt
-from lst_lightning.evaluation.plots import _pyplot, _save, data_window
+from lst_lightning.evaluation.plots import _pyplot, _save
 from lst_lightning.training.rundir import write_json
 
 ORDER = ("model", "model, block residual", "model, raw", "native-scale model", "regression", "bicubic, conserved",

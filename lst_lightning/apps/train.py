@@ -12,7 +12,7 @@ import sys
 import hydra
 
 import lst_lightning.training.sweeps  # noqa: F401  (the ${lst_dir:...} resolver of the sweep configs)
-from lst_lightning.config import CONF_DIR, check_choices
+from lst_lightning.config import CONF_DIR, check_choices, empty_run_removed
 from lst_lightning.errors import EXIT_USER_ERROR, LSTError
 
 
@@ -20,7 +20,7 @@ from lst_lightning.errors import EXIT_USER_ERROR, LSTError
 def _app(cfg) -> float | None:
     from lst_lightning.training.experiment import main_entry  # lazy: lst-train --help answers before torch loads
 
-    return main_entry(cfg)
+    return empty_run_removed(main_entry)(cfg)
 
 
 def main() -> None:

@@ -108,5 +108,13 @@ def decimated(nc: Path, name: str, t: int | None, step: int) -> np.ndarray:
         return np.ma.filled(values.astype(np.float32), np.nan)
 
 
+def window(nc: Path, name: str, t: int | None, rows: slice, cols: slice) -> np.ndarray:
+    """A window of a variable at full resolution (NaN = fill), for plotting."""
+    with netCDF4.Dataset(nc) as ds:
+        var = ds[name]
+        values = var[t, rows, cols] if t is not None else var[rows, cols]
+        return np.ma.filled(values.astype(np.float32), np.nan)
+
+
 def panel_step(grid: Grid) -> int:
     return max(1, int(np.ceil(max(grid.shape) / PANEL_PIXELS)))

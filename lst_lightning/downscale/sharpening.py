@@ -4,6 +4,9 @@
 * ``interpolate``: bilinear (order 1) or bicubic (order 3) spline interpolation of the coarse field
   at the fine pixel centres; a gap in the coarse field is filled from its nearest valid pixel for
   the interpolation only, the fine pixels of a missing coarse pixel stay missing;
+* ``conservative_spline``: the bicubic spline whose mean over each coarse pixel's f x f fine pixels
+  is the coarse value (the interpolating spline's is not: adding it, then a block correction of
+  the rest, left steps at every coarse pixel edge);
 * ``regression_sharpen``: TsHARP / DisTrad-style thermal sharpening: per frame, a least-squares fit
   of coarse LST on coarse elevation (and NDVI when given) over the frame's valid coarse pixels,
   applied to the fine elevation, plus each coarse pixel's residual (so the fine pixels of a coarse
@@ -12,7 +15,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+from scipy import linalg, ndimage
 
 from lst_lightning.downscale.grids import Nesting
 from lst_lightning.downscale.tiles import upsample
@@ -43,6 +46,42 @@ def spline(coarse: np.ndarray, order: int) -> tuple[np.ndarray | None, np.ndarra
         coarse = coarse[tuple(nearest)]
     coeffs = ndimage.spline_filter(coarse, order, mode="nearest") if order > 1 else coarse
     return coeffs, missing, order
+
+
+def conservative_spline(coarse: np.ndarray, f: int) -> tuple[np.ndarray | None, np.ndarray, int]:
+    """A ``spline`` (order 3, for ``sample``) of ``coarse`` [H, W] whose mean over the f x f fine
+    pixel centres of each coarse pixel equals its value (gaps filled from the nearest valid pixel).
+    The block mean of a sampled spline is separable in its coefficients (``block_weights`` along each
+    axis), so the coefficients solve two banded systems."""
+    coarse = np.asarray(coarse, dtype=np.float64)
+    missing = ~np.isfinite(coarse)
+    if missing.all():
+        return None, missing, 3
+    if missing.any():
+        nearest = ndimage.distance_transform_edt(missing, return_distances=False, return_indices=True)
+        coarse = coarse[tuple(nearest)]
+    rows = linalg.solve_banded((2, 2), block_weights(coarse.shape[0], f), coarse)
+    coeffs = linalg.solve_banded((2, 2), block_weights(coarse.shape[1], f), rows.T).T
+    return coeffs, missing, 3
+
+
+def block_weights(n: int, f: int) -> np.ndarray:
+    """(5, n) banded form (``scipy.linalg.solve_banded``, 2 diagonals each side) of the matrix that
+    maps n cubic B-spline coefficients to the means of the spline over the f fine pixel centres of
+    each of the n coarse pixels, as ``sample`` evaluates it (coefficients beyond the ends take the
+    end ones: ``map_coordinates``' nearest mode)."""
+    offsets = (np.arange(f) + 0.5) / f - 0.5  # fine pixel centres in a coarse pixel, from its centre
+    banded = np.zeros((5, n))
+    i = np.arange(n)
+    for d in range(-2, 3):  # coefficient j = i + d (clamped) weighs w in the mean of coarse pixel i
+        j = np.clip(i + d, 0, n - 1)
+        np.add.at(banded, (2 + i - j, j), _cubic_bspline(offsets - d).mean())
+    return banded
+
+
+def _cubic_bspline(x: np.ndarray) -> np.ndarray:
+    x = np.abs(x)
+    return np.where(x < 1, 2 / 3 - x ** 2 + x ** 3 / 2, np.where(x < 2, (2 - x) ** 3 / 6, 0.0))
 
 
 def sample(fitted: tuple, nesting: Nesting, rows: slice | None = None, cols: slice | None = None) -> np.ndarray:

@@ -81,7 +81,8 @@ def _rmse(pred: np.ndarray, batch: dict, observed_only: bool) -> float:
 def _figures(rmse: np.ndarray, reference: float) -> dict[str, float]:
     return {"rmse_k": float(rmse.mean()), "rmse_increase_k": float(rmse.mean() - reference),
             "std_k": float(rmse.std()), "reference_rmse_k": float(reference),
-            "mse_increase_pct": float(100 * (np.mean(rmse ** 2) / reference ** 2 - 1))}
+            # undefined for a perfect reference (a band the model fits exactly): NaN, not a warning
+            "mse_increase_pct": float(100 * (np.mean(rmse ** 2) / reference ** 2 - 1)) if reference else float("nan")}
 
 
 def ablation_table(full: dict, without: dict[str, dict], key: str = "test/rmse_k") -> dict[str, dict]:

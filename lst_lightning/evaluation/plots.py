@@ -1,4 +1,5 @@
-"""Figures people would rather look at than read. Matplotlib with the Agg backend (no screen)."""
+"""Figures people would rather look at than read (charts; maps: evaluation/maps.py). Matplotlib
+with the Agg backend (no screen)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,6 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lst_lightning.errors import LSTError
-
 
 def _pyplot():
     """pyplot on the Agg backend, chosen at each use (importing this module leaves the backend alone)."""
@@ -16,14 +15,28 @@ def _pyplot():
     return plt
 
 
+def epoch_rows(series: dict[str, list[tuple[int, float]]]) -> list[dict]:
+    """The learning-curve rows, one per epoch, from epoch-end metrics as (epoch, value) pairs:
+    ``train/rmse_k`` (the epoch's training RMSE over all its samples) and ``val/rmse_k``. The one
+    way both a training run (the module's record) and ``lst-evaluate`` (MLflow's metric history)
+    make their curves; the epoch's training MSE is its training RMSE squared."""
+    rows: dict[int, dict] = {}
+    for key in ("train/rmse_k", "val/rmse_k"):
+        for epoch, value in series.get(key, ()):
+            rows.setdefault(int(epoch), {"epoch": int(epoch)})[key] = float(value)
+    for row in rows.values():
+        if "train/rmse_k" in row:
+            row["train/mse_k2"] = row["train/rmse_k"] ** 2
+    return [rows[e] for e in sorted(rows)]
+
+
 def learning_curves(history: list[dict], path: Path, trivial_rmse: float | None = None) -> Path:
-    """Training loss and validation RMSE per epoch (and the epoch's training RMSE when the rows
-    have ``train/rmse_k``), with the trivial baseline for reference. ``history``: one dict per
-    epoch with ``epoch`` and metric keys (``callbacks.EpochHistory`` or ``evaluate``'s MLflow read)."""
+    """The epoch's training MSE and the validation RMSE per epoch (with the epoch's training RMSE
+    beside it), and the trivial baseline for reference. ``history``: ``epoch_rows``."""
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = [h["epoch"] for h in history]
-    for key, ax, label in (("train/loss", ax1, "train MSE (K²)"), ("val/rmse_k", ax2, "val RMSE (K)")):
+    for key, ax, label in (("train/mse_k2", ax1, "train MSE of the epoch (K²)"), ("val/rmse_k", ax2, "val RMSE (K)")):
         values = [h.get(key) for h in history]
         pts = [(e, v) for e, v in zip(epochs, values) if v is not None]
         if pts:
@@ -37,6 +50,9 @@ def learning_curves(history: list[dict], path: Path, trivial_rmse: float | None 
     if trivial_rmse:
         ax2.axhline(trivial_rmse, color="grey", ls="--", label=f"trivial (0): {trivial_rmse:.3f} K")
     ax2.legend()
+    if epochs:
+        for ax in (ax1, ax2):
+            ax.set_xticks(range(min(epochs), max(epochs) + 1, max(1, (max(epochs) - min(epochs)) // 10 + 1)))
     fig.suptitle("learning curves")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,58 +84,6 @@ def pred_vs_true(pred, target, path: Path, title: str = "") -> Path:
     ax.set_ylabel("predicted (K)")
     ax.set_title(title or "predicted vs true")
     ax.legend(loc="upper left")
-    return _save(fig, path)
-
-
-def data_window(mask, lat=None, lon=None, bbox=None, margin: int = 2) -> tuple[slice, slice]:
-    """Rows and columns a map should show: those of ``bbox`` ([lon_min, lat_min, lon_max, lat_max],
-    degrees) when given, else the bounding box of ``mask`` (where there is data) plus a margin.
-    Why: a real archive's valid windows may cover a speck of its grid; a whole-grid map hides them."""
-    h, w = mask.shape
-    if bbox is not None:
-        lon_min, lat_min, lon_max, lat_max = (float(v) for v in bbox)
-        rows = np.flatnonzero((np.asarray(lat) >= lat_min) & (np.asarray(lat) <= lat_max))
-        cols = np.flatnonzero((np.asarray(lon) >= lon_min) & (np.asarray(lon) <= lon_max))
-        if rows.size == 0 or cols.size == 0:
-            raise LSTError(f"bbox={list(bbox)}: no pixel of the grid (lon {float(np.min(lon)):.4f}.."
-                           f"{float(np.max(lon)):.4f}, lat {float(np.min(lat)):.4f}..{float(np.max(lat)):.4f}) "
-                           "lies inside it")
-    else:
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        if rows.size == 0:
-            return slice(0, h), slice(0, w)
-    return (slice(max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin)),
-            slice(max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin)))
-
-
-def _extent(lat, lon) -> tuple[float, float, float, float]:
-    """imshow extent of a (cropped) grid whose first row is the northernmost."""
-    return (float(lon[0]), float(lon[-1]), float(min(lat[0], lat[-1])), float(max(lat[0], lat[-1])))
-
-
-def error_map(lat, lon, rows, cols, err, path: Path, title: str = "") -> Path:
-    """Per-pixel RMSE and mean error (bias, predicted - true) over the evaluated samples."""
-    plt = _pyplot()
-    h, w = len(lat), len(lon)
-    flat = np.asarray(rows) * w + np.asarray(cols)
-    n = np.bincount(flat, minlength=h * w).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rmse = np.sqrt(np.bincount(flat, err * err, h * w) / n).reshape(h, w)
-        bias = (np.bincount(flat, err, h * w) / n).reshape(h, w)
-    rs, cs = data_window(n.reshape(h, w) > 0)  # the evaluated pixels, not the whole grid
-    rmse, bias, lat, lon = rmse[rs, cs], bias[rs, cs], np.asarray(lat)[rs], np.asarray(lon)[cs]
-    extent = _extent(lat, lon)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 5.5))
-    vmax = np.nanpercentile(rmse, 98) if np.isfinite(rmse).any() else 1.0
-    bmax = np.nanpercentile(np.abs(bias), 98) if np.isfinite(bias).any() else 1.0
-    for ax, field, label, kw in ((axes[0], rmse, "RMSE (K)", {"cmap": "magma", "vmin": 0, "vmax": vmax}),
-                                 (axes[1], bias, "mean error, pred - true (K)",
-                                  {"cmap": "RdBu_r", "vmin": -bmax, "vmax": bmax})):
-        im = ax.imshow(field, extent=extent, aspect="auto", interpolation="nearest", **kw)
-        fig.colorbar(im, ax=ax, label=label, shrink=0.8)
-        ax.set_xlabel("lon")
-        ax.set_ylabel("lat")
-    fig.suptitle(title or "error per pixel (held-out pixels only)")
     return _save(fig, path)
 
 
@@ -210,55 +174,3 @@ def importance_bars(permutation: dict[str, dict[str, float]], ablation: dict[str
         _grouped_bars(ax, values, "test RMSE increase (K)", title)
     fig.suptitle("feature-group importance")
     return _save(fig, path)
-
-
-def _map_row(panels: list[tuple], extent, title: str, path: Path, size: tuple[float, float]) -> Path:
-    """Maps side by side, each (name, field, cmap, vmin, vmax) with its colour bar."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=size)
-    for ax, (name, field, cmap, vmin, vmax) in zip(axes, panels):
-        im = ax.imshow(field, extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.set_title(name)
-        ax.set_xlabel("lon")
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    axes[0].set_ylabel("lat")
-    fig.suptitle(title)
-    return _save(fig, path)
-
-
-def _lst_range(fields) -> tuple[float, float]:
-    """The 1st..99th percentile of the finite values of LST maps: one colour scale for all of them."""
-    values = np.concatenate([a[np.isfinite(a)] for a in fields] + [np.zeros(0)])
-    return tuple(np.percentile(values, [1, 99])) if values.size else (0.0, 1.0)
-
-
-def _error_limit(err) -> float:
-    return float(np.nanpercentile(np.abs(err), 99)) if np.isfinite(err).any() else 1.0
-
-
-def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None) -> Path:
-    """Window-mean input, prediction, observation and error, side by side, over the area with
-    predictions (or ``bbox``: [lon_min, lat_min, lon_max, lat_max])."""
-    rs, cs = data_window(np.isfinite(pred) | np.isfinite(obs), grid.lat, grid.lon, bbox)
-    mean, pred, obs = mean[rs, cs], pred[rs, cs], obs[rs, cs]
-    extent = _extent(np.asarray(grid.lat)[rs], np.asarray(grid.lon)[cs])
-    lo, hi = _lst_range((mean, pred, obs))
-    err = pred - obs
-    lim = _error_limit(err)
-    return _map_row([("window-mean input (K)", mean, "inferno", lo, hi), ("prediction (K)", pred, "inferno", lo, hi),
-                     ("observation (K)", obs, "inferno", lo, hi),
-                     ("prediction - observation (K)", err, "RdBu_r", -lim, lim)], extent, title, path, (16, 5.2))
-
-
-def fine_panel(path: Path, lat, lon, title: str, coarse, pred, dem, truth=None) -> Path:
-    """Fine-scale prediction: the coarse input, the fine prediction and the fine DEM side by side,
-    then the truth and the error when the fine truth is known (synthetic)."""
-    lo, hi = _lst_range([coarse, pred] + ([truth] if truth is not None else []))
-    known = np.isfinite(dem).any()
-    panels = [("coarse input (K)", coarse, "inferno", lo, hi), ("fine prediction (K)", pred, "inferno", lo, hi),
-              ("fine DEM (m)", dem, "terrain", np.nanmin(dem) if known else 0, np.nanmax(dem) if known else 1)]
-    if truth is not None:
-        err = pred - truth
-        lim = _error_limit(err)
-        panels += [("fine truth (K)", truth, "inferno", lo, hi), ("prediction - truth (K)", err, "RdBu_r", -lim, lim)]
-    return _map_row(panels, _extent(np.asarray(lat), np.asarray(lon)), title, path, (4 * len(panels), 4.6))

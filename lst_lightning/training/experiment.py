@@ -24,6 +24,7 @@ import mlflow
 from omegaconf import DictConfig, OmegaConf
 
 from lst_lightning.data.loading.sources import source_of, warn_default_hours
+from lst_lightning.data.loading.splits import check_fold_counts
 from lst_lightning.errors import LSTError, exit_on_user_error
 from lst_lightning.evaluation.intervals import mean_interval
 from lst_lightning.evaluation.numbers import fmt
@@ -58,6 +59,7 @@ def run_experiment(cfg: DictConfig) -> float | None:
     source = source_of(OmegaConf.to_container(cfg.data, resolve=True))
     warn_default_hours(source)  # once, before any run trains
     held = held_out(cfg, source.sites)
+    check_fold_plan(cfg, source)
     if held is not None:
         return run_cv(cfg, held)
     return run_training(cfg)
@@ -100,6 +102,19 @@ def run_cv(cfg: DictConfig, held: HeldOut) -> float | None:
     print(format_cv(name, held, summary, out))
     mean = summary.get(metric, {}).get("mean")
     return float(mean) if mean is not None else None
+
+
+def check_fold_plan(cfg: DictConfig, source) -> None:
+    """``split.folds`` against what the archives' scans tell (their dates; their grids' blocks),
+    before any cache is built: a fold count no archive can hold stops at once, not after its cache."""
+    split = OmegaConf.to_container(cfg.split, resolve=True)
+    if split.get("folds") is None or split.get("kind") == "sites":
+        return
+    for scan in source.scan():
+        try:
+            check_fold_counts(split, scan.dates, scan.shape)
+        except LSTError as err:
+            raise LSTError(f"data.archives.{scan.name}: {err}" if scan.name else str(err)) from None
 
 
 def check_folds(cfg: DictConfig, folds: int) -> None:

@@ -41,7 +41,7 @@ from typing import Callable
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-from mlflow.models import ModelSignature
+from mlflow.models import Model, ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from lst_lightning.data.io.formats import FRAME_BANDS
@@ -205,10 +205,12 @@ class LSTPyfuncModel(mlflow.pyfunc.PythonModel):
         return pd.Series(self.model.predict(model_input), index=model_input.index, name=OUTPUT)
 
 
-def save_run_model(model_file: str | Path, gatherer, path: Path, example: dict | None = None) -> Path:
+def save_run_model(model_file: str | Path, gatherer, path: Path, example: dict | None = None,
+                   logged=None) -> Path:
     """Write the MLflow Model of a run's saved model into the new directory ``path``. ``gatherer``:
     the run's (its frames name the coarse baseline's lapse rates); ``example``: a few gathered
-    samples, stored as the model's input example (MLflow predicts them once, as a check)."""
+    samples, stored as the model's input example (MLflow predicts them once, as a check);
+    ``logged``: the MLflow LoggedModel it will be uploaded to (its id and run go into MLmodel)."""
     frames = gatherer.frames
     model = table_model(model_file, frames)  # also checks the file opens before it is published
     columns = list(model.columns)
@@ -222,9 +224,12 @@ def save_run_model(model_file: str | Path, gatherer, path: Path, example: dict |
             Path(artifacts["frames"]).write_text(json.dumps([{"date": f["date"], "band": f["band"]} for f in frames]))
         code = Path(tmp) / "lst_pyfunc_model.py"
         code.write_text(MODEL_CODE)
+        described = None if logged is None else Model(
+            artifact_path=logged.artifact_location, run_id=logged.source_run_id, model_id=logged.model_id,
+            model_uuid=logged.model_id)
         with _no_progress_bar():
             mlflow.pyfunc.save_model(
-                str(path), python_model=str(code), artifacts=artifacts, signature=signature,
+                str(path), python_model=str(code), artifacts=artifacts, signature=signature, mlflow_model=described,
                 input_example=input_example, pip_requirements=_requirements(Path(model_file)),
                 metadata={"lst_lightning": {**model.layout.to_json(),
                                             "output": "centre minus window-mean LST (K)"}})

@@ -8,7 +8,8 @@ Logged: ``{stage}/loss`` (train: per step; val/test: epoch mean) and at each epo
 ``{stage}/<key>`` for every key of ``metrics.METRIC_KEYS``. In val/test, with ``eval_observed_only``,
 those use only samples whose centre pixel was really observed (``batch["observed"]``); a second
 accumulator over all samples logs ``{stage}/all_rmse_k``, ``{stage}/all_trivial_rmse_k`` and
-``{stage}/all_n_samples``. Training uses every sample of the batch.
+``{stage}/all_n_samples``. Training uses every sample of the batch. ``epoch_series`` keeps the train
+and val RMSE of every epoch as (epoch, value): the run's learning curves (``plots.epoch_rows``).
 """
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ class LSTRegressor(L.LightningModule):
                  scaling: dict | None = None, eval_observed_only: bool = True, ensemble: int = 1,
                  clip: float | None = None, band_balance: bool = False):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # in the checkpoint; the run's config is logged once (tracking)
         self.layout = FeatureLayout.from_json(layout)
         self.optimizer_cfg = target_config(optimizer, {"_target_": LEGACY["adam"]})
         self.schedule: Schedule = build(target_config(scheduler, {"_target_": LEGACY["none"]}), "model.scheduler",
@@ -95,6 +96,7 @@ class LSTRegressor(L.LightningModule):
         for stage in ("val", "test"):
             setattr(self, f"{stage}_all_metrics", LSTMetrics())
         self._final: dict[str, dict[str, float]] = {}
+        self.epoch_series: dict[str, list[tuple[int, float]]] = {}
 
     def fit_band_weights(self, target: np.ndarray, band: np.ndarray) -> None:
         """With ``band_balance``: each band's weight 1 / its training target variance, scaled so that
@@ -175,6 +177,8 @@ class LSTRegressor(L.LightningModule):
             everything = self._compute(getattr(self, f"{stage}_all_metrics"))
             values.update({f"all_{k}": everything[k] for k in ALL_KEYS})
         self._final[stage] = values
+        if stage != "test" and not self.trainer.sanity_checking:  # the epoch's figure, at its own epoch
+            self.epoch_series.setdefault(f"{stage}/rmse_k", []).append((self.current_epoch, values["rmse_k"]))
         for key, value in values.items():
             # identical on every rank (the states were all-reduced), so the sync mean is exact;
             # a python float is put on the module's device by Lightning

@@ -17,10 +17,9 @@ from omegaconf.errors import MissingMandatoryValue
 
 from lst_lightning.data.loading.datamodule import SampleData
 from lst_lightning.data.loading.scaling import scaling_methods
-from lst_lightning.data.loading.sources import hours_text, source_of
+from lst_lightning.data.loading.sources import source_of
 from lst_lightning.errors import LSTError
-from lst_lightning.evaluation.numbers import fmt
-from lst_lightning.evaluation.plots import learning_curves
+from lst_lightning.evaluation.plots import epoch_rows, learning_curves
 from lst_lightning.evaluation.predictions import network_predictor, part_band_metrics, site_metrics
 from lst_lightning.features import resolve_groups
 from lst_lightning.models.baselines import Baseline
@@ -28,16 +27,13 @@ from lst_lightning.models.network import Network
 from lst_lightning.targets import build, check
 from lst_lightning.training import tracking
 from lst_lightning.training.baseline_run import run_baseline
-from lst_lightning.training.callbacks import EpochHistory, RandomState
+from lst_lightning.training.callbacks import ConsoleProgress, RandomState
 from lst_lightning.training.module import LEGACY, LSTRegressor, target_config
-from lst_lightning.training.rundir import results_path, save_config, write_results
+from lst_lightning.training.rundir import last_checkpoint, save_config, write_results, write_summary
 from lst_lightning.training.schedules import Schedule
+from lst_lightning.training.summary import resume_hint, summary_text
 
 log = logging.getLogger(__name__)
-
-SUMMARY_KEYS = ("rmse_k", "trivial_rmse_k", "rmse_improvement_pct", "mse_improvement_pct",
-                "floor_rmse_k", "explained_fraction", "n_samples")
-
 
 def _check_missing(cfg: DictConfig) -> None:
     try:
@@ -100,11 +96,15 @@ def build_module(cfg: DictConfig, layout):
 
 def build_trainer(cfg: DictConfig, loggers: list, extra_callbacks: list):
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + extra_callbacks
+    if cfg.trainer.get("enable_progress_bar", True) is not False:  # one line, no cursor moves
+        callbacks.append(ConsoleProgress())
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
 def run_training(cfg: DictConfig) -> float | None:
-    """Train and test one configuration; returns ``cfg.optimized_metric`` (for Optuna)."""
+    """Train and test one configuration; returns ``cfg.optimized_metric`` (for Optuna). A run
+    that stops on an error or an interrupt ends FAILED in MLflow; an interrupted one says how to
+    resume it."""
     check_settings(cfg)
     resolve_features(cfg)
     out = Path(cfg.paths.output_dir)
@@ -116,7 +116,24 @@ def run_training(cfg: DictConfig) -> float | None:
     dm.setup()
 
     name = tracking.run_name(cfg)
-    loggers = tracking.build_loggers(cfg, name)
+    caches = list(cache.values()) if isinstance(cache, dict) else [cache]
+    loggers = tracking.build_loggers(cfg, name, tracking.data_tags(cfg, caches))
+    try:
+        results = _tracked_run(cfg, dm, caches, loggers, name, out, source.overpass_hours())
+    except BaseException as err:
+        tracking.end_failed(loggers)
+        if isinstance(err, KeyboardInterrupt):
+            log.warning(resume_hint(cfg, out))
+        raise
+    _close_distributed()
+    metric = results.get(cfg.get("optimized_metric", "val/rmse_k"))
+    return float(metric) if metric is not None else None
+
+
+def _tracked_run(cfg: DictConfig, dm, caches: list, loggers: list, name: str, out: Path, hours: dict) -> dict:
+    """Fit and test the model with its loggers open; write and log the run's files (``hours``: the
+    overpass hours the run used, into its results)."""
+    tracking.start_tracking(loggers)
     for logger in loggers:
         logger.log_hyperparams(tracking.flat_params(cfg))
         logger.log_metrics(dm.summary.as_metrics(), step=0)
@@ -126,11 +143,10 @@ def run_training(cfg: DictConfig) -> float | None:
     else:
         results, files, main_rank = _train_network(cfg, dm, loggers, out)
     best = results.get("best_checkpoint", "")
-    caches = cache.values() if isinstance(cache, dict) else [cache]
     results.update({f"split/{p}_samples": n for p, n in dm.summary.samples.items()},
                    **{"split/kind": dm.summary.kind, "split/leaky": dm.summary.leaky,
                       "run_name": name, "cache": ", ".join(str(c.path) for c in caches),
-                      "overpass_hours": source.overpass_hours()})
+                      "overpass_hours": hours})
 
     files = [save_config(cfg, out)] + files
     if main_rank:
@@ -138,10 +154,10 @@ def run_training(cfg: DictConfig) -> float | None:
         results["mlflow_run_id"] = tracking.log_run_files(loggers, numeric, files + [Path(best) if best else None])
         tracking.log_run_model(loggers, best, dm)  # runs:/<id>/model, an MLflow Model
         write_results(out, results)
-        _print_summary(results, cfg, out)
-    _close_distributed()
-    metric = results.get(cfg.get("optimized_metric", "val/rmse_k"))
-    return float(metric) if metric is not None else None
+        text = summary_text(results, cfg, out)
+        tracking.log_run_files(loggers, {}, [write_summary(out, text)])
+        print("\n" + text)  # the run's result: stdout, main rank only
+    return results
 
 
 def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict, list[Path], bool]:
@@ -150,9 +166,13 @@ def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict,
     batch = dm.scaler_batch()  # statistics from training samples only
     module.scaler.fit(batch["scalars"], batch["patch"])
     module.fit_band_weights(batch["target"], batch["band"])
-    history = EpochHistory()
-    trainer = build_trainer(cfg, loggers, [history, RandomState()])
-    trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(cfg, out))
+    trainer = build_trainer(cfg, loggers, [RandomState()])
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(cfg, out))
+    except SystemExit:  # Lightning turns Ctrl-C into exit(1) after its own clean-up: an interrupt it is
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
 
     results = {f"val/{k}": v for k, v in _stage_metrics(trainer, "val").items()}
     best = _best_checkpoint(trainer)
@@ -166,16 +186,16 @@ def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict,
             results.update({f"test/{k}": v for k, v in site_metrics(predict, dm, observed_only).items()})
     results["best_checkpoint"] = best
     files = []
-    if history.history and trainer.is_global_zero:
-        files.append(learning_curves(history.history, out / "learning_curves.png",
-                                     results.get("val/trivial_rmse_k")))
+    history = epoch_rows(module.epoch_series)
+    if history and trainer.is_global_zero:
+        files.append(learning_curves(history, out / "learning_curves.png", results.get("val/trivial_rmse_k")))
     return results, files, trainer.is_global_zero
 
 
 def _resume_path(cfg: DictConfig, out: Path) -> str | None:
     path = cfg.get("ckpt_path")
     if path == "last":
-        last = out / "checkpoints" / "last.ckpt"
+        last = last_checkpoint(out)
         if not last.is_file():
             raise LSTError(f"ckpt_path=last but {last} does not exist (set hydra.run.dir to the run to resume)")
         return str(last)
@@ -208,27 +228,3 @@ def _log_split(summary) -> None:
         ev = f", evaluated on {summary.eval_samples[p]:,}" if p in summary.eval_samples else ""
         log.info(f"  {p:5s}: {summary.frames[p]:5d} frames x {summary.pixels[p]:7,d} pixels -> "
                  f"{approx}{summary.samples[p]:,} samples{ev}")
-
-
-def _print_summary(results: dict, cfg: DictConfig, out: Path) -> None:
-    stage = "test" if "test/rmse_k" in results else "val"
-    lines = [f"\n== {results['run_name']} ({stage}, held-out {results['split/kind']}"
-             f"{', LEAKY' if results['split/leaky'] else ''}) =="]
-    labels = {"rmse_k": "model RMSE (K)", "trivial_rmse_k": "trivial RMSE (K), always 0",
-              "rmse_improvement_pct": "RMSE improvement (%)", "mse_improvement_pct": "MSE improvement (%)",
-              "floor_rmse_k": "oracle floor RMSE (K)", "explained_fraction": "explained fraction",
-              "n_samples": "evaluated samples"}
-    for key in SUMMARY_KEYS:
-        lines.append(f"  {labels[key]:30s} {fmt(results.get(f'{stage}/{key}'))}")
-    if f"{stage}/all_rmse_k" in results:
-        lines.append(f"  {'incl. gap-filled: model/trivial':30s} {fmt(results[f'{stage}/all_rmse_k'])} / "
-                     f"{fmt(results.get(f'{stage}/all_trivial_rmse_k'))}")
-    lines.append(f"  inputs (features.groups): {', '.join(cfg.features.groups)}")
-    lines.append(f"  overpass hours (data.hours, local solar): {hours_text(results['overpass_hours'])}")
-    lines.append("  samples train/val/test: " + " / ".join(
-        f"{results[f'split/{p}_samples']:,}" for p in ("train", "val", "test")))
-    lines.append(f"  results: {results_path(out)}")
-    if results.get("mlflow_run_id"):
-        uri = cfg.logger.mlflow.tracking_uri
-        lines.append(f"  MLflow run {results['mlflow_run_id']}: mlflow ui --backend-store-uri {uri}")
-    print("\n".join(lines))  # the run's result: stdout, main rank only (the caller checks)

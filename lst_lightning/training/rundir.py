@@ -1,7 +1,8 @@
 """A run's directory and a cross-validation's: the one place that names, reads and writes their files.
 
 ``<run dir>/``: ``config.yaml`` (the resolved config: lst-evaluate and lst-predict reopen it),
-``results.json`` (metrics, the model file, the MLflow run id), ``checkpoints/``, plots.
+``results.json`` (metrics, the model file, the MLflow run id), ``summary.txt`` (what the run
+printed at its end), ``checkpoints/`` (``last.ckpt``: where ``ckpt_path=last`` resumes), plots.
 
 A cross-validation holds out one part per run: a K-fold group of blocks x dates (``split.folds=K``:
 run i sets ``split.fold=i``) or, under ``split=sites``, one whole archive (run i sets
@@ -23,10 +24,27 @@ from lst_lightning.errors import LSTError
 
 RESULTS = "results.json"
 CONFIG = "config.yaml"
+SUMMARY = "summary.txt"
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 
 def results_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / RESULTS
+
+
+def summary_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / SUMMARY
+
+
+def last_checkpoint(run_dir: str | Path) -> Path:
+    return Path(run_dir) / LAST_CHECKPOINT
+
+
+def write_summary(run_dir: str | Path, text: str) -> Path:
+    """The console summary of a run, kept beside its results."""
+    path = summary_path(run_dir)
+    path.write_text(text.rstrip("\n") + "\n")
+    return path
 
 
 def read_results(run_dir: str | Path) -> dict:

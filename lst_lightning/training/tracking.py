@@ -2,6 +2,8 @@
 Model (the run's files: training/rundir.py)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import tempfile
@@ -12,6 +14,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import MLFlowLogger
+from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 from omegaconf import DictConfig, OmegaConf
 
 from lst_lightning.errors import LSTError
@@ -20,6 +23,8 @@ from lst_lightning.training.mlflow_model import MODEL_PATH, save_run_model
 from lst_lightning.training.sweeps import study_tags
 
 log = logging.getLogger(__name__)
+# MLflow 3's UI opens an experiment without this tag in its GenAI ("Traces") view; ours train models
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -59,13 +64,14 @@ def name_of(overrides: list[str]) -> str:
     return " ".join(short(o) for o in sorted(overrides, key=rank))[:NAME_CHARS] or "default"
 
 
-def build_loggers(cfg: DictConfig, name: str) -> list:
-    """Instantiate the configured loggers; MLflow gets the run name and tags."""
+def build_loggers(cfg: DictConfig, name: str, extra_tags: dict[str, str] | None = None) -> list:
+    """Instantiate the configured loggers; MLflow gets the run name and tags (``extra_tags`` too)."""
     loggers = []
     for key, conf in (cfg.get("logger") or {}).items():
         if key == "mlflow":
             Path(cfg.paths.log_dir).mkdir(parents=True, exist_ok=True)
-            loggers.append(instantiate(mlflow_settings(cfg, conf), run_name=name, tags=run_tags(cfg)))
+            tags = {**run_tags(cfg), **(extra_tags or {})}
+            loggers.append(instantiate(mlflow_settings(cfg, conf), run_name=name, tags=tags))
         else:
             loggers.append(instantiate(conf))
     return loggers
@@ -120,6 +126,19 @@ def run_tags(cfg: DictConfig) -> dict[str, str]:
     }
 
 
+def data_tags(cfg: DictConfig, caches) -> dict[str, str]:
+    """``archive``: the run's caches (their names fingerprint the inputs' contents and settings);
+    ``test_set``: a short hash of the archive and everything that draws its held-out samples (the
+    split's settings and seed, the bands, observed-only scoring, the evaluation sample count). Runs
+    with one ``test_set`` were scored on the same samples; others are not comparable figure by figure."""
+    archive = ",".join(sorted(Path(str(c.path)).name for c in caches))
+    drawn = {"archive": archive, "split": OmegaConf.to_container(cfg.split, resolve=True), "seed": cfg.get("seed"),
+             "bands": list(cfg.data.get("bands") or []), "observed_only": cfg.data.get("eval_observed_only"),
+             "eval_samples": (cfg.data.get("loader") or {}).get("eval_samples")}
+    key = json.dumps(drawn, sort_keys=True, default=str)
+    return {"archive": archive, "test_set": hashlib.sha256(key.encode()).hexdigest()[:10]}
+
+
 def _cv_tags(cfg: DictConfig) -> dict[str, str]:
     cv = cfg.get("cv") or {}
     tags = {f"cv.{cv['held_out']}": str(cv["index"]), "cv.folds": str(cv["count"])} if cv else {}
@@ -162,9 +181,31 @@ def log_run_files(loggers: list, metrics: dict[str, float], files: list[Path]) -
     return run_id
 
 
+def mark_experiment(client, experiment_id: str) -> None:
+    """Tag the experiment as machine-learning model development (``EXPERIMENT_KIND``) unless it
+    already says what it is."""
+    key, kind = EXPERIMENT_KIND
+    if key not in client.get_experiment(experiment_id).tags:
+        client.set_experiment_tag(experiment_id, key, kind)
+
+
+def start_tracking(loggers: list) -> None:
+    """The run's MLflow experiment marked as model development (the run itself starts here)."""
+    logger = mlflow_logger(loggers)
+    if logger is not None:
+        mark_experiment(logger.experiment, logger.experiment_id)
+
+
+def end_failed(loggers: list) -> None:
+    """A run that stopped on an error or an interrupt: its MLflow run ends FAILED, not RUNNING."""
+    for logger in loggers:
+        logger.finalize("failed")
+
+
 def log_run_model(loggers: list, model_file: str | Path | None, dm) -> None:
-    """The run's saved model (checkpoint or baseline.joblib) as an MLflow Model under the artifact
-    path ``model`` (``training/mlflow_model.py``), if MLflow is configured and a model was saved.
+    """The run's saved model (checkpoint or baseline.joblib) as an MLflow Model: a logged model
+    named ``model`` whose source is the run (the run page lists it; ``runs:/<id>/model`` finds it;
+    ``training/mlflow_model.py``), if MLflow is configured and a model was saved.
     ``dm``: the run's data module (its frames, and five validation samples as the input example)."""
     logger = mlflow_logger(loggers)
     if logger is None or not model_file or not Path(model_file).is_file():
@@ -173,6 +214,15 @@ def log_run_model(loggers: list, model_file: str | Path | None, dm) -> None:
         log.info("data=multi: the run's model file is logged, no MLflow Model (it describes one archive)")
         return
     example = gather_all(dm.gatherer, tuple(a[:5] for a in dm.eval_index("val")))
-    with tempfile.TemporaryDirectory() as tmp:
-        saved = save_run_model(model_file, dm.gatherer, Path(tmp) / MODEL_PATH, example)
-        logger.experiment.log_artifacts(logger.run_id, str(saved), MODEL_PATH)
+    client, run_id = logger.experiment, logger.run_id
+    model = client.create_logged_model(logger.experiment_id, name=MODEL_PATH, source_run_id=run_id,
+                                       model_type="lst-lightning")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = save_run_model(model_file, dm.gatherer, Path(tmp) / MODEL_PATH, example, logged=model)
+            client.log_model_artifacts(model.model_id, str(saved))
+    except BaseException:
+        client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+        raise
+    client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])

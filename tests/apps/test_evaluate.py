@@ -68,6 +68,8 @@ def test_evaluate_writes_breakdowns_and_plots(runs, model, by, tmp_path):
     assert {f"evaluation/{p}" for p in PLOTS} | {"evaluation/evaluation.json"} <= logged
     if model == "mlp":  # a network's learning curves come back from its MLflow history
         assert "evaluation/learning_curves.png" in logged
+    else:  # a baseline has no epochs: its one validation figure is no curve
+        assert not (tmp_path / "learning_curves.png").exists()
     metrics = client.get_run(res["mlflow_run_id"]).data.metrics
     assert metrics["eval/test/rmse_k"] == pytest.approx(overall["rmse_k"])
     assert metrics["eval/test/band/day/rmse_k"] == pytest.approx(result["by"]["band"]["day"]["rmse_k"])

@@ -63,3 +63,18 @@ def test_help_is_fast(name):
         proc, again = timed(command + ["--help"])
         seconds = min(seconds, again)
     assert seconds < limit_s(name), f"{name} --help took {seconds:.2f} s (limit {limit_s(name):.2f} s)"
+
+
+@pytest.mark.parametrize("name, settings", [
+    ("lst-predict", ("run=", "dates=", "bands=", "bbox=", "conserve=", "fine_dem=", "fine_ndvi=", "fine_truth=",
+                     "residual=", "tile=", "tracking_uri=")),
+    ("lst-evaluate", ("run=", "part=", "elevation_edges_m=", "mlflow=", "tracking_uri=")),
+])
+def test_the_run_apps_help_explains_their_own_settings(name, settings):
+    """Not the training config groups (model=, split=, ...) they share a folder with: what they take."""
+    proc, _ = timed(console_script(name) + ["--help"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith(f"{name}: ")
+    described = {line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ") and "=" in line}
+    assert set(settings) <= described, sorted(set(settings) - described)
+    assert "hparams_search:" not in proc.stdout and "Configuration groups" not in proc.stdout

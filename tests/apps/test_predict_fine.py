@@ -41,7 +41,7 @@ def fine_rasters(tiny_runs, tmp_path_factory):
             "checkpoint": results["best_checkpoint"], "root": tiny_runs.root}
 
 
-def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_rasters, tmp_path):
+def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_rasters, tmp_path, capsys):
     import xarray as xr
 
     from lst_lightning.apps.predict import predict_maps
@@ -50,13 +50,16 @@ def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_ras
     r = fine_rasters
     args = ("dates=[2020-01-13]", "bands=[day]", f"fine_dem={r['dem']}", f"fine_ndvi={r['ndvi']}")
     files = predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "a", *args, "tile=30"))
+    bar = capsys.readouterr().err  # a bar of tiles, also when stderr is no terminal (here: captured)
+    assert "fine tiles:" in bar and "/40 [" in bar  # 20 tiles, two passes
     assert {p.name for p in files} == {"lst_fine.nc", "lst_fine_2020-01-13_day.tif", "panel_fine_2020-01-13_day.png"}
     with xr.open_dataset(tmp_path / "a" / "lst_fine.nc") as ds:
         assert ds.attrs["Conventions"] == "CF-1.8" and "f=3 conserve=True residual=smooth" in ds.attrs["history"]
         assert ds["lst_pred"].shape == (1, 120, 120) and ds["lst_pred"].attrs["units"] == "K"
         pred, coarse = ds["lst_pred"].values[0], ds["lst_coarse"].values[0]
     assert np.isfinite(pred).mean() > 0.7 and 250 < np.nanmean(pred) < 330
-    assert np.isnan(pred[59:62, 59:62]).all()  # the DEM void's windows
+    # the DEM void alone is fill: its neighbours' windows take it from its own window's mean
+    assert np.isnan(pred[60, 60]) and np.isfinite(pred[59:62, 59:62]).sum() == 8
     blocks = pred.reshape(40, F, 40, F)
     has = np.isfinite(blocks).any(axis=(1, 3)) & np.isfinite(coarse[::F, ::F])
     np.testing.assert_allclose(np.nanmean(blocks, axis=(1, 3))[has], coarse[::F, ::F][has], atol=2e-3)
@@ -94,6 +97,54 @@ def test_a_model_input_without_its_fine_raster_and_a_bad_grid_are_one_line_error
         predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path, *base, f"fine_dem={r['bad']}",
                                  f"fine_ndvi={r['ndvi']}"))
     assert not list(tmp_path.glob("*.nc"))
+
+
+@pytest.mark.parametrize("kind", ["int16 tagged", "float NaN", "edge only"])
+def test_a_fine_dem_that_gives_no_map_is_an_error(fine_rasters, tmp_path, kind):
+    """An empty map is no result: a DEM of voids only (int16 -32768 with its nodata tag, or all NaN),
+    or one whose elevations give no fine window (a row at the grid's edge)."""
+    from lst_lightning.apps.predict import predict_maps
+    from lst_lightning.data.io.writers import write_geotiff
+
+    r = fine_rasters
+    if kind == "int16 tagged":
+        write_geotiff(tmp_path / "dem.tif", r["grid"], np.full(r["grid"].shape, -32768, np.int16), nodata=-32768)
+    else:
+        dem = np.full(r["grid"].shape, np.nan, np.float32)
+        if kind == "edge only":
+            dem[0] = 500.0
+        write_geotiff(tmp_path / "dem.tif", r["grid"], dem, nodata=float("nan"))
+    message = r"no fine pixel could be predicted" if kind == "edge only" else r"dem.tif: every pixel is a void"
+    with pytest.raises(LSTError, match=message):
+        predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "out", "dates=[2020-01-13]", "bands=[day]",
+                                 f"fine_dem={tmp_path / 'dem.tif'}", f"fine_ndvi={r['ndvi']}"))
+    assert not (tmp_path / "out" / "lst_fine.nc").exists()
+
+
+@pytest.mark.e2e
+def test_a_failed_lst_predict_leaves_no_output_directory(fine_rasters, tmp_path):
+    """The one-line error, and nothing of the job: not its logs/predictions/<time>/ (.hydra), not
+    its downloads; a directory the user named that holds files of theirs keeps exactly those."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.common import REPO
+
+    r = fine_rasters
+    code = "from lst_lightning.apps.run_cli import predict_main; predict_main()"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    base = [sys.executable, "-c", code, f"run={r['checkpoint']}", f"paths.log_dir={tmp_path / 'logs'}",
+            "dates=[2020-01-13]", "bands=[day]", f"fine_dem={r['bad']}", f"fine_ndvi={r['ndvi']}"]
+    proc = subprocess.run(base, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error: fine_dem "), proc.stderr
+    assert not (tmp_path / "logs" / "predictions").exists() or not any((tmp_path / "logs" / "predictions").iterdir())
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    proc = subprocess.run(base + [f"hydra.run.dir={tmp_path / 'mine'}"], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 2
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir() if p.name != ".hydra") == ["notes.txt"]
 
 
 @pytest.mark.e2e

@@ -48,7 +48,10 @@ def test_report_has_every_section_and_figure(tiny_report):
     # the synthetic archive has NDVI: with the context, an input of every model and one of the groups
     for group in ("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon", "context", "ndvi"):
         assert re.search(rf"^\| {group} \| [+-]\d", text, re.M), group
-    assert "permutation: mlp (K) | permutation: ridge (K) | ablation: ridge (K)" in text
+    # permutation pooled and per band (the synthetic archive has both), then the ablation
+    assert ("| group | permutation: mlp (K) | permutation: mlp, night (K) | permutation: mlp, day (K) | "
+            "permutation: ridge (K) | permutation: ridge, night (K) | permutation: ridge, day (K) | "
+            "ablation: ridge (K) |") in text
     assert "| model | day RMSE (K) | day trivial (K) | day MSE improvement (%) | night RMSE (K)" in text
     # the header names the archive: the synthetic one of debug=tiny
     assert "\nData: `Synthetic (generated): data.synthetic={years: [2020], day_step: 12, shape: [96, 80]" in text

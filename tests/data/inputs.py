@@ -22,11 +22,12 @@ def random_raw(rng, shape, missing: float = 0.02) -> np.ndarray:
 
 
 def make_dates(rng, n_dates: int, h: int, w: int, missing: float = 0.02) -> np.ndarray:
-    """(dates, 4, H, W): night, day, daily mean, QA."""
+    """(dates, 4, H, W): night, day, daily mean, QA (a band is never observed where it is missing)."""
     data = np.zeros((n_dates, 4, h, w), dtype=np.uint16)
     data[:, :2] = random_raw(rng, (n_dates, 2, h, w), missing)
     data[:, 2] = (data[:, 0].astype(np.int64) + data[:, 1]) // 2
     data[:, 3] = rng.integers(0, 4, size=(n_dates, h, w))
+    data[:, 3] &= ~(np.where(data[:, 0] == 0, 1, 0) | np.where(data[:, 1] == 0, 2, 0)).astype(np.uint16)
     return data
 
 
@@ -55,7 +56,7 @@ def write_random_archive(root: Path, shape=(60, 45), n_days=20, seed=0, day_step
     grid = Grid.from_corner(34.0, 33.0, 0.0083, 0.0083, shape)
     data = rng.integers(14_000, 16_000, size=(n_days, 4, *shape)).astype(np.uint16)
     data[:, 3] = rng.integers(0, 4, size=(n_days, *shape))
-    data[:, :3, :, :4] = 0  # a strip of "sea"
+    data[:, :, :, :4] = 0  # a strip of "sea": no LST, nothing observed
     doys = np.arange(1, 1 + n_days * day_step, day_step)
     write_lst_netcdf(root / "lst" / "LST_2020_NetCDF.nc", grid, doys, data)
     dem = rng.integers(-100, 1000, size=shape).astype(np.int16)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from lst_lightning.data.io.aggregate import block_mean, block_mean_raw, block_mode, block_qa, coarse_grid
 from lst_lightning.data.io.grid import Grid
@@ -64,3 +65,21 @@ def test_interpolation_is_exact_on_a_linear_field_and_keeps_gaps(rng):
     gappy[4, 4] = np.nan
     out = interpolate(gappy, n, 3)
     assert np.isnan(out[12:15, 12:15]).all() and np.isfinite(out[9:12, 12:15]).all()
+
+
+@pytest.mark.parametrize("f", [2, 3, 9])
+def test_the_conservative_spline_averages_to_each_coarse_pixel(f):
+    """Sampled at the fine pixels, its mean over each coarse pixel is the coarse value (the
+    interpolating spline's is not); a gap stays a gap."""
+    from lst_lightning.downscale.sharpening import conservative_spline, sample, spline
+
+    coarse_grid = Grid.from_corner(10.0, 45.0, 0.01, 0.01, (12, 14))
+    n = nest(Grid.from_corner(10.0, 45.0, 0.01 / f, 0.01 / f, (12 * f, 14 * f)), coarse_grid)
+    values = np.random.default_rng(f).normal(300, 2, (12, 14))
+    values[4, 6] = np.nan
+    fine = sample(conservative_spline(values, f), n).astype(np.float64)
+    means = fine.reshape(12, f, 14, f).mean(axis=(1, 3))
+    np.testing.assert_allclose(means[np.isfinite(values)], values[np.isfinite(values)], atol=1e-4)
+    assert np.isnan(means[4, 6])
+    interpolating = sample(spline(values, 3), n).astype(np.float64).reshape(12, f, 14, f).mean(axis=(1, 3))
+    assert np.nanmax(np.abs(interpolating - values)) > 0.1

@@ -147,6 +147,9 @@ class EmptyFold:
     def hours_warnings(self):
         return []
 
+    def scan(self):
+        return []
+
     def held_out_samples(self, caches, split, seed):
         block = split["space"]["block_px"]
         empty = split["fold"] == 1 and split["folds"] == 5 and block == 64
@@ -175,6 +178,34 @@ def test_a_bad_fold_count_stops_before_any_cache_or_run(tmp_path, folds):
     with pytest.raises(LSTError, match=r"split.folds must be an integer >= 2 \(or null for one split\), got"):
         run_experiment(cv_cfg(tmp_path, f"split.folds={folds}"))
     assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists() and not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["split.folds=1000"], r"split.folds=1000: at most 31 date groups \(mode=random\) to deal into 1000 test groups"),
+    (["split=space", "split.folds=40"], r"split.folds=40: at most 30 spatial blocks \(split.space.block_px=16\)"),
+    (["split.folds=5", "split.fold=0", "data.synthetic.day_step=120"], r"at most 4 date groups"),
+])
+def test_a_fold_count_the_archive_cannot_hold_stops_before_its_cache(tmp_path, overrides, message):
+    """The archive's dates (of the run's bands) and its grid's blocks are known from its scan
+    (here: the synthetic archive's settings), before any archive, cache or run is made."""
+    from lst_lightning.errors import LSTError
+    from lst_lightning.training.experiment import run_experiment
+
+    with pytest.raises(LSTError, match=message):
+        run_experiment(cv_cfg(tmp_path, *overrides))
+    assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists() and not (tmp_path / "logs").exists()
+
+
+def test_a_fold_count_is_checked_on_the_files_of_an_archive(tmp_path, sites):
+    from lst_lightning.errors import LSTError
+    from lst_lightning.training.experiment import run_experiment
+
+    site = sites["north"]
+    cfg = cv_cfg(tmp_path, "data=custom", f"data.lst_dir={site / 'lst'}", f"data.dem={site / 'dem.tif'}",
+                 "split.folds=500")
+    with pytest.raises(LSTError, match=r"split.folds=500: at most \d+ date groups"):
+        run_experiment(cfg)
+    assert not (tmp_path / "data").exists()
 
 
 def test_a_fold_that_fails_leaves_its_parent_run_failed(tmp_path, monkeypatch):

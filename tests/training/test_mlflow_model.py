@@ -35,6 +35,20 @@ def load(uri: str, run_id: str):
     return mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
 
 
+def test_the_model_is_a_logged_model_of_its_run(tracked):
+    """MLflow 3 lists a run's models from its logged models (the run page's "Logged models")."""
+    import mlflow
+
+    uri, runs = tracked
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run = client.get_run(runs["mlp"][1]["mlflow_run_id"])
+    (output,) = run.outputs.model_outputs
+    model = client.get_logged_model(output.model_id)
+    assert (model.name, model.source_run_id, str(model.status)) == ("model", run.info.run_id, "READY")
+    files = {a.path for a in client.list_logged_model_artifacts(model.model_id)}
+    assert {"MLmodel", "artifacts"} <= files
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_pyfunc_model_predicts_as_the_run_does(tracked, test_set, name):
     from lst_lightning.apps.runs import model_predictor

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -29,6 +30,20 @@ class KillAtEpochEnd:
                     os.kill(os.getpid(), signal.SIGKILL)
 
         return Kill()
+
+
+class InterruptAtEpochStart:
+    """A Lightning callback that sends its own process SIGINT (Ctrl-C) as a training epoch starts."""
+
+    def __new__(cls, epoch: int):
+        import lightning.pytorch as L
+
+        class Interrupt(L.Callback):
+            def on_train_epoch_start(self, trainer, module):
+                if trainer.current_epoch == epoch:
+                    os.kill(os.getpid(), signal.SIGINT)
+
+        return Interrupt()
 
 
 def train(run_dir: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
@@ -67,6 +82,25 @@ def test_killed_run_resumes_from_last_checkpoint_to_the_same_result(tmp_path):
     ends = [torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
             for run in ("whole", "killed")]
     assert ends[0]["global_step"] == ends[1]["global_step"] == 4 * 32 and ends[1]["epoch"] == 3
+
+
+def test_ctrl_c_says_how_to_resume_and_ends_the_mlflow_run_failed(tmp_path):
+    import mlflow
+
+    run = tmp_path / "my run"  # a space: the printed command must still paste into a shell
+    proc = train(run, tmp_path / "data", "logger=mlflow", "model=mlp",
+                 "+callbacks.stop._target_=tests.training.test_reliability.InterruptAtEpochStart",
+                 "+callbacks.stop.epoch=1")
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    hint = proc.stderr.split("resume this run from its last checkpoint with\n", 1)[1].splitlines()[0].strip()
+    words = shlex.split(hint)
+    assert words[:2] == ["python", "train.py"] and words[-2:] == ["ckpt_path=last", f"hydra.run.dir={run}"]
+    assert "model=mlp" in words and "logger=mlflow" in words
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/logs/mlflow.db")
+    (found,) = client.search_runs([client.get_experiment_by_name("lst-lightning").experiment_id])
+    assert found.info.status == "FAILED"
 
 
 def test_diverging_run_stops_with_one_line_naming_step_and_frames(tmp_path):

@@ -36,7 +36,7 @@ from lst_lightning.data.facts.context import frame_lapse
 from lst_lightning.data.facts.terrain import pixel_spacing
 from lst_lightning.data.facts.windows import check_k, check_k_fits, window_mean, window_mean_raw
 from lst_lightning.data.io.archive import Frame, LSTArchive, open_archive
-from lst_lightning.data.io.formats import LST_SCALE, raw_to_kelvin
+from lst_lightning.data.io.formats import LST_SCALE, observed, raw_to_kelvin
 from lst_lightning.data.io.netcdf import check_time_base
 from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
 from lst_lightning.errors import LSTError
@@ -211,14 +211,18 @@ class _ArrayFiles:
 def _build(out: Path, inputs: _Inputs, k: int, fp: str, progress: bool) -> dict:
     """Write the whole cache into ``out``, meta.json last; return the metadata."""
     t0 = time.perf_counter()
-    meta = _write_arrays(out, inputs, k, progress)
+    meta, contradicted = _write_arrays(out, inputs, k, progress)
+    _warn_qa_contradicted(inputs.archive, contradicted)
+    _check_not_empty(inputs, meta, k)
     _warn_empty_frames(inputs.archive.frames, meta)
     meta.update(fingerprint=fp, inputs=[str(p) for p in inputs.files], build_seconds=time.perf_counter() - t0)
     _write_json(out / META, meta)  # written last: a directory without it is never used
     return meta
 
 
-def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
+def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> tuple[dict, np.ndarray]:
+    """Every array file; the metadata, and per frame the pixels whose QA says observed where the
+    LST is missing."""
     archive, grid = inputs.archive, inputs.archive.grid
     t, (h, w) = len(archive.frames), grid.shape
     files = _ArrayFiles(out)
@@ -235,6 +239,7 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
         mean = files.create("window_mean", np.float32, (t, h, w))
         target = files.create("oracle_target", np.float32, (t, h, w)) if inputs.oracle is not None else None
         n_windows = np.zeros(t, dtype=np.int64)
+        contradicted = np.zeros(t, dtype=np.int64)  # QA says observed, the LST is missing
         lapse = np.zeros(t, dtype=np.float32)
         done = 0
         with progress_bar(total=t, desc="preparing frames", unit="frame", enabled=progress) as bar:
@@ -246,6 +251,8 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
                 mean.write(start, block_mean)
                 done = start + raw.shape[0]
                 n_windows[start:done] = np.isfinite(block_mean).sum(axis=(1, 2))
+                contradicted[start:done] = [np.count_nonzero(observed(qa_block[i], archive.frames[start + i].band)
+                                                             & (raw[i] == 0)) for i in range(raw.shape[0])]
                 lapse[start:done] = frame_lapse(block_mean, elev_mean)
                 bar.update(raw.shape[0])
         if done != t:
@@ -269,7 +276,7 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> dict:
         "arrays": files.table,
         "n_windows_total": int(n_windows.sum()),
         "source": {"kind": archive.kind, "root": str(archive.root)},
-    }
+    }, contradicted
 
 
 def _write_group_arrays(files: _ArrayFiles, inputs: StaticInputs) -> dict:
@@ -284,6 +291,26 @@ def _write_group_arrays(files: _ArrayFiles, inputs: StaticInputs) -> dict:
         meta.update(extra)
         del arrays
     return meta
+
+
+def _check_not_empty(inputs: _Inputs, meta: dict, k: int) -> None:
+    """A cache without a single sample is an error, not a result (its build is discarded)."""
+    if meta["n_windows_total"] > 0:
+        return
+    raise LSTError(f"LST archive {inputs.archive.root}: no sample in any of its {len(meta['frames'])} frames: none "
+                   f"has a {k} x {k} window whose every pixel holds an LST value on known ground (is the LST "
+                   "all fill, or 0?); nothing to train on")
+
+
+def _warn_qa_contradicted(archive: LSTArchive, contradicted: np.ndarray) -> None:
+    """QA flags a pixel observed but its LST is missing (fill, 0): counted and named, read as missing."""
+    frames = np.flatnonzero(contradicted)
+    if frames.size == 0:
+        return
+    labels = [archive.frames[i].label() for i in frames[:5]]
+    shown = ", ".join(labels) + (f" and {frames.size - 5} more" if frames.size > 5 else "")
+    log.warning(f"warning: LST archive {archive.root}: QA says observed where the LST is missing in "
+                f"{int(contradicted.sum()):,} pixels of {frames.size} frame(s) ({shown}); read as missing")
 
 
 def _warn_empty_frames(frames: list[Frame], meta: dict) -> None:

@@ -76,32 +76,54 @@ def _all_invalid(shape: tuple[int, ...]) -> np.ndarray:
     return np.full(shape, np.nan, dtype=np.float32)
 
 
-def window_mean_raw(raw: np.ndarray, k: int, scale: float) -> np.ndarray:
+def window_mean_raw(raw: np.ndarray, k: int, scale: float, complete: bool = True) -> np.ndarray:
     """Window mean in physical units of integer-coded frames (..., H, W) where 0 = missing.
 
-    Float32 with NaN where the window is not fully valid. Sums are exact int64 arithmetic.
-    """
+    Float32 with NaN where the window is not fully valid (``complete=False``: the mean of the
+    window's valid pixels, NaN where it has none). Sums are exact int64 arithmetic."""
     raw = np.asarray(raw)
     if not _fits(raw.shape, k):
         return _all_invalid(raw.shape)
-    sums = box_sum(raw, k)
-    counts = box_sum(raw != 0, k)
-    mean = (sums * (scale / (k * k))).astype(np.float32)
-    mean[counts != k * k] = np.nan
-    return pad_interior(mean, k)
+    sums, counts = box_sum(raw, k), box_sum(raw != 0, k)
+    if complete:  # the cache's arithmetic, bit for bit
+        mean = (sums * (scale / (k * k))).astype(np.float32)
+        mean[counts != k * k] = np.nan
+        return pad_interior(mean, k)
+    return pad_interior(_partial_mean(sums * scale, counts), k)
 
 
-def window_mean(values: np.ndarray, k: int) -> np.ndarray:
-    """Window mean of float frames (..., H, W) with NaN = missing; NaN where not fully valid."""
+def window_mean(values: np.ndarray, k: int, complete: bool = True) -> np.ndarray:
+    """Window mean of float frames (..., H, W) with NaN = missing; NaN where not fully valid
+    (``complete=False``: the mean of the window's valid pixels, NaN where it has none)."""
     values = np.asarray(values)
     if not _fits(values.shape, k):
         return _all_invalid(values.shape)
     valid = np.isfinite(values)
-    sums = box_sum(np.where(valid, values, 0), k)
-    counts = box_sum(valid, k)
-    mean = (sums / (k * k)).astype(np.float32)
-    mean[counts != k * k] = np.nan
-    return pad_interior(mean, k)
+    sums, counts = box_sum(np.where(valid, values, 0), k), box_sum(valid, k)
+    if complete:
+        mean = (sums / (k * k)).astype(np.float32)
+        mean[counts != k * k] = np.nan
+        return pad_interior(mean, k)
+    return pad_interior(_partial_mean(sums, counts), k)
+
+
+def _partial_mean(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Float32 sums / counts, NaN where the count is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (sums / counts).astype(np.float32)
+    mean[counts == 0] = np.nan
+    return mean
+
+
+def fill_gaps(values: np.ndarray, k: int) -> np.ndarray:
+    """``values`` (..., H, W) with each NaN replaced by the mean of the valid pixels of its own k x k
+    window (a local estimate, never reaching further than k // 2); NaN where that window holds
+    none, or lies off the grid."""
+    values = np.asarray(values, dtype=np.float32)
+    gaps = ~np.isfinite(values)
+    if not gaps.any():
+        return values
+    return np.where(gaps, window_mean(values, k, complete=False), values)
 
 
 def window_patches(values: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:

@@ -28,6 +28,9 @@ def read_dem(path: str | Path, grid: Grid | None = None) -> tuple[np.ndarray, Gr
     if array.dtype.kind not in "iuf":
         raise LSTError(f"DEM {path} has non-numeric pixels ({array.dtype})")
     dem = _nodata_to_nan(array[0], nodata)
+    if not np.isfinite(dem).any():
+        raise LSTError(f"DEM {path}: every pixel is a void (nodata{'' if nodata is None else f' {nodata:g}'} or NaN): "
+                       "no elevation to use")
     _check_elevations(dem, path)
     if grid is not None:
         grid.require_match(dem_grid, f"DEM {path}")

@@ -18,7 +18,7 @@ from lst_lightning.data import synthetic
 from lst_lightning.data.cache import Cache, prepare_cache
 from lst_lightning.data.cache.fs import build_in_place
 from lst_lightning.data.facts.windows import DEFAULT_K
-from lst_lightning.data.io.archive import check_hours
+from lst_lightning.data.io.archive import check_hours, open_archive
 from lst_lightning.data.io.formats import OVERPASS_HOUR
 from lst_lightning.data.loading.datamodule import LSTDataModule, SampleData, held_out_samples
 from lst_lightning.data.loading.gatherer import layout_for, pool_layout
@@ -34,6 +34,16 @@ SYNTH_NAME = re.compile(r"synth-[0-9a-f]{12}")  # the directory names of synthet
 MODULE = "lst_lightning.data.loading.sources"
 # run configs saved before data configs named their _target_ said ``source:``
 LEGACY_SOURCES = {"files": f"{MODULE}.Files", "synthetic": f"{MODULE}.Synthetic", "multi": f"{MODULE}.Pool"}
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What an archive's file scan tells before any cache exists: its dates in the run's bands and
+    its grid's shape (None: not known without generating it). ``name``: the archive (data=multi)."""
+
+    name: str
+    dates: list
+    shape: tuple[int, int] | None
 
 
 @dataclass(kw_only=True)
@@ -83,6 +93,10 @@ class DataSource(ABC):
     @abstractmethod
     def caches(self, progress: bool = True):
         """The prepared cache (several: name -> cache)."""
+
+    def scan(self) -> list[Scan]:
+        """Each archive's ``Scan`` (cheap: file headers, no cache)."""
+        return []
 
     def held_out_samples(self, caches, split: dict, seed: int) -> dict[str, dict[str, int]]:
         """Each archive's validation and test samples under ``split`` (one archive: named "")."""
@@ -146,6 +160,12 @@ class Files(DataSource):
                     for key in ("ndvi", "landcover", "oracle_dir")}
         return {"lst_dir": _required(self.lst_dir, "lst_dir"), "dem": _required(self.dem, "dem"), **optional}
 
+    def scan(self) -> list[Scan]:
+        inputs = [getattr(self, key) for key in ("dem", "ndvi", "landcover") if getattr(self, key, None)]
+        archive = open_archive(_required(self.lst_dir, "lst_dir"), hours=self.hours, exclude=inputs,
+                               time_base=self.time_base)
+        return [Scan("", [f.date for f in archive.frames if f.band in self.bands], archive.grid.shape)]
+
     def caches(self, progress: bool = True) -> Cache:
         files = self.input_files(progress)
         return prepare_cache(files["lst_dir"], dem=files["dem"], ndvi=files["ndvi"], landcover=files["landcover"],
@@ -166,6 +186,15 @@ class Synthetic(Files):
     def describe(self) -> str:
         settings = ", ".join(f"{k}: {v}" for k, v in self.synthetic.items() if v is not None)
         return f"Synthetic (generated): data.synthetic={{{settings}}}; {_bands_and_hours(self)}"
+
+    def scan(self) -> list[Scan]:
+        """From the settings (the archive may not exist yet); a given DEM's grid is not read."""
+        settings = self.synthetic
+        f = int(settings.get("fine_factor") or 1)
+        shape = settings.get("shape") or synthetic.ISRAEL_SHAPE
+        shape = None if settings.get("dem") else tuple(int(n) // f for n in shape)
+        dates = synthetic.archive_dates(settings.get("years") or (2020,), settings.get("day_step") or 1)
+        return [Scan("", dates, shape)]
 
     def input_files(self, progress: bool = True) -> dict[str, Path | None]:
         archive = synthetic_archive(self.synthetic, Path(self.archive_dir), progress)
@@ -215,6 +244,15 @@ class Pool(DataSource):
     def describe(self) -> str:
         archives = self.archive_sources()
         return f"Pool of {len(archives)} archives: " + " | ".join(f"{n} = {a.describe()}" for n, a in archives.items())
+
+    def scan(self) -> list[Scan]:
+        out = []
+        for name, archive in self.archive_sources().items():
+            try:
+                out += [Scan(name, s.dates, s.shape) for s in archive.scan()]
+            except LSTError as err:
+                raise LSTError(f"data.archives.{name}: {err}") from None
+        return out
 
     def caches(self, progress: bool = True) -> dict[str, Cache]:
         out = {}

@@ -137,9 +137,7 @@ def assign_fold(units: list, cv: Fold, val: float, what: str, salt: int) -> dict
     ``cv.folds`` groups by a permutation that depends only on the seed; the fold's group is test, and
     a ``val`` fraction of all units (at least one) is drawn from the others for validation."""
     n = len(units)
-    if n < cv.folds + 1:
-        raise LSTError(f"split.folds={cv.folds}: only {n} {what} to deal into {cv.folds} test groups plus "
-                       f"validation; lower split.folds or make the {what} smaller")
+    check_unit_count(n, cv.folds, what)
     if n // cv.folds < 2:  # one block or date group per test part: its figure is one place or time
         log.warning(f"split.folds={cv.folds}: each fold tests on only {n // cv.folds} of the {n} {what}; "
                     f"consider fewer folds or smaller {what.split(' (')[0]}")
@@ -151,6 +149,32 @@ def assign_fold(units: list, cv: Fold, val: float, what: str, salt: int) -> dict
     part[group == cv.fold] = 2
     part[np.random.default_rng([cv.seed, salt, cv.fold]).choice(rest, n_val, replace=False)] = 1
     return {u: int(part[i]) for i, u in enumerate(units)}
+
+
+def check_unit_count(n: int, folds: int, what: str, at_most: bool = False) -> None:
+    """K folds need K test groups plus validation: at least K + 1 units (dates or blocks)."""
+    if n < folds + 1:
+        raise LSTError(f"split.folds={folds}: {'at most ' if at_most else 'only '}{n} {what} to deal into {folds} "
+                       f"test groups plus validation; lower split.folds or make the {what} smaller")
+
+
+def check_fold_counts(split: dict, dates: list[dt.date], shape: tuple[int, int] | None) -> None:
+    """What a K-fold split needs that the archive's scan already tells, before any cache exists:
+    enough date groups (of the archive's dates in the run's bands) and spatial blocks (of its grid:
+    blocks without land, unknown yet, only make fewer), with the message the split would give."""
+    folds, kind = split.get("folds"), split.get("kind")
+    if folds is None or kind not in ("days", "space", "space_days"):
+        return
+    if kind in ("days", "space_days"):
+        days = split.get("days") or {}
+        mode = days.get("mode", "random")
+        units = set(_date_units(sorted(set(dates)), mode, int(days.get("block_days", 30))))
+        check_unit_count(len(units), int(folds), f"date groups (mode={mode})", at_most=True)
+    if kind in ("space", "space_days") and shape is not None:
+        block = int((split.get("space") or {}).get("block_px", 32))
+        if block >= 1:
+            blocks = -(-shape[0] // block) * -(-shape[1] // block)
+            check_unit_count(blocks, int(folds), f"spatial blocks (split.space.block_px={block})", at_most=True)
 
 
 def _check_fractions(val: float, test: float, where: str) -> None:

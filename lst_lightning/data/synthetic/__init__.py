@@ -28,11 +28,16 @@ Modules, lowest first: ``settings`` (defaults, validation), ``fields`` (random f
 ``physics`` (parameters and formulas), ``terrain`` (the static world), ``climate`` (the frames
 of a date), ``calibration`` (target-RMS figures), ``archive`` (writing it all).
 """
-from lst_lightning.data.synthetic.archive import GENERATOR_VERSION, generate_archive, generate_fine_archive
+from lst_lightning.data.synthetic.archive import (
+    GENERATOR_VERSION,
+    archive_dates,
+    generate_archive,
+    generate_fine_archive,
+)
 from lst_lightning.data.synthetic.calibration import Calibration
 from lst_lightning.data.synthetic.climate import Climate, build_climate
 from lst_lightning.data.synthetic.physics import ByBand, Physics
 from lst_lightning.data.synthetic.terrain import ISRAEL_SHAPE, israel_grid
 
-__all__ = ["GENERATOR_VERSION", "ByBand", "Calibration", "Climate", "ISRAEL_SHAPE", "Physics",
+__all__ = ["GENERATOR_VERSION", "ByBand", "archive_dates", "Calibration", "Climate", "ISRAEL_SHAPE", "Physics",
            "build_climate", "generate_archive", "generate_fine_archive", "israel_grid"]

@@ -23,12 +23,14 @@ from lst_lightning.data.synthetic.settings import (
     check_settings,
 )
 from lst_lightning.data.synthetic.terrain import ISRAEL_SHAPE, Terrain
-from lst_lightning.errors import LSTError
+from lst_lightning.errors import LSTError, removed_on_failure
 from lst_lightning.progress import progress_bar
 
-# Bumped whenever the same settings would give different data (2: inland continentality and the
-# weather anomaly read by band name; version 1 had day and night swapped). Recorded in truth.json.
-GENERATOR_VERSION = 2
+# Bumped whenever the same settings would give different data (3: a DEM's voids are nodata in
+# dem.tif, not 0 m, and not sea for the physics; 2: inland continentality and the weather anomaly
+# read by band name; version 1 had day and night swapped). Recorded in truth.json.
+GENERATOR_VERSION = 3
+DEM_NODATA = -32768  # SRTM's and GDAL's int16 void
 
 
 def generate_archive(out_dir, *, years=(2020,), day_step: int = 1, dem=None, shape=ISRAEL_SHAPE,
@@ -38,7 +40,8 @@ def generate_archive(out_dir, *, years=(2020,), day_step: int = 1, dem=None, sha
     """Write a synthetic archive under ``out_dir`` and return truth.json's dict.
 
     ``years``: calendar years, each sampled on days 1, 1 + day_step, ... ``dem``: a DEM GeoTIFF to
-    use as terrain (its grid replaces ``shape``; 0 or nodata = sea), else procedural terrain on
+    use as terrain (its grid replaces ``shape``; 0 = sea; nodata = a void: no LST there, nodata in
+    dem.tif), else procedural terrain on
     the real grid's corner and pixel size with ``shape`` (rows, cols) pixels. ``form``: "netcdf"
     (yearly files) or "geotiff" (daily files). ``noise_k``: daytime sensor noise std (K; night
     x0.8); ``hidden_k``: std of the component no input reveals (K; night x0.8);
@@ -51,10 +54,17 @@ def generate_archive(out_dir, *, years=(2020,), day_step: int = 1, dem=None, sha
     check_settings(years, day_step, shape, form, noise_k, cloud_fraction, hidden_k)
     out = Path(out_dir)
     _clear_previous(out)
+    with removed_on_failure(out):  # stopped or failed half-way: none of it stays
+        return _write_archive(out, years, day_step, dem, shape, seed, form, noise_k, cloud_fraction, hidden_k,
+                              progress)
+
+
+def _write_archive(out: Path, years, day_step, dem, shape, seed, form, noise_k, cloud_fraction, hidden_k,
+                   progress) -> dict:
     climate = build_climate(dem=dem, shape=shape, seed=seed, noise_k=noise_k, hidden_k=hidden_k,
                             cloud_fraction=cloud_fraction)
     terrain, grid = climate.t, climate.t.grid
-    writers.write_geotiff(out / "dem.tif", grid, dem_int16(terrain))
+    writers.write_geotiff(out / "dem.tif", grid, dem_int16(terrain), nodata=DEM_NODATA)
     writers.write_geotiff(out / "ndvi.tif", grid, climate.ndvi_raw, nodata=float("nan"))
     calib = Calibration(terrain, climate.p)
     n_frames, cloudy = 0, []
@@ -78,6 +88,11 @@ def generate_fine_archive(out_dir, *, fine_factor: int, **options) -> dict:
         raise LSTError(f"fine_factor must be an integer >= 2, got {fine_factor!r}")
     f, out = int(fine_factor), Path(out_dir)
     _clear_previous(out)
+    with removed_on_failure(out):  # stopped or failed half-way: none of it stays
+        return _write_fine_archive(out, f, options)
+
+
+def _write_fine_archive(out: Path, f: int, options: dict) -> dict:
     fine = out / "fine"
     truth = generate_archive(fine, **options)
     grid = coarse_grid(open_archive(fine / "lst").grid, f)
@@ -117,11 +132,14 @@ def _truth(climate: Climate, calib: Calibration, years, day_step: int, form: str
 
 
 def dem_int16(t: Terrain) -> np.ndarray:
-    """The DEM as the real product stores it: int16 metres, 0 = sea. A land pixel that would round
-    to 0 becomes +-1 m so readers do not take it for sea."""
+    """The DEM as the real product stores it: int16 metres, 0 = sea, DEM_NODATA (tagged) at the
+    voids of a given DEM. A land pixel that would round to 0 becomes +-1 m so readers do not take it
+    for sea."""
     elev = np.clip(np.rint(t.elev), -32767, 32767)
     elev[t.land & (elev == 0)] = np.where(t.elev[t.land & (elev == 0)] < 0, -1, 1)
     elev[~t.land] = 0
+    if t.void is not None:
+        elev[t.void] = DEM_NODATA
     return elev.astype(np.int16)
 
 
@@ -138,6 +156,11 @@ def _clear_previous(out: Path) -> None:
     for path in old:
         if path.is_file() and path.name.startswith("LST_"):
             path.unlink()
+
+
+def archive_dates(years, day_step: int) -> list[dt.date]:
+    """The dates an archive of these settings holds (each has a night and a day frame)."""
+    return [d for year in years for d in _dates(int(year), int(day_step))]
 
 
 def _dates(year: int, day_step: int) -> list[dt.date]:

@@ -78,12 +78,13 @@ class Terrain:
     """Static per-pixel fields derived once from the DEM."""
 
     grid: Grid
-    elev: np.ndarray  # metres, 0 on sea
-    land: np.ndarray
+    elev: np.ndarray  # metres, 0 on sea; at a DEM void its nearest known ground's (for the physics)
+    land: np.ndarray  # ground with LST: neither sea nor a DEM void
     normal: tuple  # (east, north, up) unit surface normal
-    tpi: np.ndarray  # metres above the land-only smoothed surroundings
+    tpi: np.ndarray  # metres above the ground-only smoothed surroundings
     coast_km: np.ndarray  # distance to the sea (inf with no sea)
     pixel_km: tuple  # (dy, dx)
+    void: np.ndarray | None = None  # DEM voids (nodata): ground of unknown height, written as nodata
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -91,10 +92,19 @@ class Terrain:
 
 
 def build_terrain(elev: np.ndarray, grid: Grid, physics: Physics) -> Terrain:
-    land = np.isfinite(elev) & (elev != 0)
+    """The static fields of a DEM in metres: 0 = sea, NaN = a void (ground of unknown height: no LST
+    there, nodata in the written DEM; for the slopes, surroundings and coast around it, its nearest
+    known pixel's height; not sea)."""
+    void = ~np.isfinite(elev)
+    land = ~void & (elev != 0)
     if not land.any():
-        raise LSTError("dem: no land pixels (every value is 0 or nodata, which means sea)")
-    elev = np.where(land, elev, 0.0).astype(np.float32)
+        raise LSTError("dem: no land pixels (every value is 0, which means sea, or nodata)")
+    elev = np.where(void, 0.0, elev)
+    if void.any():
+        nearest = ndimage.distance_transform_edt(void, return_distances=False, return_indices=True)
+        elev = elev[tuple(nearest)]
+    ground = land | void
+    elev = np.where(ground, elev, 0.0).astype(np.float32)
     dy = grid.dlat * KM_PER_DEG
     dx = grid.dlon * KM_PER_DEG * np.cos(np.radians(grid.lat.mean()))
     dz_drow, dz_dcol = np.gradient(elev.astype(np.float64))
@@ -102,15 +112,15 @@ def build_terrain(elev: np.ndarray, grid: Grid, physics: Physics) -> Terrain:
     norm = np.sqrt(gx ** 2 + gy ** 2 + 1)
     normal = tuple((c / norm).astype(np.float32) for c in (-gx, -gy, np.ones_like(gx)))
     sigma = (physics.tpi_km / dy, physics.tpi_km / dx)
-    # land-only smoothing: the sea's zeros must not make every coastal pixel look like a hilltop
-    weight = ndimage.gaussian_filter(land.astype(np.float64), sigma)
+    # ground-only smoothing: the sea's zeros must not make every coastal pixel look like a hilltop
+    weight = ndimage.gaussian_filter(ground.astype(np.float64), sigma)
     around = ndimage.gaussian_filter(elev.astype(np.float64), sigma) / np.maximum(weight, 1e-6)
     tpi = np.where(land, elev - around, 0.0).astype(np.float32)
-    if land.all():
+    if ground.all():
         coast_km = np.full(elev.shape, np.inf, dtype=np.float32)
     else:
-        coast_km = ndimage.distance_transform_edt(land, sampling=(dy, dx)).astype(np.float32)
-    return Terrain(grid, elev, land, normal, tpi, coast_km, (dy, dx))
+        coast_km = ndimage.distance_transform_edt(ground, sampling=(dy, dx)).astype(np.float32)
+    return Terrain(grid, elev, land, normal, tpi, coast_km, (dy, dx), void)
 
 
 def load_terrain(dem, shape, seed: int, physics: Physics) -> tuple[Terrain, str]:

@@ -323,3 +323,38 @@ def test_dem_inside_the_lst_directory_is_not_an_archive_file(tmp_path):
     arch["dem"].rename(dem_inside)
     cache = prepare_cache(arch["lst_dir"], dem=dem_inside, k=3, cache_root=tmp_path / "cache", progress=False)
     assert len(cache.meta["frames"]) == 12  # 6 dates x day + night: the DEM was not read as a frame
+
+
+def _qa_observed_archive(root, zero):
+    """An archive of 6 dates whose QA says every pixel observed by day and night (3), with LST 0
+    (missing) where ``zero`` [date, y, x] is true."""
+    grid = make_grid(30, 28)
+    rng = np.random.default_rng(5)
+    data = rng.integers(14_000, 16_000, size=(6, 4, *grid.shape)).astype(np.uint16)
+    data[:, 3] = 3
+    for band in range(3):
+        data[:, band][zero] = 0
+    write_lst_netcdf(root / "lst" / "LST_2020_NetCDF.nc", grid, np.arange(1, 7), data)
+    write_geotiff(root / "dem.tif", grid, make_dem(rng, *grid.shape))
+    return root / "lst", root / "dem.tif"
+
+
+def test_an_archive_without_any_sample_is_an_error_and_leaves_no_cache(tmp_path):
+    """QA says observed, but the LST is 0 everywhere: no cache of 0 samples, one line instead."""
+    lst, dem = _qa_observed_archive(tmp_path, np.ones((6, 30, 28), bool))
+    with pytest.raises(LSTError, match=r"lst: no sample in any of its 12 frames: none has a 9 x 9 window"):
+        prepare_cache(lst, dem=dem, cache_root=tmp_path / "cache", progress=False)
+    assert cache_dirs(tmp_path / "cache") == []
+
+
+def test_qa_that_contradicts_the_values_is_counted_and_named(tmp_path, messages):
+    zero = np.zeros((6, 30, 28), bool)
+    zero[1, 3:5, 3:8] = True  # 10 pixels of date 2
+    zero[4, 20, 20] = True  # 1 pixel of date 5
+    lst, dem = _qa_observed_archive(tmp_path, zero)
+    c = prepare_cache(lst, dem=dem, cache_root=tmp_path / "cache", progress=False)
+    assert c.meta["n_windows_total"] > 0
+    warned = [r.getMessage() for r in messages.records if "QA says observed" in r.getMessage()]
+    assert warned == [f"warning: LST archive {lst}: QA says observed where the LST is missing in 22 pixels of "
+                      "4 frame(s) (2020-01-02 night, 2020-01-02 day, 2020-01-05 night, 2020-01-05 day); "
+                      "read as missing"]

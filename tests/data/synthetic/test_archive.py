@@ -168,3 +168,54 @@ def test_dem_without_land_is_refused(tmp_path):
     write_geotiff(tmp_path / "sea.tif", israel_grid((20, 20)), np.zeros((20, 20), np.int16))
     with pytest.raises(LSTError, match="no land"):
         generate_archive(tmp_path / "out", dem=tmp_path / "sea.tif", progress=False)
+
+
+def _dem_with_void(path, shape=(40, 36)):
+    """A hilly int16 DEM with a tagged void (-32768) in its middle: (path, void mask)."""
+    from lst_lightning.data.io.writers import write_geotiff
+
+    rows, cols = np.mgrid[:shape[0], :shape[1]]
+    dem = (800 + 300 * np.sin(rows / 6.0) * np.cos(cols / 5.0)).astype(np.int16)
+    void = np.zeros(shape, bool)
+    void[18:22, 15:20] = True
+    dem[void] = -32768
+    write_geotiff(path, israel_grid(shape), dem, nodata=-32768)
+    return path, void
+
+
+def test_dem_voids_stay_nodata_no_lst_and_no_sea(tmp_path):
+    """A given DEM's voids are nodata in the written dem.tif (not 0 m), hold no LST, and are not
+    sea for the physics: no coast (sea breeze) around them, no cliff down to 0 m beside them."""
+    from lst_lightning.data.io.archive import open_archive
+    from lst_lightning.data.synthetic import build_climate
+
+    path, void = _dem_with_void(tmp_path / "void.tif")
+    generate_archive(tmp_path / "a", dem=path, day_step=120, progress=False)
+    written, _ = read_dem(tmp_path / "a" / "dem.tif")
+    np.testing.assert_array_equal(np.isnan(written), void)
+    original, _ = read_dem(path)
+    np.testing.assert_array_equal(written[~void], original[~void])
+    (_, raw, qa), = list(open_archive(tmp_path / "a" / "lst").iter_blocks())[:1]
+    assert (raw[:, void] == 0).all() and (qa[:, void] == 0).all() and (raw[:, ~void] > 0).all()
+    terrain = build_climate(dem=path).t
+    assert np.isinf(terrain.coast_km).all()  # no sea on this grid: a void is no lake
+    assert terrain.normal[2][17:23, 14:21].min() > 0.9  # no cliff down to 0 m into the void
+
+
+def test_an_interrupted_synthesis_leaves_nothing_behind(tmp_path, monkeypatch):
+    from lst_lightning.apps.cli import synth_main
+    from lst_lightning.data.synthetic import archive
+
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(archive, "_write_year", interrupt)  # after dem.tif and ndvi.tif are written
+    with pytest.raises(SystemExit) as stop:
+        synth_main([str(tmp_path / "new" / "a"), "--shape", "30", "30", "--day-step", "90", "--fine-factor", "3"])
+    assert stop.value.code == 130
+    assert not (tmp_path / "new").exists() or not any((tmp_path / "new").rglob("*"))
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit):
+        synth_main([str(tmp_path / "kept"), "--shape", "30", "30", "--day-step", "90"])
+    assert sorted(p.name for p in (tmp_path / "kept").rglob("*")) == ["notes.txt"]
