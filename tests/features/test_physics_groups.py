@@ -3,6 +3,8 @@ the facts functions, and the same values from the host gather, the device gather
 tile (here at the archive's own scale, f = 1, where a tile must reproduce the cache)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -88,6 +90,64 @@ def test_host_device_and_fine_tile_give_equal_values(coastal):
     fine = tile.gather(np.searchsorted(frames, f), r, c)
     np.testing.assert_allclose(fine["scalars"], batch["scalars"], rtol=1e-6, atol=1e-5)
     np.testing.assert_allclose(fine["patch"], batch["patch"], rtol=1e-6, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def basque_coast(h18v04, tmp_path_factory):
+    """A 48 x 48 px crop of the real year (the Basque coast: 8 % sea, hills to 1230 m), on the five
+    dates with the most clear sky there by day and night, written in the archive's own formats."""
+    import tifffile
+    import xarray as xr
+
+    from lst_lightning.data.io.grid import Grid
+    from lst_lightning.data.io.rasters import read_dem
+    from lst_lightning.data.io.writers import write_geotiff
+
+    root = tmp_path_factory.mktemp("basque")
+    rows, cols = slice(848, 896), slice(224, 272)
+    (root / "lst").mkdir()
+    with xr.open_dataset(h18v04 / "lst" / "LST_2020_NetCDF.nc") as ds:
+        ds.isel(time=[4, 44, 89, 94, 110], y=rows, x=cols).load().to_netcdf(root / "lst" / "LST_2020_NetCDF.nc")
+    dem, grid = read_dem(h18v04 / "dem.tif")
+    crop = Grid(lat=grid.lat[rows], lon=grid.lon[cols])
+    write_geotiff(root / "dem.tif", crop, dem[rows, cols])
+    write_geotiff(root / "ndvi.tif", crop, tifffile.imread(h18v04 / "ndvi.tif")[:, rows, cols])
+    pixel_m = json.loads((h18v04 / "grid.json").read_text())["pixel_m"]
+    cache = prepare_cache(root / "lst", dem=root / "dem.tif", ndvi=root / "ndvi.tif", cache_root=root / "cache",
+                          k=9, pixel_size_m=pixel_m, hours={"night": 22.5, "day": 10.5}, progress=False, quiet=True)
+    return cache, dem[rows, cols], crop
+
+
+def test_real_crop_gives_equal_values_on_host_device_and_fine_tile(basque_coast):
+    """Every physics group on real terrain: the same values from the three gathers, and the
+    physics they encode visible (sea found, sunlit slopes by day, none at night)."""
+    cache, dem, grid = basque_coast
+    assert 0.05 < (dem == 0).mean() < 0.3 and np.nanmax(dem) > 1000  # the crop has sea and high terrain
+    layout = layout_for(cache, GROUPS)
+    f, r, c = sample(cache, n=800, seed=3)
+    host = FeatureGatherer(cache, layout)
+    batch = host.gather(f, r, c)
+    device = host.on("cpu").gather(f, r, c)
+    for key in batch:
+        torch.testing.assert_close(device[key], torch.as_tensor(batch[key]), rtol=0, atol=1e-6, equal_nan=True,
+                                   msg=key)
+    frames = sorted(set(f.tolist()))
+    inputs = fine_inputs_from(cache, frames, nest(grid, grid, "the crop's own grid"), dem, layout)
+    tile = FeatureGatherer(tile_cache(inputs, slice(0, grid.shape[0]), slice(0, grid.shape[1])), layout)
+    fine = tile.gather(np.searchsorted(frames, f), r, c)
+    np.testing.assert_allclose(fine["scalars"], batch["scalars"], rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(fine["patch"], batch["patch"], rtol=1e-6, atol=1e-5)
+    col = {name: batch["scalars"][:, j] for j, name in enumerate(layout.scalar_names)}
+    day = np.array([cache.frame_meta[i]["band"] == "day" for i in f])
+    assert day.any() and (~day).any()
+    assert (col["cos_i"][~day] == 0).all() and 0 < col["cos_i"][day].mean() < 1
+    # distance to the sea against brute force over the crop's sea pixels (0 m), 926.6 m square pixels:
+    # windows with every LST value lie inland (MODIS LST is fill over the sea), so no window holds sea
+    sea_r, sea_c = np.nonzero(dem == 0)
+    pixel_km = cache.meta["pixel_size_m"] / 1000
+    brute = np.hypot(r[:, None] - sea_r[None], c[:, None] - sea_c[None]).min(axis=1) * pixel_km
+    np.testing.assert_allclose(col["water_km"], np.minimum(brute, col["water_km"].max()), rtol=1e-4, atol=1e-3)
+    assert col["water_km"].min() < 20 and (col["water_frac"] == 0).all()
 
 
 def test_ndvi_voids_take_the_nearest_valid_value():
