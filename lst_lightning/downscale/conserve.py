@@ -1,7 +1,7 @@
 """Conservation (the residual correction of thermal sharpening), in temperature or in radiance.
 
 ``linear``: each coarse pixel's finite fine values are shifted together so that their mean equals
-the coarse LST (what ``fine.conserve_blocks`` does, kept here in float64 on the block canvas).
+the coarse LST (in float64 on the block canvas; fine maps apply it tile by tile: ``fine.conserve_tile``).
 
 ``radiance``: the sensor measures emitted radiance, and a coarse pixel's radiance is the mean of
 its fine pixels' radiance, not of their temperatures. With broadband emission proportional to T^4

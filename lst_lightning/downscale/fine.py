@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from lst_lightning.data.loading.gatherer import FeatureGatherer
+from lst_lightning.downscale.conserve import conserve
 from lst_lightning.downscale.sharpening import conservative_spline, sample
 from lst_lightning.downscale.tiles import FineInputs, halo, tile_cache, tile_ranges
 from lst_lightning.errors import LSTError
@@ -59,17 +60,17 @@ def block_sums(pred: np.ndarray, nesting, rows: slice, cols: slice) -> tuple[np.
     return total, n, block
 
 
-def conserve_blocks(pred: np.ndarray, coarse: np.ndarray, nesting, rows: slice, cols: slice) -> np.ndarray:
-    """``pred`` (fine rows x cols) shifted per coarse pixel so that its finite fine values average
-    to the coarse pixel's value; coarse pixels that are missing (NaN) leave their fine ones alone."""
-    total, n, block = block_sums(pred, nesting, rows, cols)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shift = coarse.ravel().astype(np.float64) - total / n
-    shift[~np.isfinite(shift)] = 0.0  # no prediction in it, or the coarse pixel is missing
-    ok = np.isfinite(pred) & (block >= 0)
-    out = pred.copy()
-    out[ok] = (pred[ok] + shift[block[ok]]).astype(np.float32)
-    return out
+def conserve_tile(pred: np.ndarray, coarse: np.ndarray, nesting, rows: slice, cols: slice,
+                  mode: str = "linear") -> np.ndarray:
+    """``pred`` (fine rows x cols, a tile of ``nesting``'s fine grid) conserved per coarse pixel
+    (``conserve.conserve``: its finite fine values average to the coarse value, in temperature or
+    radiance); coarse pixels that are missing (NaN), and fine pixels outside the coarse grid, are
+    left as predicted."""
+    tile = nesting.tile(rows, cols)
+    if not tile.overlaps():
+        return pred
+    out = conserve(pred, coarse, tile, mode)
+    return np.where(np.isnan(out), pred, out).astype(pred.dtype)
 
 
 class Residuals:
@@ -110,7 +111,7 @@ class Residuals:
             pred = raw[t]
             if self.mode == "smooth":
                 pred = pred + np.nan_to_num(sample(self._residual_splines()[t], self.nesting, rows, cols))
-            out[t] = conserve_blocks(pred, self.coarse[t], self.nesting, rows, cols)
+            out[t] = conserve_tile(pred, self.coarse[t], self.nesting, rows, cols)
         return out
 
     def _residual_splines(self) -> list:

@@ -44,6 +44,16 @@ class Nesting:
         c = self.coarse_cols(cols)
         return (c >= 0) & (c < self.coarse.shape[1])
 
+    def tile(self, rows: slice, cols: slice) -> "Nesting":
+        """The nesting of the fine rows x cols of this fine grid (a tile) in the same coarse grid."""
+        fine = Grid(lat=self.fine.lat[rows], lon=self.fine.lon[cols])
+        return Nesting(fine, self.coarse, self.f, self.row0 + rows.start, self.col0 + cols.start)
+
+    def overlaps(self) -> bool:
+        """Whether any fine pixel lies inside the coarse grid."""
+        hf, wf = self.fine.shape
+        return bool(self.row_inside(np.arange(hf)).any() and self.col_inside(np.arange(wf)).any())
+
 
 def nest(fine: Grid, coarse: Grid, what: str = "fine_dem") -> Nesting:
     """The nesting of ``fine`` in ``coarse``; LSTError stating both grids when it is not one."""
@@ -63,7 +73,7 @@ def nest(fine: Grid, coarse: Grid, what: str = "fine_dem") -> Nesting:
                        f"{abs(ox - col0):.2f} fine pixels (north-south / east-west; at most {ALIGN_TOL} allowed); "
                        f"resample it first with lst-resample-dem {both}")
     nesting = Nesting(fine, coarse, f, row0, col0)
-    if not (nesting.row_inside(np.arange(fine.shape[0])).any() and nesting.col_inside(np.arange(fine.shape[1])).any()):
+    if not nesting.overlaps():
         raise LSTError(f"{what}: the fine grid does not overlap the LST grid {both}")
     return nesting
 

@@ -6,7 +6,8 @@ import pytest
 
 from lst_lightning.downscale.blocks import Blocks
 from lst_lightning.downscale.conserve import conserve, conserve_radiance
-from lst_lightning.downscale.fine import conserve_blocks
+from lst_lightning.downscale.fine import conserve_tile
+from lst_lightning.downscale.tiles import tile_ranges
 from lst_lightning.errors import LSTError
 from tests.downscale.fields import brute_block_means, nested
 
@@ -33,15 +34,22 @@ def test_the_canvas_round_trips_and_its_means_are_the_block_means(rng):
     np.testing.assert_allclose(means, brute_block_means(pred, n), rtol=1e-13)
 
 
-def test_linear_conservation_is_the_block_shift_of_fine_py(rng):
+@pytest.mark.parametrize("mode", ["linear", "radiance"])
+def test_fine_maps_conserve_tile_by_tile_as_the_whole_grid(rng, mode):
+    """The fine maps' residual correction (``fine.conserve_tile``, tiles cut on coarse pixel edges)
+    gives the whole grid's conservation; fine pixels south of the coarse grid stay as predicted."""
     n, pred, coarse = case(rng)
-    out = conserve(pred, coarse, n, "linear")
-    hf, wf = n.fine.shape
-    reference = conserve_blocks(pred.astype(np.float32), coarse, n, slice(0, hf), slice(0, wf))
-    np.testing.assert_allclose(out[:22], reference[:22], atol=1e-3, equal_nan=True)
-    assert np.isnan(out[22:]).all()  # south of the coarse grid: fill (fine.py leaves them as they were)
+    whole = conserve(pred, coarse, n, mode)
+    tiled = np.full_like(pred, np.nan)
+    tiles = tile_ranges(n, 8)
+    assert len(tiles) > 4
+    for rows, cols in tiles:
+        tiled[rows, cols] = conserve_tile(pred[rows, cols], coarse, n, rows, cols, mode)
+    np.testing.assert_allclose(tiled[:22], whole[:22], rtol=0, atol=1e-9, equal_nan=True)
+    np.testing.assert_array_equal(tiled[22:], pred[22:])  # outside the coarse grid: as predicted
     ok = np.isfinite(coarse)
-    np.testing.assert_allclose(brute_block_means(out, n)[ok], coarse[ok], atol=1e-10)
+    power = 1 if mode == "linear" else 4  # radiance: the block mean of T^4 is the coarse T^4
+    np.testing.assert_allclose(brute_block_means(whole ** power, n)[ok], coarse[ok] ** power, rtol=1e-12)
 
 
 def test_radiance_conservation_holds_the_block_mean_of_t4(rng):

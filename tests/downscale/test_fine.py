@@ -6,7 +6,7 @@ import pytest
 from scipy import ndimage
 
 from lst_lightning.data.io.grid import Grid
-from lst_lightning.downscale.fine import Residuals, conserve_blocks, downscale, predict_tile
+from lst_lightning.downscale.fine import Residuals, conserve_tile, downscale, predict_tile
 from lst_lightning.downscale.grids import nest
 from lst_lightning.downscale.tiles import FineInputs, tile_cache, tile_ranges
 from lst_lightning.downscale.truth import edge_step_ratio
@@ -102,7 +102,7 @@ def test_conservation_makes_each_coarse_pixel_average_to_its_value_to_float_prec
     pred[5:8, 4] = np.nan  # a void: the coarse pixel's other fine pixels carry its value
     coarse = rng.normal(300, 3, COARSE.shape).astype(np.float32)
     coarse[2, 2] = np.nan  # a missing coarse pixel: its fine pixels are left alone
-    out = conserve_blocks(pred, coarse, n, slice(0, 20), slice(0, 17))
+    out = conserve_tile(pred, coarse, n, slice(0, 20), slice(0, 17))
     np.testing.assert_array_equal(np.isnan(out), np.isnan(pred))
     cr, cc = n.coarse_rows(np.arange(20)), n.coarse_cols(np.arange(17))
     checked = 0
