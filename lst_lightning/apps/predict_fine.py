@@ -69,10 +69,11 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     nc = out / "lst_fine.nc"
     history = (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} lst-predict run={cfg.run} "
                f"fine_dem={cfg.fine_dem} f={nesting.f} conserve={conserve} residual={cfg.residual} "
+               f"conservation={cfg.conservation} "
                f"model={run.model_file}")
     n_tiles = len(tile_ranges(nesting, int(cfg.tile)))
     print(f"fine grid: {grid.describe()}, factor {nesting.f} ({n_tiles} tiles, {len(picked)} maps)")
-    spread = Residuals(str(cfg.residual), inputs.coarse_lst, nesting) if conserve else None
+    spread = Residuals(str(cfg.residual), inputs.coarse_lst, nesting, str(cfg.conservation)) if conserve else None
     with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history) as ds:
         _write_maps(ds, inputs, run, spread, int(cfg.tile), n_tiles, f"fine_dem {cfg.fine_dem}")
     files = [nc]

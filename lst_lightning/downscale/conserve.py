@@ -28,7 +28,7 @@ MODES = ("linear", "radiance")
 
 def check_mode(mode: str) -> str:
     if mode not in MODES:
-        raise LSTError(f"conservation mode {mode!r} is unknown; choose from {list(MODES)}")
+        raise LSTError(f"conservation: unknown mode {mode!r}; choose from {list(MODES)}")
     return mode
 
 

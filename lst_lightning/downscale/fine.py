@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from lst_lightning.data.loading.gatherer import FeatureGatherer
-from lst_lightning.downscale.conserve import conserve
+from lst_lightning.downscale.conserve import check_mode, conserve
 from lst_lightning.downscale.sharpening import conservative_spline, sample
 from lst_lightning.downscale.tiles import FineInputs, halo, tile_cache, tile_ranges
 from lst_lightning.errors import LSTError
@@ -86,10 +86,11 @@ class Residuals:
 
     MODES = ("block", "smooth")
 
-    def __init__(self, mode: str, coarse_lst: np.ndarray, nesting):
+    def __init__(self, mode: str, coarse_lst: np.ndarray, nesting, conservation: str = "linear"):
         if mode not in self.MODES:
             raise LSTError(f"residual: unknown {mode!r}; choose from {list(self.MODES)}")
         self.mode, self.coarse, self.nesting = mode, coarse_lst, nesting
+        self.conservation = check_mode(conservation)  # the final block correction: in K or in T^4
         self.total = np.zeros((coarse_lst.shape[0], coarse_lst[0].size))
         self.n = np.zeros(self.total.shape, dtype=np.int64)
         self._splines = None
@@ -111,7 +112,7 @@ class Residuals:
             pred = raw[t]
             if self.mode == "smooth":
                 pred = pred + np.nan_to_num(sample(self._residual_splines()[t], self.nesting, rows, cols))
-            out[t] = conserve_tile(pred, self.coarse[t], self.nesting, rows, cols)
+            out[t] = conserve_tile(pred, self.coarse[t], self.nesting, rows, cols, self.conservation)
         return out
 
     def _residual_splines(self) -> list:

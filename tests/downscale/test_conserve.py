@@ -85,7 +85,7 @@ def test_a_block_the_shift_would_freeze_falls_back_to_the_factor():
 
 def test_bad_mode_and_non_kelvin_temperatures_are_one_line_errors(rng):
     n, pred, coarse = case(rng)
-    with pytest.raises(LSTError, match="conservation mode 'mean' is unknown"):
+    with pytest.raises(LSTError, match="conservation: unknown mode 'mean'"):
         conserve(pred, coarse, n, "mean")
     with pytest.raises(LSTError, match="kelvin"):
         conserve_radiance(pred - 300.0, coarse, n)

@@ -102,7 +102,7 @@ def test_bad_input_is_one_line_errors(rng):
         dms_sharpen(coarse, cov, n, n_trees=0)
     with pytest.raises(LSTError, match="fine covariates are"):
         dms_sharpen(coarse, cov[:, :-1], n)
-    with pytest.raises(LSTError, match="conservation mode"):
+    with pytest.raises(LSTError, match="conservation: unknown mode"):
         dms_sharpen(coarse, cov, n, mode="T4")
 
 

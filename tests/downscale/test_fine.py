@@ -201,3 +201,22 @@ def test_conserved_maps_average_to_the_coarse_pixels_and_smooth_ones_leave_no_st
     np.testing.assert_allclose(out[0].reshape(12, f, 14, f).mean(axis=(1, 3)), coarse[0], atol=1e-4)
     ratio = edge_step_ratio(out, n)
     assert (ratio < 1.1) if mode == "smooth" else (ratio > 3)
+
+
+def test_fine_maps_can_conserve_radiance(rng):
+    """``conservation=radiance``: each coarse pixel's fine pixels keep its T^4 (not its mean LST)."""
+    n = nest(fine_grid(3, 1, 2, (20, 17)), COARSE)
+    raw = rng.normal(300, 3, (1, 20, 17)).astype(np.float32)
+    coarse = rng.normal(300, 3, (1, *COARSE.shape)).astype(np.float32)
+    rows, cols = slice(0, 20), slice(0, 17)
+    out = Residuals("block", coarse, n, "radiance").apply(rows, cols, raw)[0].astype(np.float64)
+    linear = Residuals("block", coarse, n).apply(rows, cols, raw)[0].astype(np.float64)
+    cr, cc = n.coarse_rows(np.arange(20)), n.coarse_cols(np.arange(17))
+    inside = [(a, b) for a in np.unique(cr) for b in np.unique(cc) if a < COARSE.shape[0] and b < COARSE.shape[1]]
+    for a, b in inside:
+        block = np.ix_(cr == a, cc == b)
+        assert np.mean(out[block] ** 4) == pytest.approx(float(coarse[0, a, b]) ** 4, rel=2e-6)
+        assert np.mean(linear[block]) == pytest.approx(float(coarse[0, a, b]), abs=1e-4)
+    assert np.abs(out - linear).max() > 1e-3  # the two conserve different things
+    with pytest.raises(LSTError, match="conservation: unknown mode 'mean'"):
+        Residuals("block", coarse, n, "mean")
