@@ -9,20 +9,18 @@ from pathlib import Path
 import numpy as np
 
 from lst_lightning.data.io.writers import atomic_path
+from lst_lightning.downscale.truth import COARSE_METHODS
 from lst_lightning.evaluation.maps import data_window
 from lst_lightning.evaluation.numbers import fmt
 from lst_lightning.evaluation.plots import _pyplot, _save
 from lst_lightning.training.rundir import write_json
 
-ORDER = ("model", "model, block residual", "model, raw", "native-scale model", "regression", "bicubic, conserved",
-         "bicubic", "bilinear", "repeat")
 LABELS = {"model": "model downscaled (smooth residual, conserved)",
           "model, block residual": "model downscaled (block residual, conserved)",
           "model, raw": "model downscaled, raw (not conserved)",
           "native-scale model": "model trained at the native scale, applied the same way",
-          "regression": "TsHARP-style regression (residual-corrected)",
-          "bicubic, conserved": "bicubic interpolation, block-conserved", "bicubic": "bicubic interpolation",
-          "bilinear": "bilinear interpolation", "repeat": "coarse value repeated"}
+          **COARSE_METHODS}
+ORDER = tuple(LABELS)
 
 
 def _interval(s: dict, digits: int = 3) -> str:
@@ -122,11 +120,20 @@ def example_maps(path: Path, model: str, preds: dict, info: dict, fine_cache) ->
                                             and not m.startswith("model,")]
     values = np.concatenate([v[rs, cs][mask[rs, cs]] for _, v in shown])
     lo, hi = np.percentile(values, [1, 99])
-    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.6))
+    cols = min(5, len(shown))
+    rows = -(-len(shown) // cols)
+    # one narrow column more for the colour bar, which every panel shares
+    fig, grid = plt.subplots(rows, cols + 1, figsize=(3.2 * cols + 0.8, 3.4 * rows + 0.6), squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * cols + [0.07]})
+    axes = grid[:, :cols].ravel()
+    for ax in [*axes[len(shown):], *grid[1:, cols]]:
+        ax.set_axis_off()
     for ax, (name, field) in zip(axes, shown):
-        ax.imshow(np.where(mask, field, np.nan)[rs, cs], cmap="inferno", vmin=lo, vmax=hi, interpolation="nearest")
+        image = ax.imshow(np.where(mask, field, np.nan)[rs, cs], cmap="inferno", vmin=lo, vmax=hi,
+                          interpolation="nearest")
         ax.set_title(name, fontsize=8)
         ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(image, cax=grid[0, cols], label="LST (K)")
     frame = fine_cache.meta["frames"][info["frames"][t]]
     fig.suptitle(f"{model}: {frame['date']} {frame['band']} (held-out blocks of fold 0), K")
     return _save(fig, path)

@@ -1,9 +1,11 @@
 """A fine-scale prediction scored against a known fine truth (the synthetic ``fine/`` archive of
 ``lst-synth --fine-factor``, or any archive on the fine grid), next to what the coarse field alone
-gives: the coarse value repeated, bilinear and bicubic interpolation (raw and block-conserved) and
-the TsHARP-style regression on elevation. Every method is scored on the same pixels: observed in the
-truth (QA) and predicted by every method. Held in memory frame by frame (about 40 bytes a fine
-pixel): meant for validation grids, not a whole country at f = 9."""
+gives: the coarse value repeated, bilinear and bicubic interpolation (raw and block-conserved), the
+TsHARP-style regression on elevation, and the field's stronger sharpeners: ATPRK (atprk.py) and a
+pyDMS-style data-mining sharpener (dms.py), both on the same fine covariates. Every method is
+scored on the same pixels: observed in the truth (QA) and predicted by every method. Held in
+memory frame by frame (about 40 bytes a fine pixel): meant for validation grids, not a whole
+country at f = 9."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,11 +14,19 @@ import numpy as np
 
 from lst_lightning.data.io.archive import open_archive
 from lst_lightning.data.io.formats import observed, raw_to_kelvin
+from lst_lightning.downscale.atprk import atprk
+from lst_lightning.downscale.dms import dms_sharpen
 from lst_lightning.downscale.fine import Residuals
-from lst_lightning.downscale.sharpening import interpolate, regression_sharpen, repeat
+from lst_lightning.downscale.sharpening import MIN_PIXELS, interpolate, regression_sharpen, repeat
 from lst_lightning.errors import LSTError
 
-METHODS = ("model", "regression", "bicubic, conserved", "bicubic", "bilinear", "repeat")
+# what the coarse field (and the fine covariates) alone give, in the order tables list them
+COARSE_METHODS = {"ATPRK": "ATPRK (regression + area-to-point kriging of its residuals)",
+                  "DMS": "data-mining sharpener (pyDMS-style trees, residual-corrected)",
+                  "regression": "TsHARP-style regression (residual-corrected)",
+                  "bicubic, conserved": "bicubic interpolation, block-conserved", "bicubic": "bicubic interpolation",
+                  "bilinear": "bilinear interpolation", "repeat": "coarse value repeated"}
+METHODS = ("model", *COARSE_METHODS)
 
 
 def truth_frames(truth_dir: str | Path, grid, frames: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -75,16 +85,26 @@ def edge_step_ratio(maps: np.ndarray, nesting) -> float:
 
 
 def coarse_field_methods(coarse: np.ndarray, nesting, covariates: list[tuple[list, list]]) -> dict[str, np.ndarray]:
-    """What the coarse field alone gives for frames ``coarse`` [T, H, W] on the fine grid: the
-    regression (``covariates[t]`` = (coarse, fine) covariates of frame t, elevation first), bicubic
-    raw and block-conserved, bilinear, the coarse value repeated."""
+    """``COARSE_METHODS`` for frames ``coarse`` [T, H, W] on the fine grid: the sharpeners
+    (``covariates[t]`` = (coarse, fine) covariates of frame t, elevation first), bicubic raw and
+    block-conserved, bilinear, the coarse value repeated."""
     hf, wf = nesting.fine.shape
-    out = {"regression": np.stack([regression_sharpen(c, cc, fc, nesting) for c, (cc, fc) in zip(coarse, covariates)]),
+    pairs = list(zip(coarse, covariates))
+    out = {"ATPRK": np.stack([_sharpened(atprk, c, fc, nesting) for c, (_, fc) in pairs]),
+           "DMS": np.stack([_sharpened(dms_sharpen, c, fc, nesting) for c, (_, fc) in pairs]),
+           "regression": np.stack([regression_sharpen(c, cc, fc, nesting) for c, (cc, fc) in pairs]),
            "bicubic": np.stack([interpolate(c, nesting, 3) for c in coarse])}
     out["bicubic, conserved"] = Residuals("block", coarse, nesting).apply(slice(0, hf), slice(0, wf), out["bicubic"])
     out["bilinear"] = np.stack([interpolate(c, nesting, 1) for c in coarse])
     out["repeat"] = np.stack([repeat(c, nesting) for c in coarse])
     return out
+
+
+def _sharpened(method, coarse: np.ndarray, fine_cov: list, nesting) -> np.ndarray:
+    """One frame by a sharpener (float32); a frame with too few coarse pixels to fit one: repeated."""
+    if np.isfinite(coarse).sum() < MIN_PIXELS:
+        return repeat(coarse, nesting)
+    return method(coarse, fine_cov, nesting).astype(np.float32)
 
 
 def common_pixels(methods: dict, truth: np.ndarray, seen: np.ndarray) -> np.ndarray:

@@ -28,12 +28,16 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
     result = json.loads((root / "scale_check.json").read_text())
     summary = result["summary"]["lightgbm"]
     assert set(summary["rmse"]) == {"model", "model, block residual", "model, raw", "native-scale model",
-                                    "regression", "bicubic", "bicubic, conserved", "bilinear", "repeat"}
+                                    "ATPRK", "DMS", "regression", "bicubic", "bicubic, conserved", "bilinear",
+                                    "repeat"}
     assert all(n > 100 for n in summary["pixels"])
     rmse = {m: s["all"]["mean"] for m, s in summary["rmse"].items()}
     assert all(0 < v < 5 for v in rmse.values())
     # a terrain-driven synthetic field: the downscaled model recovers structure the coarse pixel hides
     assert rmse["model"] < rmse["repeat"] and rmse["model"] < rmse["model, raw"]
+    # the sharpeners use the fine elevation: better than repeating the coarse value
+    assert rmse["ATPRK"] < rmse["repeat"] and rmse["DMS"] < rmse["repeat"]
+    assert "| ATPRK (regression + area-to-point kriging of its residuals) |" in report
     per_fold = [f["lightgbm"]["rmse"]["model"]["all"] for f in result["per_fold"]]
     assert summary["rmse"]["model"]["all"]["mean"] == pytest.approx(np.mean(per_fold))
     # the aggregated archive is in the real formats: it opens like any archive, on the 2x coarser grid
