@@ -53,16 +53,21 @@ def select_frames(frames: list[dict], dates, bands) -> list[int]:
     return picked
 
 
-def predict_frame(predict, gatherer, frame: int, batch_size: int = 16384) -> np.ndarray:
-    """The predicted anomaly (K, float32) of every pixel with a valid window; NaN elsewhere."""
+def predict_frame(predict, gatherer, frame: int, batch_size: int = 16384,
+                  intervals=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The predicted anomaly (K, float32) of every pixel with a valid window, NaN elsewhere; and
+    with ``intervals`` (evaluation/conformal.py) the half-width (K) of each pixel's interval."""
     mean = gatherer.cache.window_mean[frame]
     rows, cols = np.nonzero(np.isfinite(mean))
     out = np.full(mean.shape, np.nan, dtype=np.float32)
+    width = None if intervals is None else np.full(mean.shape, np.nan, dtype=np.float32)
     for s in range(0, rows.size, batch_size):
         r, c = rows[s:s + batch_size], cols[s:s + batch_size]
         batch = gatherer.gather(np.full(r.size, frame, dtype=np.int64), r, c)
         out[r, c] = np.asarray(predict(batch), dtype=np.float32).reshape(-1)
-    return out
+        if width is not None:
+            width[r, c] = intervals.halfwidth(batch, np.full(r.size, gatherer.band_index[frame]))
+    return out, width
 
 
 def conserve(anomaly: np.ndarray, observed: np.ndarray, window_mean: np.ndarray, k: int) -> np.ndarray:
@@ -78,23 +83,28 @@ def conserve(anomaly: np.ndarray, observed: np.ndarray, window_mean: np.ndarray,
     return anomaly + full
 
 
-def write_netcdf(path: Path, grid, frames: list[dict], fields: dict[str, np.ndarray], history: str) -> None:
-    """CF-1.8 NetCDF of (time, lat, lon) float32 maps in K, written atomically."""
+def write_netcdf(path: Path, grid, frames: list[dict], fields: dict[str, np.ndarray], history: str,
+                 attrs: dict | None = None) -> None:
+    """CF-1.8 NetCDF of (time, lat, lon) float32 maps in K, written atomically (``attrs``: more
+    global attributes)."""
     times = np.array([np.datetime64(f["date"]) + np.timedelta64(int(round(f["hour"] * 60)), "m")
                       for f in frames], dtype="datetime64[ns]")
     long_names = {"lst_pred": "predicted 1 km land surface temperature",
+                  "lst_halfwidth": "half-width of the prediction interval (lst_pred +- it; level in "
+                                   "the attribute interval_level)",
                   "lst_window_mean": "k x k window-mean land surface temperature (model input)",
                   "lst_obs": "observed 1 km land surface temperature"}
     data_vars = {name: (("time", "lat", "lon"), values.astype(np.float32),
                         {"units": "K", "long_name": long_names[name],
-                         "standard_name": "surface_temperature"})
+                         **({"standard_name": "surface_temperature"} if name != "lst_halfwidth" else {})})
                  for name, values in fields.items()}
     data_vars["band"] = (("time",), np.array([f["band"] for f in frames]), {"long_name": "overpass"})
     ds = xr.Dataset(data_vars, coords={
         "time": ("time", times, {"standard_name": "time"}),
         "lat": ("lat", grid.lat.astype(np.float64), {"units": "degrees_north", "standard_name": "latitude"}),
         "lon": ("lon", grid.lon.astype(np.float64), {"units": "degrees_east", "standard_name": "longitude"}),
-    }, attrs={"Conventions": "CF-1.8", "title": "lst-lightning 1 km LST prediction", "history": history})
+    }, attrs={"Conventions": "CF-1.8", "title": "lst-lightning 1 km LST prediction", "history": history,
+              **(attrs or {})})
     encoding = {name: {"_FillValue": FILL, "zlib": True} for name in fields}
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, encoding=encoding)
@@ -111,6 +121,8 @@ def predict_maps(cfg) -> list[Path]:
     if cfg.get("fine_dem"):
         return predict_fine_maps(cfg, run, picked)
     fields: dict[str, list[np.ndarray]] = {"lst_pred": [], "lst_window_mean": [], "lst_obs": []}
+    if run.intervals is not None:
+        fields["lst_halfwidth"] = []
     files = []
     with progress_bar(total=len(picked), desc="maps", unit="map") as bar:
         for f in picked:
@@ -119,8 +131,9 @@ def predict_maps(cfg) -> list[Path]:
     history = (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} lst-predict run={cfg.run} "
                f"conserve={bool(cfg.conserve)} model={run.model_file}")
     nc = out / "lst_prediction.nc"
+    level = {} if run.intervals is None else {"interval_level": run.intervals.level}
     write_netcdf(nc, cache.grid, [frames[f] for f in picked],
-                 {k: np.stack(v) for k, v in fields.items()}, history)
+                 {k: np.stack(v) for k, v in fields.items()}, history, level)
     files.insert(0, nc)
     print(f"written: {', '.join(str(p) for p in files)}")
     return files
@@ -133,15 +146,21 @@ def _one_map(cfg, run, f: int, fields: dict, out: Path) -> list[Path]:
     mean = np.asarray(cache.array("window_mean")[f], dtype=np.float32)
     raw = cache.array("lst")[f]
     obs = np.where(raw > 0, raw.astype(np.float32) * np.float32(LST_SCALE), np.nan).astype(np.float32)
-    anomaly = predict_frame(run.predict, gatherer, f)
+    anomaly, width = predict_frame(run.predict, gatherer, f, intervals=run.intervals)
     if cfg.conserve:  # null (the default) = off at the archive's scale
         anomaly = conserve(anomaly, obs, mean, cache.k)
     pred = mean + anomaly  # NaN wherever the window is not valid
-    for name, value in (("lst_pred", pred), ("lst_window_mean", mean), ("lst_obs", obs)):
-        fields[name].append(value)
+    for name, value in (("lst_pred", pred), ("lst_window_mean", mean), ("lst_obs", obs), ("lst_halfwidth", width)):
+        if name in fields:
+            fields[name].append(value)
     stem = f"{frame['date']}_{frame['band']}"
     tif = out / f"lst_pred_{stem}.tif"
     write_geotiff(tif, cache.grid, pred, nodata=float("nan"))
+    tifs = [tif]
+    if width is not None:  # the interval's half-width, a GeoTIFF beside the prediction's
+        tifs.append(out / f"lst_halfwidth_{stem}.tif")
+        write_geotiff(tifs[-1], cache.grid, width, nodata=float("nan"))
     gap_filled = ~observed(np.asarray(cache.array("qa")[f]), frame["band"])
-    return [tif, map_panel(out / f"panel_{stem}.png", cache.grid, f"{run.cfg.model.get('name', '')}: {stem}",
-                           mean, pred, obs, bbox=cfg.get("bbox"), dem=cache.array("dem"), gap_filled=gap_filled)]
+    return [*tifs, map_panel(out / f"panel_{stem}.png", cache.grid, f"{run.cfg.model.get('name', '')}: {stem}",
+                             mean, pred, obs, bbox=cfg.get("bbox"), dem=cache.array("dem"), gap_filled=gap_filled,
+                             halfwidth=width, level=run.intervals.level if run.intervals else None)]

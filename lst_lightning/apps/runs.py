@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from lst_lightning.data.loading.sources import resolve_cache
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.conformal import INTERVALS_FILE, load_intervals
 from lst_lightning.evaluation.predictions import network_predictor
 from lst_lightning.features import FeatureLayout
 from lst_lightning.models.baselines import load_baseline
@@ -35,6 +36,7 @@ class Run:
     run_id: str | None       # MLflow run id, when the run was tracked
     dm: Any                  # LSTDataModule, set up
     predict: Any             # gathered numpy batch -> centre-minus-window-mean LST (K)
+    intervals: Any = None    # its prediction intervals (evaluation/conformal.py), None if it has none
 
 
 def locate_run(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path, str | None]:
@@ -97,7 +99,20 @@ def open_run(spec: str, tracking_uri: str, workdir: Path, device: str = "cpu") -
     dm = build_datamodule(cfg, cache)
     dm.setup()
     predict, _ = model_predictor(model_file, dm.gatherer, device=device)
-    return Run(cfg=cfg, model_file=model_file, run_id=run_id, dm=dm, predict=predict)
+    return Run(cfg=cfg, model_file=model_file, run_id=run_id, dm=dm, predict=predict,
+               intervals=run_intervals(spec, model_file, tracking_uri, workdir))
+
+
+def run_intervals(spec: str, model_file: Path, tracking_uri: str, workdir: Path):
+    """The run's fitted prediction intervals (``intervals.joblib`` beside its config, or among its
+    MLflow artifacts), or None when it was trained without them."""
+    if Path(spec).exists():
+        return load_intervals(model_file.parent.parent if model_file.parent.name == "checkpoints"
+                              else model_file.parent)
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    if INTERVALS_FILE not in [a.path for a in client.list_artifacts(spec)]:
+        return None
+    return load_intervals(Path(client.download_artifacts(spec, INTERVALS_FILE, str(workdir))).parent)
 
 
 def model_predictor(path: str | Path, gatherer, device: str = "cpu") -> tuple[Any, tuple[str, ...]]:

@@ -117,10 +117,13 @@ def _error_limit(err) -> float:
     return float(np.nanpercentile(np.abs(err), 99)) if np.isfinite(err).any() else 1.0
 
 
-def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None, dem=None, gap_filled=None) -> Path:
+def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None, dem=None, gap_filled=None,
+              halfwidth=None, level: float | None = None) -> Path:
     """Window-mean input, prediction, observation and error, side by side, over the area with
     predictions (or ``bbox``: [lon_min, lat_min, lon_max, lat_max]); the DEM faint beneath, and
-    the gap-filled observations (``gap_filled``) shaded in the observation and the error."""
+    the gap-filled observations (``gap_filled``) shaded in the observation and the error; with
+    ``halfwidth``, a fifth panel: each pixel's prediction-interval half-width (K; nominal coverage
+    ``level``)."""
     rs, cs = data_window(np.isfinite(pred) | np.isfinite(obs), grid.lat, grid.lon, bbox)
     mean, pred, obs = mean[rs, cs], pred[rs, cs], obs[rs, cs]
     dem = None if dem is None else np.asarray(dem, dtype=np.float32)[rs, cs]
@@ -130,12 +133,18 @@ def map_panel(path: Path, grid, title: str, mean, pred, obs, bbox=None, dem=None
     err = pred - obs
     lim = _error_limit(err)
     gap_note = ", gap-filled shaded" if gap is not None and gap.any() else ""
+    panels = [("window-mean input (K)", mean, "inferno", lo, hi, None),
+              ("prediction (K)", pred, "inferno", lo, hi, None),
+              (f"observation (K{gap_note})", obs, "inferno", lo, hi, gap),
+              (f"prediction - observation (K{gap_note})", err, "RdBu_r", -lim, lim, gap)]
+    if halfwidth is not None:
+        width = np.asarray(halfwidth, dtype=np.float32)[rs, cs]
+        top = 1.2 * float(np.nanpercentile(width, 99)) if np.isfinite(width).any() else 1.0
+        name = f"{100 * level:.0f} % interval half-width (K)" if level else "interval half-width (K)"
+        panels.append((name, width, "viridis", 0.0, top, None))
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(16, 5.2))
-    for ax, (name, field, cmap, vmin, vmax, shaded) in zip(axes, [
-            ("window-mean input (K)", mean, "inferno", lo, hi, None), ("prediction (K)", pred, "inferno", lo, hi, None),
-            (f"observation (K{gap_note})", obs, "inferno", lo, hi, gap),
-            (f"prediction - observation (K{gap_note})", err, "RdBu_r", -lim, lim, gap)]):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 5.2))
+    for ax, (name, field, cmap, vmin, vmax, shaded) in zip(axes, panels):
         _panel(ax, fig, name, field, cmap, vmin, vmax, extent, dem, shaded)
         ax.set_xlabel("lon")
     axes[0].set_ylabel("lat")

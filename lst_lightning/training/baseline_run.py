@@ -14,6 +14,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.conformal import INTERVALS_FILE, interval_results
 from lst_lightning.evaluation.predictions import band_metrics, gather_all, part_metrics, predict_batched, site_metrics
 from lst_lightning.models.baselines import BASELINE_FILE, build_baseline, save_baseline
 
@@ -51,8 +52,13 @@ def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], b
             results.update({f"test/{k}": v for k, v in
                             site_metrics(lambda b: model.predict(b, dm.gatherer), dm, observed_only).items()})
     results["best_checkpoint"] = str(save_baseline(model, dm.layout, out / BASELINE_FILE))
+    files = []
+    if cfg.get("test", True) and cfg.get("intervals") is not None:
+        results.update(interval_results(lambda b: model.predict(b, dm.gatherer), dm, float(cfg.intervals), out,
+                                        int(cfg.seed)))
+        files.append(out / INTERVALS_FILE)
     finite = {k: float(v) for k, v in results.items() if isinstance(v, float) and np.isfinite(v)}
     for logger in loggers:
         logger.log_metrics(finite, step=0)
         logger.finalize("success")
-    return results, [], True
+    return results, files, True

@@ -19,6 +19,7 @@ from lst_lightning.data.loading.datamodule import SampleData
 from lst_lightning.data.loading.scaling import scaling_methods
 from lst_lightning.data.loading.sources import source_of
 from lst_lightning.errors import LSTError
+from lst_lightning.evaluation.conformal import INTERVALS_FILE, check_level, interval_results
 from lst_lightning.evaluation.plots import epoch_rows, learning_curves
 from lst_lightning.evaluation.predictions import network_predictor, part_band_metrics, site_metrics
 from lst_lightning.features import resolve_groups
@@ -47,6 +48,8 @@ def check_settings(cfg: DictConfig) -> None:
     """The settings every run needs, and every component the config names (data kind, network or
     baseline, optimizer, schedule), checked before any cache, run directory or MLflow run exists."""
     _check_missing(cfg)
+    if cfg.get("intervals") is not None:
+        check_level(cfg.intervals)
     source_of(OmegaConf.to_container(cfg.data, resolve=True))
     model = OmegaConf.to_container(cfg.model, resolve=True)
     if model.get("baseline") is not None:
@@ -186,6 +189,9 @@ def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict,
             results.update({f"test/{k}": v for k, v in site_metrics(predict, dm, observed_only).items()})
     results["best_checkpoint"] = best
     files = []
+    if cfg.get("test", True) and cfg.get("intervals") is not None and trainer.is_global_zero:
+        results.update(interval_results(predict, dm, float(cfg.intervals), out, int(cfg.seed)))
+        files.append(out / INTERVALS_FILE)
     history = epoch_rows(module.epoch_series)
     if history and trainer.is_global_zero:
         files.append(learning_curves(history, out / "learning_curves.png", results.get("val/trivial_rmse_k")))

@@ -31,6 +31,8 @@ def summary_text(results: dict, cfg: DictConfig, out: Path) -> str:
     if f"{stage}/all_rmse_k" in results:
         lines.append(f"  {'incl. gap-filled: model/trivial':30s} {fmt(results[f'{stage}/all_rmse_k'])} / "
                      f"{fmt(results.get(f'{stage}/all_trivial_rmse_k'))}")
+    if "intervals/coverage_pct" in results:
+        lines.append(f"  {'intervals: coverage (%)':30s} {interval_text(results)}")
     lines.append(f"  inputs (features.groups): {', '.join(cfg.features.groups)}")
     if results.get("overpass_hours"):
         lines.append(f"  overpass hours (data.hours, local solar): {hours_text(results['overpass_hours'])}")
@@ -40,6 +42,14 @@ def summary_text(results: dict, cfg: DictConfig, out: Path) -> str:
     if results.get("mlflow_run_id"):
         lines.append(f"  MLflow run {results['mlflow_run_id']}: {mlflow_ui_command(cfg.logger.mlflow.tracking_uri)}")
     return "\n".join(lines)
+
+
+def interval_text(results: dict) -> str:
+    """The test coverage of the nominal-level intervals, pooled and per band, with their mean width."""
+    bands = sorted({k.split("/")[2] for k in results if k.startswith("intervals/band/")})
+    per_band = ", ".join(f"{b} {fmt(results[f'intervals/band/{b}/coverage_pct'], 1)}" for b in bands)
+    return (f"{fmt(results['intervals/coverage_pct'], 1)} of nominal {fmt(results['intervals/level_pct'], 0)}"
+            f"{f' ({per_band})' if per_band else ''}, mean half-width {fmt(results['intervals/halfwidth_k'], 3)} K")
 
 
 def mlflow_ui_command(uri: str) -> str:

@@ -42,7 +42,8 @@ def test_predict_frame_fills_only_valid_windows(random_cache):
     gatherer = FeatureGatherer(random_cache, FeatureLayout(k=random_cache.k))
     frame = int(np.argmax(random_cache.n_windows))
     # a predictor that returns the true target: the map must then equal centre minus window mean
-    field = predict_frame(lambda batch: batch["target"], gatherer, frame, batch_size=97)
+    field, width = predict_frame(lambda batch: batch["target"], gatherer, frame, batch_size=97)
+    assert width is None  # no intervals asked for
     mean = random_cache.array("window_mean")[frame]
     assert field.shape == random_cache.grid.shape
     np.testing.assert_array_equal(np.isnan(field), ~np.isfinite(mean))
@@ -83,6 +84,13 @@ def test_maps_on_the_grid_in_cf_netcdf_geotiff_and_png(tiny_run, tmp_path):
         assert ds["lst_pred"].attrs["units"] == "K" and ds["lat"].attrs["units"] == "degrees_north"
         assert ds["lst_pred"].shape == (1, 96, 80) and list(ds["band"].values) == ["day"]
         pred, mean, obs = (ds[v].values[0] for v in ("lst_pred", "lst_window_mean", "lst_obs"))
+        width = ds["lst_halfwidth"].values[0]  # the run's 90 % prediction intervals (intervals=0.9)
+        assert ds.attrs["interval_level"] == pytest.approx(0.9) and ds["lst_halfwidth"].attrs["units"] == "K"
+    # the uncertainty layer: finite and positive exactly where the prediction is
+    np.testing.assert_array_equal(np.isfinite(width), np.isfinite(pred))
+    assert (width[np.isfinite(width)] > 0).all()
+    tif_width, _, _ = read_geotiff(tmp_path / "lst_halfwidth_2020-01-13_day.tif")
+    np.testing.assert_allclose(tif_width.reshape(96, 80), width, rtol=1e-6, equal_nan=True)
     # fill (decoded as NaN) exactly where no valid window exists: nothing invented at the edges/sea
     np.testing.assert_array_equal(np.isnan(pred), np.isnan(mean))
     assert np.isnan(pred[:4]).all() and np.isfinite(pred).sum() > 1000
@@ -99,6 +107,15 @@ def test_maps_on_the_grid_in_cf_netcdf_geotiff_and_png(tiny_run, tmp_path):
     tif, grid, _ = read_geotiff(tmp_path / "lst_pred_2020-01-13_day.tif")
     assert grid.shape == (96, 80)
     np.testing.assert_allclose(tif.reshape(96, 80), pred, rtol=1e-6, equal_nan=True)
+
+
+def test_a_tracked_run_brings_its_intervals_by_mlflow_run_id(tiny_runs, tmp_path):
+    from lst_lightning.apps.runs import open_run
+
+    _, results = tiny_runs["ridge"]
+    run = open_run(results["mlflow_run_id"], tiny_runs.uri, tmp_path / "run")
+    assert run.intervals is not None and run.intervals.level == pytest.approx(0.9)
+    assert set(run.intervals.quantiles) == {0, 1}  # night and day, each calibrated
 
 
 def test_unknown_date_is_one_clear_error(tiny_run, tmp_path):
