@@ -73,6 +73,9 @@ def _from_mlflow(spec: str, tracking_uri: str, workdir: Path) -> tuple[Any, Path
     """An MLflow run id: its config.yaml and the model file inside its MLflow Model (the run's
     logged model ``model``, or for runs logged before that the artifact path ``model``: listing
     ``model/...`` of a run finds either; see ``training/mlflow_model.py``), downloaded into ``workdir``."""
+    # MLflow 3 looks a run's logged models up in the process's global store, whatever the
+    # client's: without this, a process that had set another store cannot list ``model/``
+    mlflow.set_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     try:
         client.get_run(spec)
