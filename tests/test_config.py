@@ -98,6 +98,16 @@ def test_experiment_and_debug_overrides_apply(tmp_path):
     assert cfg.data.synthetic.day_step == 3
 
 
+def test_the_large_archive_recipe_is_the_gated_network_with_the_physics_inputs(tmp_path):
+    """experiment=large_archive: what won on the real year (docs/research.md); a baseline named
+    with it gets the same inputs, so that comparisons are paired on the same inputs."""
+    cfg = compose_cfg(["experiment=large_archive"], tmp_path)
+    assert cfg.model.net._target_.endswith("GatedMLP") and cfg.data.loader.batch_size == 2048
+    assert {"illumination", "illum_diff", "position", "water"} <= set(cfg.features.groups)
+    trees = compose_cfg(["experiment=large_archive", "model=lightgbm"], tmp_path)
+    assert list(trees.features.groups) == list(cfg.features.groups) and trees.model.baseline is not None
+
+
 def test_original_recipe_is_the_original_project(tmp_path):
     from lst_lightning.data.loading.scaling import scaling_methods
     from lst_lightning.targets import build
