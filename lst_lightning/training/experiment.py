@@ -190,6 +190,7 @@ def summarise(per_fold: list[dict]) -> dict[str, dict]:
     # data=multi: each site's test figures, where every fold tests it (not split=sites: one fold each)
     keys += sorted({k for k in per_fold[0] if k.startswith("test/site/") and k.rsplit("/", 1)[1] in BAND_KEYS
                     and all(k in r for r in per_fold)})
+    keys += sorted({k for r in per_fold for k in r if k.startswith("intervals/")})  # their test coverage and width
     out = {}
     for key in keys:
         values = [r.get(key) for r in per_fold]
@@ -214,6 +215,13 @@ def format_cv(name: str, held: HeldOut, summary: dict, out: Path) -> str:
         if key.startswith(("test/band/", "test/site/")) and key.endswith(("/rmse_k", "/mse_improvement_pct")):
             what = "RMSE (K)" if key.endswith("rmse_k") else "MSE improvement (%)"
             lines.append(line(f"{key.split('/')[2]} {what}", s))
+    level = summary.get("intervals/level_pct", {}).get("mean")
+    for key, s in summary.items():  # the prediction intervals' test coverage, pooled and per band
+        if key.startswith("intervals/") and key.endswith("coverage_pct"):
+            band = key.split("/")[2] if key.startswith("intervals/band/") else "pooled"
+            lines.append(line(f"{band} {fmt(level, 0)} % coverage (%)", s))
+    if "intervals/halfwidth_k" in summary:
+        lines.append(line("interval half-width (K)", summary["intervals/halfwidth_k"]))
     lines.append(f"  results: {results_path(out)}")
     return "\n".join(lines)
 

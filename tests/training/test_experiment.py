@@ -41,6 +41,10 @@ def test_three_fold_cv_reports_every_fold_and_their_interval(tmp_path, capsys):
         assert (out / f"fold_{fold}" / "results.json").is_file()
     printed = capsys.readouterr().out
     assert "3-fold cross-validation" in printed and "95 % interval" in printed
+    # the prediction intervals' test coverage, over the folds too
+    coverage = results["cv"]["intervals/coverage_pct"]
+    assert coverage["folds"] == [r["intervals/coverage_pct"] for r in results["per_fold"]]
+    assert "pooled 90 % coverage (%)" in printed and "day 90 % coverage (%)" in printed
 
     client = mlflow.MlflowClient(tracking_uri=cfg.logger.mlflow.tracking_uri)
     parent = client.get_run(results["mlflow_run_id"])
