@@ -98,8 +98,8 @@ def fine_predict_child(cache_path: str, fine_dem: str, out_dir: str) -> dict:
         out["cuda_tile_rate"] = tile_rate(NetworkPredictor(network_predictor(module, "cuda")))[1]
         module.to("cpu")
     cfg = OmegaConf.create({"run": "benchmark", "fine_dem": fine_dem, "fine_ndvi": None, "fine_landcover": None,
-                            "fine_truth": None, "conserve": None, "residual": "smooth", "tile": 512,
-                            "output_dir": out_dir})
+                            "fine_truth": None, "conserve": None, "residual": "smooth", "conservation": "linear",
+                            "tile": 512, "output_dir": out_dir})
     run = Run(cfg=OmegaConf.create({"model": {"name": "mlp"}}), model_file=Path("untrained"), run_id=None, dm=dm,
               predict=NetworkPredictor(network_predictor(module, "cpu")))
     t0 = time.perf_counter()
