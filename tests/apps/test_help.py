@@ -67,7 +67,7 @@ def test_help_is_fast(name):
 
 @pytest.mark.parametrize("name, settings", [
     ("lst-predict", ("run=", "dates=", "bands=", "bbox=", "conserve=", "fine_dem=", "fine_ndvi=", "fine_truth=",
-                     "residual=", "tile=", "tracking_uri=")),
+                     "residual=", "conservation=", "tile=", "tracking_uri=")),
     ("lst-evaluate", ("run=", "part=", "elevation_edges_m=", "mlflow=", "tracking_uri=")),
 ])
 def test_the_run_apps_help_explains_their_own_settings(name, settings):
