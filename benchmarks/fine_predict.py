@@ -55,11 +55,11 @@ def bench_fine_predict(args) -> list[dict]:
 def fine_predict_child(cache_path: str, fine_dem: str, out_dir: str) -> dict:
     """The tile alone (predict_tile), then the whole job (predict_fine_maps) in this fresh process."""
     import torch
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
 
     from lst_lightning.apps.predict_fine import predict_fine_maps
     from lst_lightning.apps.runs import NetworkPredictor, Run
-    from lst_lightning.config import CONF_DIR
+    from lst_lightning.config import CONF_DIR, compose
     from lst_lightning.data.cache import open_cache
     from lst_lightning.data.io.rasters import read_dem
     from lst_lightning.data.loading.datamodule import LSTDataModule
@@ -97,9 +97,10 @@ def fine_predict_child(cache_path: str, fine_dem: str, out_dir: str) -> dict:
     if torch.cuda.is_available():
         out["cuda_tile_rate"] = tile_rate(NetworkPredictor(network_predictor(module, "cuda")))[1]
         module.to("cpu")
-    cfg = OmegaConf.create({"run": "benchmark", "fine_dem": fine_dem, "fine_ndvi": None, "fine_landcover": None,
-                            "fine_truth": None, "conserve": None, "residual": "smooth", "conservation": "linear",
-                            "tile": 512, "output_dir": out_dir})
+    # lst-predict's own settings and defaults (conf/predict.yaml), only the inputs and output named here
+    cfg = compose("predict", ["run=benchmark", f"fine_dem={fine_dem}", "residual=smooth", "tile=512"])
+    with open_dict(cfg):
+        cfg.output_dir = str(out_dir)
     run = Run(cfg=OmegaConf.create({"model": {"name": "mlp"}}), model_file=Path("untrained"), run_id=None, dm=dm,
               predict=NetworkPredictor(network_predictor(module, "cpu")))
     t0 = time.perf_counter()
