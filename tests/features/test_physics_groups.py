@@ -74,10 +74,9 @@ def test_values_equal_the_facts_functions(coastal):
     np.testing.assert_allclose(col["cos_i_mean"][i], window.mean(), atol=1e-5)
 
 
-def test_host_device_and_fine_tile_give_equal_values(coastal):
-    cache, dem, grid = coastal
-    layout = layout_for(cache, GROUPS)
-    f, r, c = sample(cache, seed=1)
+def gathers_agree(cache, dem, grid, layout, f, r, c) -> dict:
+    """The host gather of samples (f, r, c), checked equal to the device gather and to a fine tile
+    at the archive's own scale (f = 1); returns the host batch."""
     host = FeatureGatherer(cache, layout)
     batch = host.gather(f, r, c)
     device = host.on("cpu").gather(f, r, c)
@@ -90,6 +89,12 @@ def test_host_device_and_fine_tile_give_equal_values(coastal):
     fine = tile.gather(np.searchsorted(frames, f), r, c)
     np.testing.assert_allclose(fine["scalars"], batch["scalars"], rtol=1e-6, atol=1e-5)
     np.testing.assert_allclose(fine["patch"], batch["patch"], rtol=1e-6, atol=1e-5)
+    return batch
+
+
+def test_host_device_and_fine_tile_give_equal_values(coastal):
+    cache, dem, grid = coastal
+    gathers_agree(cache, dem, grid, layout_for(cache, GROUPS), *sample(cache, seed=1))
 
 
 @pytest.fixture(scope="module")
@@ -125,18 +130,7 @@ def test_real_crop_gives_equal_values_on_host_device_and_fine_tile(basque_coast)
     assert 0.05 < (dem == 0).mean() < 0.3 and np.nanmax(dem) > 1000  # the crop has sea and high terrain
     layout = layout_for(cache, GROUPS)
     f, r, c = sample(cache, n=800, seed=3)
-    host = FeatureGatherer(cache, layout)
-    batch = host.gather(f, r, c)
-    device = host.on("cpu").gather(f, r, c)
-    for key in batch:
-        torch.testing.assert_close(device[key], torch.as_tensor(batch[key]), rtol=0, atol=1e-6, equal_nan=True,
-                                   msg=key)
-    frames = sorted(set(f.tolist()))
-    inputs = fine_inputs_from(cache, frames, nest(grid, grid, "the crop's own grid"), dem, layout)
-    tile = FeatureGatherer(tile_cache(inputs, slice(0, grid.shape[0]), slice(0, grid.shape[1])), layout)
-    fine = tile.gather(np.searchsorted(frames, f), r, c)
-    np.testing.assert_allclose(fine["scalars"], batch["scalars"], rtol=1e-6, atol=1e-5)
-    np.testing.assert_allclose(fine["patch"], batch["patch"], rtol=1e-6, atol=1e-5)
+    batch = gathers_agree(cache, dem, grid, layout, f, r, c)
     col = {name: batch["scalars"][:, j] for j, name in enumerate(layout.scalar_names)}
     day = np.array([cache.frame_meta[i]["band"] == "day" for i in f])
     assert day.any() and (~day).any()

@@ -18,32 +18,29 @@ pytestmark = pytest.mark.e2e  # SIGKILLed subprocess runs
 BASE = ["debug=tiny", "logger=none", "trainer.max_epochs=4", "callbacks.early_stopping.patience=10"]
 
 
+def signal_at(hook: str, sig: int, epoch: int):
+    """A Lightning callback that sends its own process ``sig`` from the ``hook`` of epoch ``epoch``."""
+    import lightning.pytorch as L
+
+    def fire(self, trainer, module):
+        if trainer.current_epoch == epoch:
+            os.kill(os.getpid(), sig)
+
+    return type("SignalAtEpoch", (L.Callback,), {hook: fire})()
+
+
 class KillAtEpochEnd:
     """A Lightning callback that SIGKILLs its own process at the end of a training epoch."""
 
     def __new__(cls, epoch: int):
-        import lightning.pytorch as L
-
-        class Kill(L.Callback):
-            def on_train_epoch_end(self, trainer, module):
-                if trainer.current_epoch == epoch:
-                    os.kill(os.getpid(), signal.SIGKILL)
-
-        return Kill()
+        return signal_at("on_train_epoch_end", signal.SIGKILL, epoch)
 
 
 class InterruptAtEpochStart:
     """A Lightning callback that sends its own process SIGINT (Ctrl-C) as a training epoch starts."""
 
     def __new__(cls, epoch: int):
-        import lightning.pytorch as L
-
-        class Interrupt(L.Callback):
-            def on_train_epoch_start(self, trainer, module):
-                if trainer.current_epoch == epoch:
-                    os.kill(os.getpid(), signal.SIGINT)
-
-        return Interrupt()
+        return signal_at("on_train_epoch_start", signal.SIGINT, epoch)
 
 
 def train(run_dir: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
