@@ -24,7 +24,7 @@ import numpy as np
 
 from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.errors import LSTError
-from lst_lightning.evaluation.predictions import gather_all, predict_batched, take
+from lst_lightning.evaluation.predictions import take
 
 INTERVALS_FILE = "intervals.joblib"
 MIN_SPLIT = 400  # calibration samples a band needs on each side of the date split for the scale model
@@ -125,18 +125,16 @@ def coverage_metrics(intervals: Intervals, pred: np.ndarray, batch: dict, band: 
     return out
 
 
-def interval_results(predict, dm, level: float, out: Path, seed: int) -> dict[str, float]:
-    """Fit the intervals on the validation part, save them as ``intervals.joblib`` in ``out``, and
-    return their test figures as ``intervals/<key>`` (coverage %, half-width K, pooled and per band)."""
-    parts = {}
-    for part in ("val", "test"):
-        batch = gather_all(dm.gatherer, dm.eval_index(part), dm.eval_batch_size)
-        parts[part] = (batch, predict_batched(predict, batch, dm.eval_batch_size),
-                       dm.gatherer.band_index[batch["frame"]])
-    intervals = fit_intervals(parts["val"][1], parts["val"][0], parts["val"][2], level, seed)
+def interval_results(val: tuple[dict, np.ndarray], test: tuple[dict, np.ndarray], gatherer, level: float,
+                     out: Path, seed: int) -> dict[str, float]:
+    """Fit the intervals on the validation part's (batch, prediction), save them as
+    ``intervals.joblib`` in ``out``, and return their figures on the test part's as
+    ``intervals/<key>`` (coverage %, half-width K, pooled and per band)."""
+    (val_batch, val_pred), (test_batch, test_pred) = val, test
+    intervals = fit_intervals(val_pred, val_batch, gatherer.band_index[val_batch["frame"]], level, seed)
     intervals.save(out / INTERVALS_FILE)
-    test_batch, test_pred, test_band = parts["test"]
-    return {f"intervals/{k}": v for k, v in coverage_metrics(intervals, test_pred, test_batch, test_band).items()}
+    figures = coverage_metrics(intervals, test_pred, test_batch, gatherer.band_index[test_batch["frame"]])
+    return {f"intervals/{k}": v for k, v in figures.items()}
 
 
 def load_intervals(run_dir: Path) -> Intervals | None:

@@ -66,10 +66,10 @@ def band_metrics(pred: np.ndarray, batch: dict, gatherer, observed_only: bool = 
     return out
 
 
-def part_band_metrics(predict: Predictor, dm, part: str, observed_only: bool = True) -> dict[str, float]:
-    """``band_metrics`` of a predictor over a data module's fixed evaluation set of ``part``."""
+def predicted_part(predict: Predictor, dm, part: str) -> tuple[dict, np.ndarray]:
+    """(batch, prediction) of a data module's fixed evaluation set of ``part``."""
     batch = gather_all(dm.gatherer, dm.eval_index(part), dm.eval_batch_size)
-    return band_metrics(predict_batched(predict, batch, dm.eval_batch_size), batch, dm.gatherer, observed_only)
+    return batch, predict_batched(predict, batch, dm.eval_batch_size)
 
 
 def network_predictor(module, device: str = "cpu") -> Predictor:

@@ -42,10 +42,11 @@ def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], b
     model.fit(train, val, dm.gatherer)
 
     observed_only = bool(cfg.data.eval_observed_only)
-    results = {}
+    results, predicted = {}, {}
     for part in ("val", "test") if cfg.get("test", True) else ("val",):
         batch = val if part == "val" else gather_all(dm.gatherer, dm.eval_index(part), dm.eval_batch_size)
         pred = predict_batched(lambda b: model.predict(b, dm.gatherer), batch, dm.eval_batch_size)
+        predicted[part] = (batch, pred)
         results.update({f"{part}/{k}": v for k, v in part_metrics(pred, batch, observed_only).items()})
         if part == "test":
             results.update({f"test/{k}": v for k, v in band_metrics(pred, batch, dm.gatherer, observed_only).items()})
@@ -54,7 +55,7 @@ def run_baseline(cfg, dm, loggers: list, out: Path) -> tuple[dict, list[Path], b
     results["best_checkpoint"] = str(save_baseline(model, dm.layout, out / BASELINE_FILE))
     files = []
     if cfg.get("test", True) and cfg.get("intervals") is not None:
-        results.update(interval_results(lambda b: model.predict(b, dm.gatherer), dm, float(cfg.intervals), out,
+        results.update(interval_results(predicted["val"], predicted["test"], dm.gatherer, float(cfg.intervals), out,
                                         int(cfg.seed)))
         files.append(out / INTERVALS_FILE)
     finite = {k: float(v) for k, v in results.items() if isinstance(v, float) and np.isfinite(v)}

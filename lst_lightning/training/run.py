@@ -21,7 +21,7 @@ from lst_lightning.data.loading.sources import source_of
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.conformal import INTERVALS_FILE, check_level, interval_results
 from lst_lightning.evaluation.plots import epoch_rows, learning_curves
-from lst_lightning.evaluation.predictions import network_predictor, part_band_metrics, site_metrics
+from lst_lightning.evaluation.predictions import band_metrics, network_predictor, predicted_part, site_metrics
 from lst_lightning.features import resolve_groups
 from lst_lightning.models.baselines import Baseline
 from lst_lightning.models.network import Network
@@ -185,12 +185,15 @@ def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict,
         if trainer.is_global_zero:  # the tested (best) weights, per band, on the same fixed test set
             predict = network_predictor(module, str(module.device))
             observed_only = bool(cfg.data.eval_observed_only)
-            results.update({f"test/{k}": v for k, v in part_band_metrics(predict, dm, "test", observed_only).items()})
+            test = predicted_part(predict, dm, "test")  # predicted once: per band, and the intervals' test
+            batch, pred = test
+            results.update({f"test/{k}": v for k, v in band_metrics(pred, batch, dm.gatherer, observed_only).items()})
             results.update({f"test/{k}": v for k, v in site_metrics(predict, dm, observed_only).items()})
     results["best_checkpoint"] = best
     files = []
     if cfg.get("test", True) and cfg.get("intervals") is not None and trainer.is_global_zero:
-        results.update(interval_results(predict, dm, float(cfg.intervals), out, int(cfg.seed)))
+        results.update(interval_results(predicted_part(predict, dm, "val"), test, dm.gatherer, float(cfg.intervals),
+                                        out, int(cfg.seed)))
         files.append(out / INTERVALS_FILE)
     history = epoch_rows(module.epoch_series)
     if history and trainer.is_global_zero:
