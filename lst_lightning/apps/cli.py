@@ -95,12 +95,20 @@ def _resample_parser() -> argparse.ArgumentParser:
     p = Parser(prog="lst-resample-dem", description=(
         "Put a DEM on the fine grid nested in an LST grid at an integer factor (each LST pixel holds "
         "factor x factor fine pixels, edges aligned), as lst-predict fine_dem=... needs it: bilinear "
-        "from a coarser or similar DEM, averaged from a much finer one; voids stay voids."))
+        "from a coarser or similar DEM, averaged from a much finer one; voids stay voids. A GeoTIFF of "
+        "several bands (e.g. 12 monthly NDVI for fine_ndvi=...) is resampled band by band."))
     p.add_argument("dem", type=Path, help="the DEM GeoTIFF to resample (any regular lat/lon grid)")
-    p.add_argument("--like", type=Path, required=True,
+    p.add_argument("--like", type=Path, default=None,
                    help="a GeoTIFF on the LST grid (e.g. the archive's dem.tif): the grid to nest in")
-    p.add_argument("--factor", type=int, required=True, help="fine pixels per LST pixel side (>= 2)")
+    p.add_argument("--factor", type=int, default=None, help="fine pixels per LST pixel side (>= 2), with --like")
+    p.add_argument("--onto", type=Path, default=None,
+                   help="instead of --like/--factor: exactly the grid of this GeoTIFF (e.g. a fine DEM "
+                        "written before, to put NDVI on the same grid)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the GeoTIFF to write")
+    p.add_argument("--x-scaled-at", type=float, default=None, metavar="LAT",
+                   help="the --like grid's x is the sinusoidal easting in degrees at this latitude, not "
+                        "longitude (a MODIS tile kept pixel for pixel, e.g. 45 for the h18v04 archive: "
+                        "true lon = x cos(LAT) / cos(lat)); the DEM is on true longitudes")
     return p
 
 
@@ -109,4 +117,4 @@ def resample_main(argv: list[str] | None = None) -> None:
     args = _resample_parser().parse_args(argv)
     from lst_lightning.downscale.resample import resample_dem_file  # lazy: lst-resample-dem --help answers first
 
-    print(resample_dem_file(args.dem, args.like, args.factor, args.output))
+    print(resample_dem_file(args.dem, args.like, args.factor, args.output, args.x_scaled_at, args.onto))

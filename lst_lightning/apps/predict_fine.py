@@ -7,7 +7,10 @@ this scale (``conserve=false``: the raw model), the coarse residuals spread smoo
 (``residual=smooth``, downscale/fine.py ``Residuals``; ``residual=block``: the classic correction).
 
 Written: ``lst_fine.nc`` (CF-1.8; lst_pred, lst_coarse, elevation on the fine grid),
-``lst_fine_<date>_<band>.tif`` per map (tiled, zlib) and ``panel_fine_<date>_<band>.png``.
+``lst_fine_<date>_<band>.tif`` per map (tiled, zlib) and ``panel_fine_<date>_<band>.png``. A run with
+prediction intervals also writes ``lst_halfwidth`` (NetCDF variable, ``lst_halfwidth_fine_<date>_<band>.tif``,
+a panel): the interval the run calibrated at its own scale, for the fine inputs; how well it covers
+one scale down is what ``lst-scale-check`` measures (``interval coverage``).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from lst_lightning.data.io.rasters import read_dem, read_landcover, read_raster
 from lst_lightning.downscale.fine import Residuals, downscale
 from lst_lightning.downscale.grids import nest
 from lst_lightning.downscale.output import (
+    HALFWIDTH,
     decimated,
     fine_netcdf,
     geotiff_from_netcdf,
@@ -74,7 +78,8 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     n_tiles = len(tile_ranges(nesting, int(cfg.tile)))
     print(f"fine grid: {grid.describe()}, factor {nesting.f} ({n_tiles} tiles, {len(picked)} maps)")
     spread = Residuals(str(cfg.residual), inputs.coarse_lst, nesting, str(cfg.conservation)) if conserve else None
-    with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history) as ds:
+    level = None if run.intervals is None else run.intervals.level
+    with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history, level) as ds:
         _write_maps(ds, inputs, run, spread, int(cfg.tile), n_tiles, f"fine_dem {cfg.fine_dem}")
     files = [nc]
     truth = _score_truth(cfg, nc, inputs, run, out, files) if cfg.get("fine_truth") else None
@@ -82,26 +87,28 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     for t, frame in enumerate(inputs.frames):
         stem = f"{frame['date']}_{frame['band']}"
         files.append(geotiff_from_netcdf(nc, t, grid, out / f"lst_fine_{stem}.tif"))
+        if level is not None:
+            files.append(geotiff_from_netcdf(nc, t, grid, out / f"lst_halfwidth_fine_{stem}.tif", HALFWIDTH))
         files.append(_panel(out / f"panel_fine_{stem}.png", nc, t, grid, truth,
-                            f"{name} at 1/{nesting.f} of the LST pixel: {stem}"))
+                            f"{name} at 1/{nesting.f} of the LST pixel: {stem}", level))
     print(f"written: {', '.join(str(p) for p in files)}")
     return files
 
 
-def _panel(path: Path, nc: Path, t: int, grid, truth, title: str) -> Path:
+def _panel(path: Path, nc: Path, t: int, grid, truth, title: str, level: float | None) -> Path:
     """Map ``t``'s fine panel: the whole grid decimated, and a crop at full resolution."""
     step = panel_step(grid)
-    whole = {name: decimated(nc, var, t if var != "elevation" else None, step)
-             for name, var in (("coarse", "lst_coarse"), ("pred", "lst_pred"), ("dem", "elevation"))}
+    fields = (("coarse", "lst_coarse"), ("pred", "lst_pred"), ("dem", "elevation"))
+    fields += (("halfwidth", HALFWIDTH),) if level is not None else ()
+    whole = {name: decimated(nc, var, t if var != "elevation" else None, step) for name, var in fields}
     rows, cols = detail_window(np.isfinite(whole["pred"]), whole["dem"], step, grid.shape)
-    detail = {name: window(nc, var, t if var != "elevation" else None, rows, cols)
-              for name, var in (("coarse", "lst_coarse"), ("pred", "lst_pred"), ("dem", "elevation"))}
+    detail = {name: window(nc, var, t if var != "elevation" else None, rows, cols) for name, var in fields}
     detail.update(lat=grid.lat[rows], lon=grid.lon[cols])
     if truth is not None:
         values, seen = truth
         for part, where in ((whole, np.s_[t, ::step, ::step]), (detail, np.s_[t, rows, cols])):
             part.update(truth=values[where], unobserved=~seen[where] & np.isfinite(values[where]))
-    return fine_panel(path, grid.lat[::step], grid.lon[::step], title, detail=detail, **whole)
+    return fine_panel(path, grid.lat[::step], grid.lon[::step], title, detail=detail, level=level, **whole)
 
 
 def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str) -> None:
@@ -112,9 +119,11 @@ def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str) -> 
     one_pass = spread is not None and not spread.two_pass
     predicted = 0
     with progress_bar(total=n_tiles * passes, desc="fine tiles", unit="tile") as bar:
-        for rows, cols, raw in downscale(inputs, run.dm.gatherer.layout, run.predict, tile, False,
-                                         progress=bar.update):
+        for rows, cols, raw, width in downscale(inputs, run.dm.gatherer.layout, run.predict, tile, False,
+                                                progress=bar.update, intervals=run.intervals):
             write_tile(ds, "lst_pred", rows, cols, spread.apply(rows, cols, raw) if one_pass else raw)
+            if width is not None:
+                write_tile(ds, HALFWIDTH, rows, cols, width)
             predicted += int(np.isfinite(raw).sum())
             if passes == 2:
                 spread.add(rows, cols, raw)

@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from lst_lightning.data.io.formats import FRAME_BANDS
 from lst_lightning.data.loading.gatherer import FeatureGatherer
 from lst_lightning.downscale.conserve import check_mode, conserve
 from lst_lightning.downscale.sharpening import conservative_spline, sample
@@ -25,6 +26,15 @@ BATCH = 16384
 def predict_tile(inputs: FineInputs, layout: FeatureLayout, predictor, rows: slice, cols: slice,
                  conserve: bool) -> np.ndarray:
     """[T, rows, cols] float32 predicted LST (K) of one tile, NaN = fill."""
+    out, _ = predict_tile_width(inputs, layout, predictor, rows, cols)
+    return Residuals("block", inputs.coarse_lst, inputs.nesting).apply(rows, cols, out) if conserve else out
+
+
+def predict_tile_width(inputs: FineInputs, layout: FeatureLayout, predictor, rows: slice, cols: slice,
+                       intervals=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """([T, rows, cols] float32 raw (unconserved) LST (K) of one tile, NaN = fill; with ``intervals``
+    (evaluation/conformal.py) the half-width (K) of each fine pixel's interval, from the same inputs
+    the model saw, else None)."""
     hf, wf = inputs.nesting.fine.shape
     pad = halo(inputs.k)
     big_r = slice(max(0, rows.start - pad), min(hf, rows.stop + pad))
@@ -36,6 +46,7 @@ def predict_tile(inputs: FineInputs, layout: FeatureLayout, predictor, rows: sli
     own_c = slice(cols.start - big_c.start, cols.stop - big_c.start)
     mean = cache.array("window_mean")
     out = np.full((mean.shape[0], rows.stop - rows.start, cols.stop - cols.start), np.nan, dtype=np.float32)
+    width = None if intervals is None else np.full(out.shape, np.nan, dtype=np.float32)
     for t in range(mean.shape[0]):
         own = mean[t, own_r, own_c]
         rr, cc = np.nonzero(np.isfinite(own))
@@ -43,7 +54,10 @@ def predict_tile(inputs: FineInputs, layout: FeatureLayout, predictor, rows: sli
             r, c = rr[s:s + BATCH], cc[s:s + BATCH]
             batch = gatherer.gather(np.full(r.size, t, dtype=np.int64), r + own_r.start, c + own_c.start)
             out[t, r, c] = own[r, c] + np.asarray(predict(batch), dtype=np.float32).reshape(-1)
-    return Residuals("block", inputs.coarse_lst, inputs.nesting).apply(rows, cols, out) if conserve else out
+            if width is not None:
+                band = np.full(r.size, FRAME_BANDS.index(inputs.frames[t]["band"]))
+                width[t, r, c] = intervals.halfwidth(batch, band)
+    return out, width
 
 
 def block_sums(pred: np.ndarray, nesting, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,10 +139,13 @@ class Residuals:
 
 
 def downscale(inputs: FineInputs, layout: FeatureLayout, predictor, tile: int, conserve: bool,
-              progress: Callable | None = None) -> Iterator[tuple[slice, slice, np.ndarray]]:
-    """(rows, cols, [T, rows, cols] predicted LST) for every tile of the fine grid."""
-    ranges = tile_ranges(inputs.nesting, tile)
-    for rows, cols in ranges:
-        yield rows, cols, predict_tile(inputs, layout, predictor, rows, cols, conserve)
+              progress: Callable | None = None, intervals=None
+              ) -> Iterator[tuple[slice, slice, np.ndarray, np.ndarray | None]]:
+    """(rows, cols, [T, rows, cols] predicted LST, its intervals' half-width or None) for every tile
+    of the fine grid."""
+    spread = Residuals("block", inputs.coarse_lst, inputs.nesting) if conserve else None
+    for rows, cols in tile_ranges(inputs.nesting, tile):
+        pred, width = predict_tile_width(inputs, layout, predictor, rows, cols, intervals)
+        yield rows, cols, pred if spread is None else spread.apply(rows, cols, pred), width
         if progress is not None:
             progress(1)

@@ -20,12 +20,15 @@ TIFF_TILE = 256
 PANEL_PIXELS = 1200  # a panel shows at most this many fine pixels a side (decimated beyond)
 VARIABLES = {"lst_pred": "predicted fine-scale land surface temperature",
              "lst_coarse": "the coarse (archive) land surface temperature of each fine pixel: the input"}
+HALFWIDTH = "lst_halfwidth"  # written when the run has prediction intervals
 
 
 @contextmanager
-def fine_netcdf(path: Path, grid: Grid, frames: list[dict], elevation: np.ndarray, history: str):
+def fine_netcdf(path: Path, grid: Grid, frames: list[dict], elevation: np.ndarray, history: str,
+                interval_level: float | None = None):
     """Yield the open netCDF4 Dataset with ``lst_pred`` and ``lst_coarse`` (time, lat, lon) to fill
-    tile by tile; renamed into place only when the block completes."""
+    tile by tile (and ``lst_halfwidth`` with an ``interval_level``); renamed into place only when
+    the block completes."""
     h, w = grid.shape
     with atomic_path(path) as tmp:
         with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
@@ -50,6 +53,12 @@ def fine_netcdf(path: Path, grid: Grid, frames: list[dict], elevation: np.ndarra
                 var = ds.createVariable(name, "f4", ("time", "lat", "lon"), zlib=True, complevel=1,
                                         chunksizes=chunks, fill_value=FILL)
                 var.setncatts({"units": "K", "long_name": long_name, "standard_name": "surface_temperature"})
+            if interval_level is not None:
+                var = ds.createVariable(HALFWIDTH, "f4", ("time", "lat", "lon"), zlib=True, complevel=1,
+                                        chunksizes=chunks, fill_value=FILL)
+                var.setncatts({"units": "K", "interval_level": interval_level, "long_name": (
+                    "half-width of the model's prediction interval (lst_pred +- it; nominal coverage "
+                    "interval_level, calibrated at the archive's scale)")})
             elev = ds.createVariable("elevation", "f4", ("lat", "lon"), zlib=True, complevel=1,
                                      chunksizes=chunks[1:], fill_value=FILL)
             elev.setncatts({"units": "m", "long_name": "fine DEM elevation (model input)"})
@@ -73,14 +82,14 @@ def read_tile(ds, name: str, rows: slice, cols: slice) -> np.ndarray:
     return np.ma.filled(ds[name][:, rows, cols].astype(np.float32), np.nan)
 
 
-def geotiff_from_netcdf(nc: Path, t: int, grid: Grid, path: Path) -> Path:
-    """Map ``t`` of ``lst_pred`` as a tiled, zlib-compressed float32 GeoTIFF (NaN = fill)."""
+def geotiff_from_netcdf(nc: Path, t: int, grid: Grid, path: Path, name: str = "lst_pred") -> Path:
+    """Map ``t`` of variable ``name`` as a tiled, zlib-compressed float32 GeoTIFF (NaN = fill)."""
     h, w = grid.shape
     tile = (min(TIFF_TILE, _pow16(h)), min(TIFF_TILE, _pow16(w)))
 
     def tiles():
         with netCDF4.Dataset(nc) as ds:
-            var = ds["lst_pred"]
+            var = ds[name]
             for r in range(0, h, tile[0]):
                 strip = np.ma.filled(var[t, r:r + tile[0], :].astype(np.float32), np.nan)
                 for c in range(0, w, tile[1]):

@@ -171,19 +171,24 @@ def detail_window(valid, dem, step: int, shape: tuple[int, int], size: int = DET
 
 
 def fine_panel(path: Path, lat, lon, title: str, coarse, pred, dem, truth=None, unobserved=None,
-               detail: dict | None = None) -> Path:
+               detail: dict | None = None, halfwidth=None, level: float | None = None) -> Path:
     """Fine-scale prediction: the coarse input, the fine prediction and the fine DEM side by side,
     then the truth and the error when the fine truth is known (synthetic; ``unobserved``: the truth's
     gap-filled pixels, shaded). ``detail``: the same maps over a crop at full resolution (``lat``,
-    ``lon``, ``rows``, ``cols`` and the fields by name), drawn as a second row and outlined above."""
+    ``lon``, ``rows``, ``cols`` and the fields by name), drawn as a second row and outlined above.
+    ``halfwidth``: a last panel, each pixel's prediction-interval half-width (K; nominal ``level``)."""
     plt = _pyplot()
-    rows = [dict(lat=lat, lon=lon, coarse=coarse, pred=pred, dem=dem, truth=truth, unobserved=unobserved)]
+    rows = [dict(lat=lat, lon=lon, coarse=coarse, pred=pred, dem=dem, truth=truth, unobserved=unobserved,
+                 halfwidth=halfwidth)]
     if detail is not None:
         rows.append(detail)
     lo, hi = _lst_range([coarse, pred] + ([truth] if truth is not None else []))
     known = np.isfinite(dem).any()
     elev = (float(np.nanmin(dem)), float(np.nanmax(dem))) if known else (0.0, 1.0)
-    n = 5 if truth is not None else 3
+    n = (5 if truth is not None else 3) + (halfwidth is not None)
+    if halfwidth is not None:
+        top = 1.2 * float(np.nanpercentile(halfwidth, 99)) if np.isfinite(halfwidth).any() else 1.0
+        width_name = f"{100 * level:.0f} % interval half-width (K)" if level else "interval half-width (K)"
     fig, axes = plt.subplots(len(rows), n, figsize=(4.4 * n, 4.6 * len(rows)), squeeze=False)
     for i, row in enumerate(rows):
         extent = _extent(np.asarray(row["lat"]), np.asarray(row["lon"]))
@@ -197,6 +202,8 @@ def fine_panel(path: Path, lat, lon, title: str, coarse, pred, dem, truth=None, 
             panels += [(f"fine truth (K){where}", row["truth"], "inferno", lo, hi, None),
                        ("pred. - truth (K), gap-filled: shaded", err, "RdBu_r", -lim, lim,
                         row.get("unobserved"))]
+        if halfwidth is not None:
+            panels.append((width_name + where, row["halfwidth"], "viridis", 0.0, top, None))
         for ax, (name, field, cmap, vmin, vmax, shaded) in zip(axes[i], panels):
             _panel(ax, fig, name, field, cmap, vmin, vmax, extent, shaded=shaded)
             ax.set_xlabel("lon")

@@ -52,11 +52,19 @@ def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_ras
     files = predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "a", *args, "tile=30"))
     bar = capsys.readouterr().err  # a bar of tiles, also when stderr is no terminal (here: captured)
     assert "fine tiles:" in bar and "/40 [" in bar  # 20 tiles, two passes
-    assert {p.name for p in files} == {"lst_fine.nc", "lst_fine_2020-01-13_day.tif", "panel_fine_2020-01-13_day.png"}
+    assert {p.name for p in files} == {"lst_fine.nc", "lst_fine_2020-01-13_day.tif", "panel_fine_2020-01-13_day.png",
+                                       "lst_halfwidth_fine_2020-01-13_day.tif"}  # the run has intervals
     with xr.open_dataset(tmp_path / "a" / "lst_fine.nc") as ds:
         assert ds.attrs["Conventions"] == "CF-1.8" and "f=3 conserve=True residual=smooth" in ds.attrs["history"]
         assert ds["lst_pred"].shape == (1, 120, 120) and ds["lst_pred"].attrs["units"] == "K"
         pred, coarse = ds["lst_pred"].values[0], ds["lst_coarse"].values[0]
+        width = ds["lst_halfwidth"].values[0]
+        assert ds["lst_halfwidth"].attrs["interval_level"] == 0.9
+    # the uncertainty layer: finite and positive exactly where the prediction is, varying with the inputs
+    np.testing.assert_array_equal(np.isfinite(width), np.isfinite(pred))
+    assert (width[np.isfinite(width)] > 0).all() and np.nanstd(width) > 0
+    tif, _, _ = read_geotiff(tmp_path / "a" / "lst_halfwidth_fine_2020-01-13_day.tif")
+    np.testing.assert_array_equal(tif.reshape(width.shape), width)
     assert np.isfinite(pred).mean() > 0.7 and 250 < np.nanmean(pred) < 330
     # the DEM void alone is fill: its neighbours' windows take it from its own window's mean
     assert np.isnan(pred[60, 60]) and np.isfinite(pred[59:62, 59:62]).sum() == 8

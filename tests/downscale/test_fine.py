@@ -6,7 +6,7 @@ import pytest
 from scipy import ndimage
 
 from lst_lightning.data.io.grid import Grid
-from lst_lightning.downscale.fine import Residuals, conserve_tile, downscale, predict_tile
+from lst_lightning.downscale.fine import Residuals, conserve_tile, downscale, predict_tile, predict_tile_width
 from lst_lightning.downscale.grids import nest
 from lst_lightning.downscale.tiles import FineInputs, tile_cache, tile_ranges
 from lst_lightning.downscale.truth import edge_step_ratio
@@ -133,7 +133,7 @@ def test_tiled_prediction_equals_untiled(rng, groups):
     tiled = np.full_like(whole, np.nan)
     pieces = list(downscale(inputs, layout, model, tile=6, conserve=True))
     assert len(pieces) > 20
-    for rows, cols, pred in pieces:
+    for rows, cols, pred, _ in pieces:
         tiled[:, rows, cols] = pred
     assert np.isfinite(whole).sum() > 0.7 * whole.size
     np.testing.assert_array_equal(np.isnan(tiled), np.isnan(whole))
@@ -220,3 +220,22 @@ def test_fine_maps_can_conserve_radiance(rng):
     assert np.abs(out - linear).max() > 1e-3  # the two conserve different things
     with pytest.raises(LSTError, match="conservation: unknown mode 'mean'"):
         Residuals("block", coarse, n, "mean")
+
+
+def test_fine_interval_halfwidth_is_the_runs_interval_for_the_fine_inputs():
+    """The half-width layer: the run's calibrated interval evaluated on the same fine inputs the model
+    saw, per frame's band (here a constant scale: q of the band), NaN exactly where no prediction is."""
+    from lst_lightning.evaluation.conformal import Intervals
+
+    rng = np.random.default_rng(5)
+    inputs = inputs_for(fine_grid(3, 0, 0, (24, 27)), rng)
+    inputs.frames[1] = {**inputs.frames[1], "band": "night", "hour": 22.5}
+    inputs.dem[5:8, 5:8] = np.nan
+    intervals = Intervals(0.9, {0: 0.7, 1: 1.9})  # band index 0 = night, 1 = day (FRAME_BANDS)
+    layout = inputs.layout
+    pred, width = predict_tile_width(inputs, layout, LinearModel(layout), slice(0, 24), slice(0, 27), intervals)
+    np.testing.assert_array_equal(np.isfinite(width), np.isfinite(pred))
+    assert np.isfinite(pred).mean() > 0.8
+    np.testing.assert_allclose(width[0][np.isfinite(width[0])], 1.9)
+    np.testing.assert_allclose(width[1][np.isfinite(width[1])], 0.7)
+    assert predict_tile_width(inputs, layout, LinearModel(layout), slice(0, 24), slice(0, 27))[1] is None

@@ -6,7 +6,8 @@ import pytest
 
 from lst_lightning.data.io.grid import Grid
 from lst_lightning.downscale.grids import nest
-from lst_lightning.downscale.resample import resample_dem
+from lst_lightning.downscale.resample import XAxis, check_lat0, resample_dem
+from lst_lightning.errors import LSTError
 
 COARSE = Grid.from_corner(10.0, 45.0, 0.01, 0.01, (20, 20))
 
@@ -53,3 +54,37 @@ def test_cli_writes_a_dem_lst_predict_accepts(tmp_path, capsys):
                        "-o", str(tmp_path / "x.tif")])
     assert exit_info.value.code == 2 and "--factor 1" in capsys.readouterr().err
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_a_sinusoidal_lst_grid_looks_each_pixel_up_at_its_true_longitude():
+    """The h18v04 layout: the LST grid's x = lon cos(lat) / cos 45. A plane in true lon/lat comes
+    back as that plane at each fine pixel's true longitude (not at its x), and the fine grid lies
+    inside the source at every latitude."""
+    axis = XAxis(45.0)
+    coarse = Grid.from_corner(1.0, 43.2, 0.02, 0.02, (40, 40))  # x 1.0 .. 1.8, lat 42.4 .. 43.2
+    source = Grid.from_corner(1.0, 43.0, 0.004, 0.004, (150, 150))  # true lon 1.0 .. 1.6, lat 42.4 .. 43.0
+    out, grid, used = resample_dem(plane(source), source, coarse, 4, axis)
+    assert used == "bilinear" and nest(grid, coarse).f == 4
+    lat = grid.lat[:, None] + 0 * grid.lon[None, :]
+    lon = axis.lon(lat, grid.lon[None, :])
+    assert lon.min() >= source.west - 1e-9 and lon.max() <= source.west + 150 * 0.004 + 1e-9
+    expected = 500 + 3000 * (lat - 44.9) + 8000 * (lon - 10.1)
+    ok = np.isfinite(out)
+    assert ok.mean() > 0.97
+    np.testing.assert_allclose(out[ok], expected[ok], atol=0.05)
+    # read as if x were longitude, the plane is off by 8000 m/deg x the x - lon difference (> 100 m here)
+    assert np.abs(out[ok] - plane(grid)[ok]).max() > 100
+    with pytest.raises(LSTError, match="--x-scaled-at 95"):
+        check_lat0(95)
+
+
+@pytest.mark.parametrize("step", [0.0047, 0.0011])
+def test_several_bands_are_resampled_band_by_band(step):
+    source = Grid.from_corner(10.0231, 44.9817, step, step, (int(0.1 / step), int(0.08 / step)))
+    bands = np.stack([plane(source), 0.001 * plane(source) - 1, np.full(source.shape, 0.5, np.float32)])
+    out, grid, _ = resample_dem(bands, source, COARSE, 4)
+    one, _, _ = resample_dem(bands[1], source, COARSE, 4)
+    assert out.shape == (3, *grid.shape)
+    np.testing.assert_allclose(out[1], one, rtol=1e-6)
+    ok = np.isfinite(out[2])
+    assert ok.mean() > 0.9 and np.allclose(out[2][ok], 0.5)

@@ -27,7 +27,7 @@ def read_dem(path: str | Path, grid: Grid | None = None) -> tuple[np.ndarray, Gr
         raise LSTError(f"DEM {path} has {array.shape[0]} bands; expected 1")
     if array.dtype.kind not in "iuf":
         raise LSTError(f"DEM {path} has non-numeric pixels ({array.dtype})")
-    dem = _nodata_to_nan(array[0], nodata)
+    dem = nodata_to_nan(array[0], nodata)
     if not np.isfinite(dem).any():
         raise LSTError(f"DEM {path}: every pixel is a void (nodata{'' if nodata is None else f' {nodata:g}'} or NaN): "
                        "no elevation to use")
@@ -46,7 +46,7 @@ def read_raster(path: str | Path, grid: Grid, what: str) -> np.ndarray:
         raise LSTError(f"{what} {path} has {array.shape[0]} bands; expected 1 (static) or 12 (monthly)")
     if array.dtype.kind not in "iuf":
         raise LSTError(f"{what} {path} has non-numeric pixels ({array.dtype})")
-    return _nodata_to_nan(array, nodata)
+    return nodata_to_nan(array, nodata)
 
 
 def read_landcover(path: str | Path, grid: Grid) -> np.ndarray:
@@ -68,7 +68,7 @@ def read_landcover(path: str | Path, grid: Grid) -> np.ndarray:
     return np.where(missing, -1, codes).astype(np.int32)
 
 
-def _nodata_to_nan(array: np.ndarray, nodata: float | None) -> np.ndarray:
+def nodata_to_nan(array: np.ndarray, nodata: float | None) -> np.ndarray:
     out = array.astype(np.float32)
     if nodata is not None and not math.isnan(nodata):
         out[array == nodata] = np.nan
