@@ -35,7 +35,7 @@ from lst_lightning.data.io.formats import observed, raw_to_kelvin
 from lst_lightning.data.io.rasters import read_landcover
 from lst_lightning.data.loading.sources import input_files, resolve_cache, source_of, warn_default_hours
 from lst_lightning.data.loading.splits import PARTS, save_plan
-from lst_lightning.downscale.fine import Residuals, predict_tile
+from lst_lightning.downscale.fine import Residuals, predict_tile_width
 from lst_lightning.downscale.grids import nest
 from lst_lightning.downscale.tiles import fine_inputs_from, upsample
 from lst_lightning.downscale.truth import band_rmse, coarse_field_methods, common_pixels
@@ -90,7 +90,7 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
     fine_frames = [index[(cache.meta["frames"][t]["date"], cache.meta["frames"][t]["band"])] for t in picked]
     hf, wf = fine_cache.grid.shape
     whole = (slice(0, hf), slice(0, wf))
-    raw, inputs = downscaled(coarse_run, cache, picked, nesting, fine_cache, landcover_path)
+    raw, width, inputs = downscaled(coarse_run, cache, picked, nesting, fine_cache, landcover_path)
     coarse_lst = inputs.coarse_lst
     spread = {mode: Residuals(mode, coarse_lst, nesting) for mode in Residuals.MODES}
     spread["smooth"].add(*whole, raw)
@@ -98,7 +98,7 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
              f"model, {OTHER_RESIDUAL} residual": spread[OTHER_RESIDUAL].apply(*whole, raw),
              "model, raw": raw}
     if native_run is not None:
-        native_raw, _ = downscaled(native_run, cache, picked, nesting, fine_cache, landcover_path)
+        native_raw, _, _ = downscaled(native_run, cache, picked, nesting, fine_cache, landcover_path)
         native = Residuals(DEFAULT_RESIDUAL, coarse_lst, nesting)
         native.add(*whole, native_raw)
         preds["native-scale model"] = native.apply(*whole, native_raw)
@@ -110,18 +110,19 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
     seen = np.stack([observed(qa[i], b) for i, b in enumerate(bands)])
     test_pixels = upsample(plan["test"].pixel_mask, nesting, np.arange(hf), np.arange(wf), False).astype(bool)
     mask = common_pixels(preds, truth, seen & test_pixels[None])
-    return preds, {"frames": fine_frames, "mask": mask, "truth": truth, "bands": bands}
+    return preds, {"frames": fine_frames, "mask": mask, "truth": truth, "bands": bands, "halfwidth": width}
 
 
 def downscaled(run, coarse_cache, picked: list[int], nesting, fine_cache, landcover_path):
-    """([T, Hf, Wf] raw (unconserved) fine-scale prediction, its FineInputs) of a run's model from the
-    aggregated frames ``picked``: the model trained at either scale, applied the same way (downscale/)."""
+    """([T, Hf, Wf] raw (unconserved) fine-scale prediction, the half-width of the run's intervals
+    there (None without intervals), its FineInputs) of a run's model from the aggregated frames
+    ``picked``: the model trained at either scale, applied the same way (downscale/)."""
     layout = run.dm.gatherer.layout
     ndvi = np.asarray(fine_cache.array("ndvi")) if "ndvi" in layout.groups else None
     codes = read_landcover(landcover_path, fine_cache.grid) if "landcover" in layout.groups else None
     inputs = fine_inputs_from(coarse_cache, picked, nesting, np.asarray(fine_cache.array("dem")), layout, ndvi, codes)
     hf, wf = nesting.fine.shape
-    return predict_tile(inputs, layout, run.predict, slice(0, hf), slice(0, wf), conserve=False), inputs
+    return (*predict_tile_width(inputs, layout, run.predict, slice(0, hf), slice(0, wf), run.intervals), inputs)
 
 
 def _covariates(cache, fine_cache, t: int) -> tuple[list, list]:
@@ -135,8 +136,26 @@ def _covariates(cache, fine_cache, t: int) -> tuple[list, list]:
 
 
 def fold_scores(preds: dict, info: dict) -> dict:
-    """{"rmse": {method: {"all": K, "<band>": K}}, "pixels"} of one fold, every method on the same pixels."""
-    return {"rmse": band_rmse(preds, info["truth"], info["mask"], info["bands"]), "pixels": int(info["mask"].sum())}
+    """{"rmse": {method: {"all": K, "<band>": K}}, "pixels"} of one fold, every method on the same
+    pixels; with the model's intervals also their "coverage" (%) and mean "halfwidth" (K) there,
+    around the conserved downscaled prediction, pooled and per band."""
+    out = {"rmse": band_rmse(preds, info["truth"], info["mask"], info["bands"]), "pixels": int(info["mask"].sum())}
+    if info.get("halfwidth") is not None:
+        out.update(interval_coverage(preds["model"], info["halfwidth"], info["truth"], info["mask"], info["bands"]))
+    return out
+
+
+def interval_coverage(pred: np.ndarray, width: np.ndarray, truth: np.ndarray, mask: np.ndarray,
+                      bands: list[str]) -> dict:
+    """{"coverage": {"all": %, "<band>": %}, "halfwidth": {...: K}} of ``pred`` +- ``width`` on ``mask``."""
+    inside = np.abs(pred - truth) <= width
+    band_of = np.asarray(bands)
+    out = {"coverage": {}, "halfwidth": {}}
+    for band in ["all", *sorted(set(bands))]:
+        m = mask & (True if band == "all" else (band_of == band)[:, None, None])
+        out["coverage"][band] = float(100 * inside[m].mean()) if m.any() else float("nan")
+        out["halfwidth"][band] = float(width[m].mean()) if m.any() else float("nan")
+    return out
 
 
 # ---------------------------------------------------------------- summary
@@ -157,6 +176,10 @@ def summarise(per_fold: list[dict]) -> dict:
             "model_minus": {m: {k: paired_difference(folds_of("model", k), folds_of(m, k)) for k in keys}
                             for m in methods if m != "model"},
             "pixels": [f[model]["pixels"] for f in per_fold]}
+        if all("coverage" in f[model] for f in per_fold):
+            summary[model]["intervals"] = {
+                figure: {k: mean_interval([f[model][figure][k] for f in per_fold]) for k in keys}
+                for figure in ("coverage", "halfwidth")}
     return summary
 
 

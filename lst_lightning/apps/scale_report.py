@@ -43,6 +43,20 @@ def model_table(summary: dict) -> list[str]:
     return lines
 
 
+def interval_lines(summary: dict) -> list[str]:
+    """The model's prediction intervals (calibrated at the aggregated scale) around its downscaled,
+    conserved prediction: coverage of the real pixels and mean half-width, mean over folds."""
+    iv = summary.get("intervals")
+    if not iv:
+        return []
+    keys = list(iv["coverage"])
+    return ["Its prediction intervals (calibrated on the aggregated archive's validation dates), around the "
+            "downscaled prediction, one scale down:", "",
+            "| | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys),
+            "| coverage (%) | " + " | ".join(_interval(iv["coverage"][k], 1) for k in keys) + " |",
+            "| mean half-width (K) | " + " | ".join(_interval(iv["halfwidth"][k]) for k in keys) + " |", ""]
+
+
 def verdicts(model: str, summary: dict) -> list[str]:
     """Plain sentences: which methods the downscaled model beats, by how much, with what certainty."""
     out = []
@@ -78,7 +92,7 @@ def write_scale_report(root: Path, result: dict, examples: dict, fine_cache) -> 
              f"({result['seconds'] / 60:.1f} min)", "", f"Data: `{result['data']}`.", ""]
     for model, summary in result["summary"].items():
         lines += [f"## {model}", "", f"Pixels scored per fold: {', '.join(str(n) for n in summary['pixels'])}", ""]
-        lines += model_table(summary) + [""] + verdicts(model, summary) + [""]
+        lines += model_table(summary) + [""] + verdicts(model, summary) + [""] + interval_lines(summary)
     lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in figures] + [""]
     path = root / "scale_check.md"
     with atomic_path(path) as tmp:

@@ -38,6 +38,12 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
     # the sharpeners use the fine elevation: better than repeating the coarse value
     assert rmse["ATPRK"] < rmse["repeat"] and rmse["DMS"] < rmse["repeat"]
     assert "| ATPRK (regression + area-to-point kriging of its residuals) |" in report
+    # the model's intervals around its downscaled prediction, scored against the real pixels one scale down
+    iv = summary["intervals"]
+    assert set(iv["coverage"]) == {"all", "day", "night"}
+    coverage = [f["lightgbm"]["coverage"]["all"] for f in result["per_fold"]]
+    assert iv["coverage"]["all"]["mean"] == pytest.approx(np.mean(coverage)) and 30 < np.mean(coverage) <= 100
+    assert 0 < iv["halfwidth"]["all"]["mean"] < 10 and "| coverage (%) |" in report
     per_fold = [f["lightgbm"]["rmse"]["model"]["all"] for f in result["per_fold"]]
     assert summary["rmse"]["model"]["all"]["mean"] == pytest.approx(np.mean(per_fold))
     # the aggregated archive is in the real formats: it opens like any archive, on the 2x coarser grid
@@ -50,3 +56,16 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
     assert coarse.hours == {"night": 1.5, "day": 13.5} and coarse.hours_checked is True
     # the native runs trained on the coarse folds' parts (split=given), one plan per fold
     assert all((root / "runs" / "native_lightgbm" / f"fold_{i}" / "plan.npz").is_file() for i in range(3))
+
+
+def test_interval_coverage_counts_the_pixels_inside_per_band():
+    from lst_lightning.apps.scale_check import interval_coverage
+
+    truth = np.zeros((2, 2, 3))
+    pred = np.array([[[0.5, 1.5, 0.2], [3.0, 0.0, 0.9]], [[0.1, 0.1, 0.1], [0.1, 9.0, 0.1]]])
+    width = np.ones_like(pred)
+    mask = np.ones(pred.shape, dtype=bool)
+    mask[1, 1, 1] = False  # the 9 K miss is not scored
+    out = interval_coverage(pred, width, truth, mask, ["day", "night"])
+    assert out["coverage"] == pytest.approx({"all": 100 * 9 / 11, "day": 100 * 4 / 6, "night": 100.0})
+    assert out["halfwidth"]["all"] == pytest.approx(1.0)
