@@ -2,7 +2,9 @@
 MLP; default features less NDVI, which would need a 12-band fine raster of 1 GB at this size): the
 wall time and rate of one 1200 x 1200 fine tile (target under a minute), and the whole job on an
 Israel-sized grid at f = 9 (5427 x 3681 = 20 million fine pixels, one map): wall time, fine pixels
-per second and peak RSS (target under 2 GB). On the GPU too when there is one."""
+per second and peak RSS (target under 2 GB). On the GPU too when there is one. The field's
+sharpeners on the same tile and frame, for comparison: ATPRK and the data-mining sharpener (one
+frame each, on the fine elevation; lst-scale-check and fine_truth= run them)."""
 from __future__ import annotations
 
 import tempfile
@@ -46,6 +48,9 @@ def bench_fine_predict(args) -> list[dict]:
            figure("fine_grid_seconds", res["grid_s"], "s", note="whole lst-predict job: NetCDF, GeoTIFF, PNG", **sizes),
            figure("fine_grid_rate", res["grid_rate"], "fine px/s", **sizes),
            figure("fine_grid_peak_rss", res["maxrss_kb"] / 1024, "MiB", **sizes)]
+    for name, label in (("atprk", "ATPRK"), ("dms", "data-mining sharpener")):
+        out += [figure(f"{name}_tile_seconds", res[f"{name}_tile_s"], "s", tile=tile, method=label, f=F),
+                figure(f"{name}_tile_rate", res[f"{name}_tile_rate"], "fine px/s", tile=tile, method=label, f=F)]
     if "cuda_tile_rate" in res:
         out.append(figure("gpu_fine_tile_rate", res["cuda_tile_rate"], "fine px/s", device="cuda", **sizes))
     return out
@@ -63,6 +68,8 @@ def fine_predict_child(cache_path: str, fine_dem: str, out_dir: str) -> dict:
     from lst_lightning.data.cache import open_cache
     from lst_lightning.data.io.rasters import read_dem
     from lst_lightning.data.loading.datamodule import LSTDataModule
+    from lst_lightning.downscale.atprk import atprk
+    from lst_lightning.downscale.dms import dms_sharpen
     from lst_lightning.downscale.fine import predict_tile
     from lst_lightning.downscale.grids import nest
     from lst_lightning.downscale.tiles import fine_inputs_from
@@ -94,6 +101,12 @@ def fine_predict_child(cache_path: str, fine_dem: str, out_dir: str) -> dict:
 
     out = {"tile": [th, tw]}
     out["tile_s"], out["tile_rate"] = tile_rate(NetworkPredictor(network_predictor(module, "cpu")))
+    tile_nesting = nesting.tile(rows, cols)
+    for name, method in (("atprk", atprk), ("dms", dms_sharpen)):
+        t0 = time.perf_counter()
+        pred = method(inputs.coarse_lst[0], [dem[rows, cols]], tile_nesting)
+        out[f"{name}_tile_s"] = time.perf_counter() - t0
+        out[f"{name}_tile_rate"] = np.isfinite(pred).sum() / out[f"{name}_tile_s"]
     if torch.cuda.is_available():
         out["cuda_tile_rate"] = tile_rate(NetworkPredictor(network_predictor(module, "cuda")))[1]
         module.to("cpu")

@@ -59,7 +59,8 @@ def test_the_fine_prediction_stage_prints_its_figures_and_targets(tmp_path):
     """--stages fine_predict (not in the default run: minutes at Israel size) on a tiny grid."""
     figs, stdout = run_benchmark(tmp_path, "--stages", "fine_predict", "--shape", "40", "36", "--day-step", "60")
     assert set(figs) == {"fine_tile_seconds", "fine_tile_rate", "fine_grid_seconds", "fine_grid_rate",
-                         "fine_grid_peak_rss"} | {n for n in figs if n.startswith("gpu_")}
+                         "fine_grid_peak_rss", "atprk_tile_seconds", "atprk_tile_rate", "dms_tile_seconds",
+                         "dms_tile_rate"} | {n for n in figs if n.startswith("gpu_")}
     assert all(math.isfinite(f["value"]) and f["value"] > 0 for f in figs.values())
     assert figs["fine_grid_rate"]["sizes"]["fine_shape"] == [360, 324] and figs["fine_tile_seconds"]["sizes"]["f"] == 9
     assert "target: one 1200 x 1200 fine tile under 60 s: met" in stdout
