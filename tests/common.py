@@ -21,3 +21,13 @@ def compose_cfg(overrides=(), root: Path | None = None):
         cfg.paths.log_dir = str(Path(root) / "logs")
         cfg.paths.data_dir = str(Path(root) / "data")
     return cfg
+
+
+def load_script(name: str):
+    """The module of ``scripts/<name>.py`` (scripts are files, not a package), imported afresh."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

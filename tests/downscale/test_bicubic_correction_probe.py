@@ -1,21 +1,15 @@
 """scripts/probe_bicubic_correction.py: the departure target, the conserving correction, a run."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.common import load_script
 
 
 @pytest.fixture(scope="module")
 def probe():
-    spec = importlib.util.spec_from_file_location("probe", REPO / "scripts" / "probe_bicubic_correction.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("probe_bicubic_correction")
 
 
 def test_the_target_is_zero_on_a_conserved_bicubic_surface_and_not_on_relief(probe, rng):

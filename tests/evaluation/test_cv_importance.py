@@ -1,18 +1,10 @@
 """scripts/cv_importance.py: permutation importance per band of a finished cross-validation."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("cv_importance", REPO / "scripts" / "cv_importance.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.common import load_script
 
 
 def test_a_cross_validation_gets_its_importance_per_band(tmp_path, capsys):
@@ -22,7 +14,7 @@ def test_a_cross_validation_gets_its_importance_per_band(tmp_path, capsys):
     cfg = cv_cfg(tmp_path, "model=ridge", "model.train_samples=5000", "logger=none", "intervals=null")
     run_experiment(cfg)
     out = Path(cfg.paths.output_dir)
-    assert load_script().main([str(out), "--repeats", "1"]) == 0
+    assert load_script("cv_importance").main([str(out), "--repeats", "1"]) == 0
     table = json.loads((out / "importance.json").read_text())
     assert set(table) == set(cfg.features.groups)
     for figures in table.values():
@@ -36,6 +28,6 @@ def test_a_cross_validation_gets_its_importance_per_band(tmp_path, capsys):
 
 
 def test_not_a_cross_validation_is_one_line(tmp_path, capsys):
-    assert load_script().main([str(tmp_path)]) == 2
+    assert load_script("cv_importance").main([str(tmp_path)]) == 2
     assert "no fold_<i>/" in capsys.readouterr().err
 
