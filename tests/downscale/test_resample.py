@@ -88,3 +88,31 @@ def test_several_bands_are_resampled_band_by_band(step):
     np.testing.assert_allclose(out[1], one, rtol=1e-6)
     ok = np.isfinite(out[2])
     assert ok.mean() > 0.9 and np.allclose(out[2][ok], 0.5)
+
+
+def test_cli_puts_a_multiband_raster_onto_an_existing_fine_grid(tmp_path, capsys):
+    """The Pyrenees recipe's second step: 12 monthly NDVI bands on the LST grid -> exactly the grid of
+    the fine DEM written before (--onto), readable as fine_ndvi; --like and --onto together refused."""
+    from lst_lightning.apps.cli import resample_main
+    from lst_lightning.data.io.rasters import read_dem, read_raster
+    from lst_lightning.data.io.writers import write_geotiff
+
+    source = Grid.from_corner(10.0231, 44.9817, 0.0047, 0.0047, (20, 17))
+    write_geotiff(tmp_path / "src.tif", source, plane(source))
+    write_geotiff(tmp_path / "like.tif", COARSE, np.zeros(COARSE.shape, np.float32))
+    resample_main([str(tmp_path / "src.tif"), "--like", str(tmp_path / "like.tif"), "--factor", "3",
+                   "-o", str(tmp_path / "fine.tif")])
+    _, fine = read_dem(tmp_path / "fine.tif")
+    months = np.stack([np.full(COARSE.shape, m / 20, np.float32) for m in range(12)])
+    write_geotiff(tmp_path / "ndvi.tif", COARSE, months)
+    capsys.readouterr()
+    resample_main([str(tmp_path / "ndvi.tif"), "--onto", str(tmp_path / "fine.tif"), "-o", str(tmp_path / "n.tif")])
+    assert "12 bands (bilinear from" in capsys.readouterr().out
+    ndvi = read_raster(tmp_path / "n.tif", fine, "fine_ndvi")
+    assert ndvi.shape == (12, *fine.shape)
+    np.testing.assert_allclose(ndvi[:, 5, 5], np.arange(12) / 20, atol=1e-6)
+    with pytest.raises(SystemExit) as exit_info:
+        resample_main([str(tmp_path / "ndvi.tif"), "--onto", str(tmp_path / "fine.tif"), "--like",
+                       str(tmp_path / "like.tif"), "--factor", "3", "-o", str(tmp_path / "x.tif")])
+    assert exit_info.value.code == 2 and "either --like" in capsys.readouterr().err
+    assert not (tmp_path / "x.tif").exists()
