@@ -120,7 +120,7 @@ def rmse_bars(path: Path, summary: dict) -> Path:
                      color=["tab:green" if d > 0 else "tab:red" for d in diff], capsize=3)
         ax_diff.axvline(0, color="black", lw=0.8)
         ax_diff.set_yticks(range(len(others)), [LABELS[m] for m in others], fontsize=8)
-        ax_diff.set_xlabel(f"method minus {model} RMSE (K), paired over folds: > 0 = {model} better")
+        ax_diff.set_xlabel(f"method - {model} RMSE (K)\npaired over folds, 95 % interval\n> 0 (green): {model} better")
     return _save(fig, path)
 
 
