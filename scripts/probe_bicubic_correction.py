@@ -103,6 +103,23 @@ class Scale:
         return x, target[r, c], r, c
 
 
+def within(field: np.ndarray, coarse: np.ndarray, f: int) -> np.ndarray:
+    """``field`` cropped to the f x f blocks of ``coarse`` (its block means), NaN in the blocks that
+    are missing there: the pixels whose coarse pixel exists."""
+    crop = field[:coarse.shape[0] * f, :coarse.shape[1] * f]
+    return np.where(np.kron(np.isfinite(coarse), np.ones((f, f))) > 0, crop, np.nan)
+
+
+def parse_hours(text: str) -> dict[str, float]:
+    try:
+        hours = {k.strip(): float(v) for k, v in (item.split("=") for item in text.split(","))}
+    except ValueError:
+        raise LSTError(f"--hours {text}: expected band=hour pairs, e.g. night=22.5,day=10.5") from None
+    if set(hours) != set(FRAME_BANDS):
+        raise LSTError(f"--hours {text}: give the hour of each band ({', '.join(FRAME_BANDS)})")
+    return hours
+
+
 def frames(archive):
     """(date index, band index, doy, LST K [H, W] with NaN where not observed) of every frame."""
     labels = archive.frames
@@ -125,7 +142,7 @@ def main(argv=None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--block-px", type=int, default=63, help="spatial block side in archive pixels")
     args = p.parse_args(argv)
-    hours = {k: float(v) for k, v in (item.split("=") for item in args.hours.split(","))}
+    hours = parse_hours(args.hours)
     archive = open_archive(args.lst_dir, hours)
     dem, grid = read_dem(args.dem, archive.grid)
     ndvi = read_raster(args.ndvi, grid, "NDVI") if args.ndvi else np.zeros((1, *grid.shape), np.float32)
@@ -143,13 +160,11 @@ def main(argv=None) -> int:
         z9 = aggregate(coarse.dem, f)
         lapse = float(np.polyfit(z9[ok], lst9[ok], 1)[0])
         hour = hours[FRAME_BANDS[band]]
-        x, y, r, c = fine.rows(np.where(np.kron(np.isfinite(lst3), np.ones((f, f))) > 0,
-                                        lst[:lst3.shape[0] * f, :lst3.shape[1] * f], np.nan), band, doy, lapse, hour)
+        x, y, r, c = fine.rows(within(lst, lst3, f), band, doy, lapse, hour)
         group = ((r // args.block_px) * 7 + (c // args.block_px) * 3) % k
         parts["test"][date_i % k].append((x, y, r, c, group, band))
         parts["native"].append((x, y, group, date_i % k))
-        x3, y3, r3, c3 = coarse.rows(np.where(np.kron(np.isfinite(lst9), np.ones((f, f))) > 0,
-                                              lst3[:lst9.shape[0] * f, :lst9.shape[1] * f], np.nan), band, doy, lapse, hour)
+        x3, y3, r3, c3 = coarse.rows(within(lst3, lst9, f), band, doy, lapse, hour)
         parts["one scale up"].append((x3, y3, ((r3 * f // args.block_px) * 7 + (c3 * f // args.block_px) * 3) % k,
                                       date_i % k))
     print(f"{sum(len(t) for t in parts['test'])} frames; {k} folds", flush=True)

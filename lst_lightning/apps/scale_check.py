@@ -39,6 +39,7 @@ from lst_lightning.downscale.fine import Residuals, predict_tile_width
 from lst_lightning.downscale.grids import nest
 from lst_lightning.downscale.tiles import fine_inputs_from, upsample
 from lst_lightning.downscale.truth import band_rmse, coarse_field_methods, common_pixels
+from lst_lightning.evaluation.conformal import coverage_by
 from lst_lightning.evaluation.intervals import mean_interval, paired_difference
 from lst_lightning.training.jobs import compose_train, train_named
 
@@ -147,15 +148,14 @@ def fold_scores(preds: dict, info: dict) -> dict:
 
 def interval_coverage(pred: np.ndarray, width: np.ndarray, truth: np.ndarray, mask: np.ndarray,
                       bands: list[str]) -> dict:
-    """{"coverage": {"all": %, "<band>": %}, "halfwidth": {...: K}} of ``pred`` +- ``width`` on ``mask``."""
-    inside = np.abs(pred - truth) <= width
+    """{"coverage": {"all": %, "<band>": %}, "halfwidth": {...: K}} of ``pred`` +- ``width`` on ``mask``
+    (NaN for a band with no pixel)."""
     band_of = np.asarray(bands)
-    out = {"coverage": {}, "halfwidth": {}}
-    for band in ["all", *sorted(set(bands))]:
-        m = mask & (True if band == "all" else (band_of == band)[:, None, None])
-        out["coverage"][band] = float(100 * inside[m].mean()) if m.any() else float("nan")
-        out["halfwidth"][band] = float(width[m].mean()) if m.any() else float("nan")
-    return out
+    keys = ["all", *sorted(set(bands))]
+    parts = {k: mask & (True if k == "all" else (band_of == k)[:, None, None]) for k in keys}
+    figures = coverage_by(np.abs(pred - truth) <= width, width, parts)
+    nan = (float("nan"), float("nan"))
+    return {figure: {k: figures.get(k, nan)[i] for k in keys} for i, figure in enumerate(("coverage", "halfwidth"))}
 
 
 # ---------------------------------------------------------------- summary

@@ -112,16 +112,22 @@ def _fit_scale(batch: dict, band: np.ndarray, error: np.ndarray, fits: np.ndarra
     return model.fit(x, error[rows])
 
 
+def coverage_by(inside: np.ndarray, width: np.ndarray, parts: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
+    """{part: (coverage %, mean half-width K)} of the samples each part's mask selects (a part that
+    selects none is left out): ``inside`` says which targets fell in their interval."""
+    return {name: (float(100 * inside[rows].mean()), float(np.mean(width[rows])))
+            for name, rows in parts.items() if rows.any()}
+
+
 def coverage_metrics(intervals: Intervals, pred: np.ndarray, batch: dict, band: np.ndarray) -> dict[str, float]:
     """Empirical coverage (%) and mean half-width (K) on observed samples, pooled and per band."""
     keep = np.asarray(batch["observed"], dtype=bool)
     width = intervals.halfwidth(batch, band)
     inside = np.abs(np.asarray(batch["target"], dtype=np.float64) - pred) <= width
+    parts = {"": keep, **{f"band/{FRAME_BANDS[b]}/": keep & (band == b) for b in np.unique(band)}}
     out = {"level_pct": 100 * intervals.level}
-    for name, rows in [("", keep), *((f"band/{FRAME_BANDS[b]}/", keep & (band == b)) for b in np.unique(band))]:
-        if rows.any():
-            out[f"{name}coverage_pct"] = float(100 * inside[rows].mean())
-            out[f"{name}halfwidth_k"] = float(np.mean(width[rows]))
+    for name, (coverage, halfwidth) in coverage_by(inside, width, parts).items():
+        out[f"{name}coverage_pct"], out[f"{name}halfwidth_k"] = coverage, halfwidth
     return out
 
 
