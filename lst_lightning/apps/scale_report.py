@@ -10,7 +10,7 @@ import numpy as np
 
 from lst_lightning.data.io.writers import atomic_path
 from lst_lightning.downscale.truth import COARSE_METHODS
-from lst_lightning.evaluation.maps import data_window
+from lst_lightning.evaluation.maps import data_window, detail_window
 from lst_lightning.evaluation.numbers import fmt
 from lst_lightning.evaluation.plots import _pyplot, _save
 from lst_lightning.training.rundir import write_json
@@ -21,6 +21,7 @@ LABELS = {"model": "model downscaled (smooth residual, conserved)",
           "native-scale model": "model trained at the native scale, applied the same way",
           **COARSE_METHODS}
 ORDER = tuple(LABELS)
+EXAMPLE_PX = 96  # the example maps' largest side (archive pixels)
 
 
 def _interval(s: dict, digits: int = 3) -> str:
@@ -130,6 +131,9 @@ def example_maps(path: Path, model: str, preds: dict, info: dict, fine_cache) ->
     t = int(np.argmax(info["mask"].sum(axis=(1, 2))))  # the frame with most scored pixels
     mask = info["mask"][t]
     rs, cs = data_window(mask)
+    if max(rs.stop - rs.start, cs.stop - cs.start) > EXAMPLE_PX:  # test blocks scattered over a large grid:
+        # specks on a whole-grid map; show the crop with the most scored pixels on the most varied ground
+        rs, cs = detail_window(mask, np.asarray(fine_cache.array("dem")), 1, mask.shape, EXAMPLE_PX)
     shown = [("truth", info["truth"][t])] + [(m, preds[m][t]) for m in ORDER if m in preds
                                             and not m.startswith("model,")]
     values = np.concatenate([v[rs, cs][mask[rs, cs]] for _, v in shown])
