@@ -179,3 +179,19 @@ def test_a_model_trained_on_the_aggregated_synthetic_archive_beats_the_coarse_fi
     rmse = {m: s["all"] for m, s in scores["rmse"].items()}
     assert scores["pixels"] > 500
     assert rmse["model"] < rmse["repeat"] and rmse["model"] < rmse["regression"]
+
+
+def test_a_run_without_intervals_writes_no_uncertainty_layer(fine_rasters, tmp_path, monkeypatch):
+    """A run trained with intervals=null (or before them): the maps as before, no lst_halfwidth anywhere."""
+    import netCDF4
+
+    from lst_lightning.apps import runs
+    from lst_lightning.apps.predict import predict_maps
+
+    monkeypatch.setattr(runs, "run_intervals", lambda *args: None)
+    r = fine_rasters
+    files = predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path, "dates=[2020-01-13]", "bands=[day]",
+                                     f"fine_dem={r['dem']}", f"fine_ndvi={r['ndvi']}"))
+    assert {p.name for p in files} == {"lst_fine.nc", "lst_fine_2020-01-13_day.tif", "panel_fine_2020-01-13_day.png"}
+    with netCDF4.Dataset(tmp_path / "lst_fine.nc") as ds:
+        assert "lst_halfwidth" not in ds.variables and np.ma.count(ds["lst_pred"][0]) > 1000
