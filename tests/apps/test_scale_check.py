@@ -28,6 +28,7 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
     result = json.loads((root / "scale_check.json").read_text())
     summary = result["summary"]["lightgbm"]
     assert set(summary["rmse"]) == {"model", "model, block residual", "model, raw", "native-scale model",
+                                    "model + conserved bicubic",
                                     "ATPRK", "DMS", "regression", "bicubic", "bicubic, conserved", "bilinear",
                                     "repeat"}
     assert all(n > 100 for n in summary["pixels"])
@@ -35,6 +36,8 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
     assert all(0 < v < 5 for v in rmse.values())
     # a terrain-driven synthetic field: the downscaled model recovers structure the coarse pixel hides
     assert rmse["model"] < rmse["repeat"] and rmse["model"] < rmse["model, raw"]
+    # the mean of two predictions: never worse than the worse of them (RMSE is convex)
+    assert rmse["model + conserved bicubic"] <= max(rmse["model"], rmse["bicubic, conserved"]) + 1e-9
     # the sharpeners use the fine elevation: better than repeating the coarse value
     assert rmse["ATPRK"] < rmse["repeat"] and rmse["DMS"] < rmse["repeat"]
     assert "| ATPRK (regression + area-to-point kriging of its residuals) |" in report
