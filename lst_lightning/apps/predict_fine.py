@@ -33,6 +33,7 @@ from lst_lightning.downscale.output import (
     window,
     write_tile,
 )
+from lst_lightning.downscale.sharpening import interpolate
 from lst_lightning.downscale.tiles import fine_inputs_from, tile_ranges, upsample
 from lst_lightning.downscale.truth import format_scores, score, truth_frames
 from lst_lightning.errors import LSTError
@@ -64,8 +65,24 @@ def fine_inputs(cfg, run, picked: list[int]):
     return fine_inputs_from(cache, picked, nesting, dem, layout, covariates.get("ndvi"), covariates.get("landcover"))
 
 
+BLENDS = (None, "bicubic")
+
+
+def check_blend(cfg) -> str | None:
+    """``blend``: null or bicubic, and only on conserved maps (the mean of two conserved maps is one)."""
+    blend = cfg.get("blend")
+    if blend not in BLENDS:
+        raise LSTError(f"blend={blend}: choose bicubic (the mean of the model's map and conserved bicubic "
+                       "interpolation) or null (the model alone)")
+    if blend and cfg.conserve is not None and not cfg.conserve:
+        raise LSTError("blend=bicubic: the mean is of two conserved maps; it needs conserve=true (the default "
+                       "with fine_dem), not conserve=false")
+    return blend
+
+
 def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     """Stream the fine prediction of the chosen frames into the output files; returns them."""
+    blend = check_blend(cfg)
     inputs = fine_inputs(cfg, run, picked)
     grid, nesting = inputs.nesting.fine, inputs.nesting
     conserve = True if cfg.conserve is None else bool(cfg.conserve)
@@ -73,14 +90,14 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     nc = out / "lst_fine.nc"
     history = (f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} lst-predict run={cfg.run} "
                f"fine_dem={cfg.fine_dem} f={nesting.f} conserve={conserve} residual={cfg.residual} "
-               f"conservation={cfg.conservation} "
+               f"conservation={cfg.conservation} blend={blend} "
                f"model={run.model_file}")
     n_tiles = len(tile_ranges(nesting, int(cfg.tile)))
     print(f"fine grid: {grid.describe()}, factor {nesting.f} ({n_tiles} tiles, {len(picked)} maps)")
     spread = Residuals(str(cfg.residual), inputs.coarse_lst, nesting, str(cfg.conservation)) if conserve else None
     level = None if run.intervals is None else run.intervals.level
     with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history, level) as ds:
-        _write_maps(ds, inputs, run, spread, int(cfg.tile), n_tiles, f"fine_dem {cfg.fine_dem}")
+        _write_maps(ds, inputs, run, spread, int(cfg.tile), n_tiles, f"fine_dem {cfg.fine_dem}", blend)
     files = [nc]
     truth = _score_truth(cfg, nc, inputs, run, out, files) if cfg.get("fine_truth") else None
     name = run.cfg.model.get("name", "")
@@ -111,17 +128,23 @@ def _panel(path: Path, nc: Path, t: int, grid, truth, title: str, level: float |
     return fine_panel(path, grid.lat[::step], grid.lon[::step], title, detail=detail, level=level, **whole)
 
 
-def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str) -> None:
+def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str, blend: str | None = None) -> None:
     """Predict every tile into ``ds`` (with the smooth residual a second pass spreads the coarse
-    residuals), under a progress bar of tiles; no fine pixel predicted at all is an error."""
+    residuals; with ``blend`` the final map is its mean with conserved bicubic), under a progress bar
+    of tiles; no fine pixel predicted at all is an error."""
     nesting = inputs.nesting
+
+    def final(rows, cols, pred):
+        return pred if blend is None else 0.5 * (pred + conserved_bicubic(inputs, rows, cols, pred))
+
     passes = 2 if spread is not None and spread.two_pass else 1
     one_pass = spread is not None and not spread.two_pass
     predicted = 0
     with progress_bar(total=n_tiles * passes, desc="fine tiles", unit="tile") as bar:
         for rows, cols, raw, width in downscale(inputs, run.dm.gatherer.layout, run.predict, tile, False,
                                                 progress=bar.update, intervals=run.intervals):
-            write_tile(ds, "lst_pred", rows, cols, spread.apply(rows, cols, raw) if one_pass else raw)
+            write_tile(ds, "lst_pred", rows, cols,
+                       final(rows, cols, spread.apply(rows, cols, raw)) if one_pass else raw)
             if width is not None:
                 write_tile(ds, HALFWIDTH, rows, cols, width)
             predicted += int(np.isfinite(raw).sum())
@@ -135,8 +158,17 @@ def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str) -> 
                            f"frames ({', '.join(f['date'] + ' ' + f['band'] for f in inputs.frames)}) have no LST")
         if passes == 2:  # the smooth residual needs every coarse pixel's residual: a second pass
             for rows, cols in tile_ranges(nesting, tile):
-                write_tile(ds, "lst_pred", rows, cols, spread.apply(rows, cols, read_tile(ds, "lst_pred", rows, cols)))
+                write_tile(ds, "lst_pred", rows, cols,
+                           final(rows, cols, spread.apply(rows, cols, read_tile(ds, "lst_pred", rows, cols))))
                 bar.update(1)
+
+
+def conserved_bicubic(inputs, rows: slice, cols: slice, pred: np.ndarray) -> np.ndarray:
+    """[T, rows, cols] bicubic interpolation of the coarse LST on the tile, block-conserved over the
+    fine pixels ``pred`` has (lst-scale-check's "bicubic, conserved", on the same pixels)."""
+    coarse, nesting = inputs.coarse_lst, inputs.nesting
+    bicubic = np.stack([interpolate(c, nesting, 3, rows, cols) for c in coarse])
+    return Residuals("block", coarse, nesting).apply(rows, cols, np.where(np.isfinite(pred), bicubic, np.nan))
 
 
 def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
