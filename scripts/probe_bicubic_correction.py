@@ -28,6 +28,7 @@ from scipy import ndimage
 
 from lst_lightning.data.facts.solar import incidence_cosine
 from lst_lightning.data.facts.terrain import slope_aspect
+from lst_lightning.data.io.aggregate import block_mean
 from lst_lightning.data.io.archive import open_archive
 from lst_lightning.data.io.formats import FRAME_BANDS, observed, raw_to_kelvin
 from lst_lightning.data.io.grid import Grid
@@ -42,14 +43,9 @@ FEATURES = ("elevation departure", "elevation", "NDVI departure", "NDVI", "band"
 MAX_TRAIN = 1_000_000
 
 
-def aggregate(a: np.ndarray, f: int) -> np.ndarray:
-    """Block means over f x f blocks (trailing rows/cols dropped); NaN where any pixel is."""
-    h, w = a.shape[-2] // f, a.shape[-1] // f
-    return a[..., :h * f, :w * f].reshape(*a.shape[:-2], h, f, w, f).mean(axis=(-3, -1))
-
-
-def conserved_bicubic(coarse: np.ndarray, f: int) -> np.ndarray:
-    """[H f, W f] the conservative bicubic spline of ``coarse`` [H, W] at the fine pixel centres."""
+def spline_surface(coarse: np.ndarray, f: int) -> np.ndarray:
+    """[H f, W f] the conservative bicubic spline of ``coarse`` [H, W] at the fine pixel centres (its
+    block means are ``coarse``; no steps at block edges)."""
     h, w = coarse.shape
 
     def grid(rows, cols):
@@ -62,9 +58,9 @@ def conserved_bicubic(coarse: np.ndarray, f: int) -> np.ndarray:
 def departure(field: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray]:
     """(field cropped to whole f x f blocks, its departure from the conserved bicubic surface of its
     own block means): the correction model's target; 0 where the field is such a surface."""
-    coarse = aggregate(field, f)
+    coarse = block_mean(field, f)
     crop = field[:coarse.shape[0] * f, :coarse.shape[1] * f]
-    return crop, crop - conserved_bicubic(coarse, f)
+    return crop, crop - spline_surface(coarse, f)
 
 
 def remove_block_mean(pred: np.ndarray, rows: np.ndarray, cols: np.ndarray, f: int) -> np.ndarray:
@@ -148,16 +144,16 @@ def main(argv=None) -> int:
     ndvi = read_raster(args.ndvi, grid, "NDVI") if args.ndvi else np.zeros((1, *grid.shape), np.float32)
     f, k = args.factor, args.folds
     fine = Scale(dem.astype(np.float64), ndvi.astype(np.float64), grid.lat, args.pixel_size_m, f)
-    coarse = Scale(aggregate(dem.astype(np.float64), f), aggregate(ndvi.astype(np.float64), f),
-                   aggregate(grid.lat[:, None] * np.ones((1, grid.shape[1])), f)[:, 0], f * args.pixel_size_m, f)
+    coarse = Scale(block_mean(dem.astype(np.float64), f), block_mean(ndvi.astype(np.float64), f),
+                   block_mean(grid.lat[:, None] * np.ones((1, grid.shape[1])), f)[:, 0], f * args.pixel_size_m, f)
     parts = {"test": [[] for _ in range(k)], "native": [], "one scale up": []}
     for date_i, band, doy, lst in frames(archive):
-        lst3 = aggregate(lst, f)
-        lst9 = aggregate(lst3, f)
+        lst3 = block_mean(lst, f)
+        lst9 = block_mean(lst3, f)
         if np.isfinite(lst9).sum() < 5:
             continue
         ok = np.isfinite(lst9)
-        z9 = aggregate(coarse.dem, f)
+        z9 = block_mean(coarse.dem, f)
         lapse = float(np.polyfit(z9[ok], lst9[ok], 1)[0])
         hour = hours[FRAME_BANDS[band]]
         x, y, r, c = fine.rows(within(lst, lst3, f), band, doy, lapse, hour)

@@ -33,9 +33,8 @@ from lst_lightning.downscale.output import (
     window,
     write_tile,
 )
-from lst_lightning.downscale.sharpening import interpolate
 from lst_lightning.downscale.tiles import fine_inputs_from, tile_ranges, upsample
-from lst_lightning.downscale.truth import format_scores, score, truth_frames
+from lst_lightning.downscale.truth import bicubic_pair, format_scores, score, truth_frames
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.maps import detail_window, fine_panel
 from lst_lightning.progress import progress_bar
@@ -134,8 +133,10 @@ def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str, ble
     of tiles; no fine pixel predicted at all is an error."""
     nesting = inputs.nesting
 
-    def final(rows, cols, pred):
-        return pred if blend is None else 0.5 * (pred + conserved_bicubic(inputs, rows, cols, pred))
+    def final(rows, cols, pred):  # the blend: the mean with conserved bicubic on the model's pixels
+        if blend is None:
+            return pred
+        return 0.5 * (pred + bicubic_pair(inputs.coarse_lst, nesting, rows, cols, np.isfinite(pred))[1])
 
     passes = 2 if spread is not None and spread.two_pass else 1
     one_pass = spread is not None and not spread.two_pass
@@ -161,14 +162,6 @@ def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str, ble
                 write_tile(ds, "lst_pred", rows, cols,
                            final(rows, cols, spread.apply(rows, cols, read_tile(ds, "lst_pred", rows, cols))))
                 bar.update(1)
-
-
-def conserved_bicubic(inputs, rows: slice, cols: slice, pred: np.ndarray) -> np.ndarray:
-    """[T, rows, cols] bicubic interpolation of the coarse LST on the tile, block-conserved over the
-    fine pixels ``pred`` has (lst-scale-check's "bicubic, conserved", on the same pixels)."""
-    coarse, nesting = inputs.coarse_lst, inputs.nesting
-    bicubic = np.stack([interpolate(c, nesting, 3, rows, cols) for c in coarse])
-    return Residuals("block", coarse, nesting).apply(rows, cols, np.where(np.isfinite(pred), bicubic, np.nan))
 
 
 def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> tuple[np.ndarray, np.ndarray]:

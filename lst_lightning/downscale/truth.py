@@ -92,12 +92,22 @@ def coarse_field_methods(coarse: np.ndarray, nesting, covariates: list[tuple[lis
     pairs = list(zip(coarse, covariates))
     out = {"ATPRK": np.stack([_sharpened(atprk, c, fc, nesting) for c, (_, fc) in pairs]),
            "DMS": np.stack([_sharpened(dms_sharpen, c, fc, nesting) for c, (_, fc) in pairs]),
-           "regression": np.stack([regression_sharpen(c, cc, fc, nesting) for c, (cc, fc) in pairs]),
-           "bicubic": np.stack([interpolate(c, nesting, 3) for c in coarse])}
-    out["bicubic, conserved"] = Residuals("block", coarse, nesting).apply(slice(0, hf), slice(0, wf), out["bicubic"])
+           "regression": np.stack([regression_sharpen(c, cc, fc, nesting) for c, (cc, fc) in pairs])}
+    out["bicubic"], out["bicubic, conserved"] = bicubic_pair(coarse, nesting, slice(0, hf), slice(0, wf))
     out["bilinear"] = np.stack([interpolate(c, nesting, 1) for c in coarse])
     out["repeat"] = np.stack([repeat(c, nesting) for c in coarse])
     return out
+
+
+def bicubic_pair(coarse: np.ndarray, nesting, rows: slice, cols: slice,
+                 where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """([T, rows, cols] bicubic interpolation of ``coarse`` [T, H, W] on the fine pixels rows x cols,
+    the same block-conserved): the "bicubic" and "bicubic, conserved" methods; with ``where``, both
+    only on those pixels (conserved over them)."""
+    bicubic = np.stack([interpolate(c, nesting, 3, rows, cols) for c in coarse])
+    if where is not None:
+        bicubic = np.where(where, bicubic, np.nan)
+    return bicubic, Residuals("block", coarse, nesting).apply(rows, cols, bicubic)
 
 
 def _sharpened(method, coarse: np.ndarray, fine_cov: list, nesting) -> np.ndarray:
