@@ -44,6 +44,8 @@ CORE = (
     ArraySpec("dem", "pixels", "float32", "elevation (m), NaN = void"),
     ArraySpec("elev_mean", "pixels", "float32", "k x k window-mean elevation (m); NaN where the window "
               "leaves the grid or touches a DEM void"),
+    ArraySpec("sample_frames", "pixels", "int32", "the number of frames whose window at the pixel is valid "
+              "(0: the pixel never holds a sample, e.g. open sea or a tile's empty corner)"),
     ArraySpec("frame_lapse", "table", "float32", "the frame's coarse LST-elevation slope (K/km), see "
               "data/facts/context.py"),
 )

@@ -10,7 +10,7 @@ import torch
 from lst_lightning.data.io.formats import observed
 from lst_lightning.data.loading.datamodule import EvalStream, LSTDataModule
 from lst_lightning.data.loading.gatherer import FeatureGatherer
-from lst_lightning.data.loading.sampling import draw_samples
+from lst_lightning.data.loading.sampling import draw_samples, drawn_part
 from lst_lightning.data.loading.sampling import proportional as _proportional
 from lst_lightning.features import FeatureLayout
 
@@ -132,6 +132,28 @@ def test_draw_samples_rejects_invalid_windows(random_cache):
     f, r, c = draw_samples(g, dm.plan, dm.plan["test"], 500, np.random.default_rng(0))
     assert f.size == 500 and g.valid(f, r, c).all()
     assert isinstance(dm.val_dataloader().dataset, EvalStream)
+
+
+def _samples(cache, part) -> set[tuple[int, int]]:
+    """Every valid (frame, flat pixel) sample of a part, by brute force."""
+    wm = cache.array("window_mean").reshape(len(cache.frames), -1)
+    return {(int(f), int(p)) for f in part.frames for p in part.pixels if np.isfinite(wm[f, p])}
+
+
+def test_draws_skip_pixels_without_samples_and_keep_every_sample(random_cache):
+    dm = make_dm(random_cache)
+    part = dm.plan["train"]
+    drawn = drawn_part(dm.gatherer, part)
+    never = random_cache.sample_frames.ravel() == 0
+    assert never[part.pixels].sum() > 0  # the grid's edge rows and columns: windows off the grid
+    assert not never[drawn.pixels].any() and set(drawn.pixels) < set(part.pixels)
+    assert _samples(random_cache, drawn) == _samples(random_cache, part) != set()
+    # dealt out over 3 readers: disjoint, and together every drawable pixel
+    shards = [drawn_part(dm.gatherer, part, s, 3).pixels for s in range(3)]
+    assert sum(x.size for x in shards) == drawn.pixels.size
+    assert set(np.concatenate(shards)) == set(drawn.pixels)
+    f, r, c = draw_samples(dm.gatherer, dm.plan, drawn, 2000, np.random.default_rng(0))
+    assert dm.gatherer.valid(f, r, c).all() and set(r * dm.gatherer.width + c) <= set(drawn.pixels)
 
 
 def test_an_epoch_is_at_most_epoch_passes_over_the_train_part(random_cache):

@@ -239,6 +239,7 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> tuple[d
         mean = files.create("window_mean", np.float32, (t, h, w))
         target = files.create("oracle_target", np.float32, (t, h, w)) if inputs.oracle is not None else None
         n_windows = np.zeros(t, dtype=np.int64)
+        sample_frames = np.zeros((h, w), dtype=np.int32)
         contradicted = np.zeros(t, dtype=np.int64)  # QA says observed, the LST is missing
         lapse = np.zeros(t, dtype=np.float32)
         done = 0
@@ -250,7 +251,9 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> tuple[d
                 qa.write(start, qa_block)
                 mean.write(start, block_mean)
                 done = start + raw.shape[0]
-                n_windows[start:done] = np.isfinite(block_mean).sum(axis=(1, 2))
+                valid = np.isfinite(block_mean)
+                n_windows[start:done] = valid.sum(axis=(1, 2))
+                sample_frames += valid.sum(axis=0, dtype=np.int32)
                 contradicted[start:done] = [np.count_nonzero(observed(qa_block[i], archive.frames[start + i].band)
                                                              & (raw[i] == 0)) for i in range(raw.shape[0])]
                 lapse[start:done] = frame_lapse(block_mean, elev_mean)
@@ -258,6 +261,7 @@ def _write_arrays(out: Path, inputs: _Inputs, k: int, progress: bool) -> tuple[d
         if done != t:
             raise LSTError(f"LST archive {archive.root}: read {done} frames, expected {t}")
         files.write_whole("frame_lapse", lapse)
+        files.create("sample_frames", np.int32, (h, w)).write(0, sample_frames)
         if target is not None:
             for start, raw, _ in inputs.oracle.iter_blocks():
                 kelvin = raw_to_kelvin(raw)

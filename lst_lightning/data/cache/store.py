@@ -34,8 +34,9 @@ from lst_lightning.features import array_builders
 from lst_lightning.features.arrays import CORE
 
 # 2: aspect sin/cos are 0 on flat ground; role-tagged fingerprint. 3: frame_lapse, land cover. 4: shrunk lapse.
-# 5: one landcover array. 6: arrays named after what they hold (elev_mean, elev_diff, terrain)
-FORMAT_VERSION = 6
+# 5: one landcover array. 6: arrays named after what they hold (elev_mean, elev_diff, terrain).
+# 7: sample_frames (the valid frames per pixel: training draws skip pixels that never hold a sample)
+FORMAT_VERSION = 7
 META = "meta.json"
 CACHE_NAME = re.compile(r"lst-k\d+-[0-9a-f]{16}")  # the directory names of caches
 
@@ -104,6 +105,7 @@ class ArrayStore(ABC):
     window_mean = _Named()
     elev_mean = _Named()
     dem = _Named()
+    sample_frames = _Named()
     frame_lapse = _Named()
 
 

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from lst_lightning.data.cache import Cache
 from lst_lightning.data.loading.gatherer import FeatureGatherer, Gatherer, to_torch
-from lst_lightning.data.loading.sampling import count_samples, draw_samples, eval_indices, shard_part
+from lst_lightning.data.loading.sampling import count_samples, draw_samples, drawn_part, eval_indices
 from lst_lightning.data.loading.splits import PARTS, SplitPlan, check_guarantees, make_split
 from lst_lightning.errors import LSTError
 from lst_lightning.features import FeatureLayout
@@ -57,7 +57,7 @@ class TrainStream(IterableDataset):
 
     def __iter__(self):
         rng, shard, shards, steps = self._epoch()
-        part = shard_part(self.plan["train"], shard, shards)
+        part = drawn_part(self.gatherer, self.plan["train"], shard, shards)
         for _ in steps:
             f, r, c = draw_samples(self.gatherer, self.plan, part, self.batch_size, rng, self.observed_only)
             yield to_torch(self.gatherer.gather(f, r, c))
@@ -226,7 +226,8 @@ class LSTDataModule(SampleData):
     def draw_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n`` random training samples (frame, row, col): the scaler's and the baselines' draws."""
         self.setup()
-        return draw_samples(self.gatherer, self.plan, self.plan["train"], n, rng, self.train_observed_only)
+        part = drawn_part(self.gatherer, self.plan["train"])
+        return draw_samples(self.gatherer, self.plan, part, n, rng, self.train_observed_only)
 
     def batch_gatherer(self):
         """Where batches are gathered: the host memmaps, or (device_resident) the training device."""

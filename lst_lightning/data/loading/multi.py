@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from lst_lightning.data.loading.datamodule import EvalStream, SampleData, SplitSummary, TrainStream, epoch_batches
 from lst_lightning.data.loading.gatherer import FeatureGatherer, Gatherer, to_torch
-from lst_lightning.data.loading.sampling import draw_samples, proportional, shard_part
+from lst_lightning.data.loading.sampling import draw_samples, drawn_part, proportional
 from lst_lightning.data.loading.scaling import input_bounds
 from lst_lightning.data.loading.splits import PARTS, SplitPart, SplitPlan, fully_inside
 from lst_lightning.errors import LSTError
@@ -98,7 +98,8 @@ class MultiTrainStream(TrainStream):
     def __iter__(self):
         rng, shard, shards, steps = self._epoch()
         live = [a for a, q in enumerate(self.quota) if q > 0]
-        parts = {a: shard_part(self.modules[a].plan["train"], shard, shards) for a in live}
+        parts = {a: drawn_part(self.modules[a].gatherer, self.modules[a].plan["train"], shard, shards)
+                 for a in live}
         for _ in steps:
             index = {a: draw_samples(self.modules[a].gatherer, self.modules[a].plan, parts[a], int(self.quota[a]),
                                      rng, self.modules[a].train_observed_only) for a in live}

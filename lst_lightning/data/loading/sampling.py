@@ -14,13 +14,17 @@ from lst_lightning.errors import LSTError
 COUNT_FRAMES_MAX = 2000  # beyond this many frames, sample counts are estimated from a subset
 
 
-def shard_part(part: SplitPart, shard: int, shards: int) -> SplitPart:
-    """The part's pixels dealt out over the readers: each (frame, pixel) sample belongs to exactly
-    one rank x worker, so no sample is drawn by two of them, and together they cover the part."""
-    if shards == 1:
-        return part
-    mask = np.zeros_like(part.pixel_mask)
-    mask.flat[part.pixels[shard::shards]] = True
+def drawn_part(gatherer: FeatureGatherer, part: SplitPart, shard: int = 0, shards: int = 1) -> SplitPart:
+    """The part as one reader draws from it: without the pixels that hold a sample in no frame
+    (open sea, a tile's empty corners: on the real year h18v04 more than half the grid), which
+    rejection sampling would only ever reject, and dealt out over the readers, so that each
+    (frame, pixel) sample belongs to exactly one rank x worker and together they cover the part.
+    The samples it holds, and the chance of each being drawn, are the part's."""
+    mask = part.pixel_mask & (gatherer.cache.sample_frames > 0)
+    if shards > 1:
+        pixels = np.flatnonzero(mask.ravel())
+        mask = np.zeros_like(part.pixel_mask)
+        mask.flat[pixels[shard::shards]] = True
     return SplitPart(part.name, part.frames, mask, part.bucket)
 
 

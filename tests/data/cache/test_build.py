@@ -42,7 +42,7 @@ def test_prepare_end_to_end(small, messages):
     grid, raw, dem = small["grid"], small["raw"], small["dem_array"]
     t, (h, w) = 8, grid.shape
     assert set(c.meta["arrays"]) == {"dem", "elev_mean", "elev_diff", "terrain", "surface", "position", "water",
-                                     "lst", "qa", "window_mean", "frame_lapse"}
+                                     "lst", "qa", "window_mean", "sample_frames", "frame_lapse"}
     expect = {"lst": ("uint16", (t, h, w)), "qa": ("uint8", (t, h, w)), "window_mean": ("float32", (t, h, w)),
               "elev_mean": ("float32", (h, w)), "elev_diff": ("float32", (h, w, 81)),
               "terrain": ("float32", (h, w, 4)), "dem": ("float32", (h, w))}
@@ -75,6 +75,8 @@ def test_prepare_end_to_end(small, messages):
         assert f["doy"] == dt.date.fromisoformat(f["date"]).timetuple().tm_yday == frame.doy
     n = np.isfinite(expected).sum(axis=(1, 2))
     np.testing.assert_array_equal(c.n_windows, n)
+    np.testing.assert_array_equal(c.sample_frames, np.isfinite(expected).sum(axis=0))  # per pixel
+    assert c.sample_frames.dtype == np.int32 and (c.sample_frames[20, 30] == 0)
     assert meta["n_windows_total"] == int(n.sum()) > 0
     assert c.shape == (t, h, w)
     assert "cache ready" in messages.text
