@@ -34,7 +34,7 @@ from lst_lightning.downscale.output import (
     write_tile,
 )
 from lst_lightning.downscale.tiles import fine_inputs_from, tile_ranges, upsample
-from lst_lightning.downscale.truth import bicubic_pair, format_scores, score, truth_frames
+from lst_lightning.downscale.truth import CONSERVED_INTERPOLATIONS, format_scores, score, truth_frames
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.maps import detail_window, fine_panel
 from lst_lightning.progress import progress_bar
@@ -64,17 +64,15 @@ def fine_inputs(cfg, run, picked: list[int]):
     return fine_inputs_from(cache, picked, nesting, dem, layout, covariates.get("ndvi"), covariates.get("landcover"))
 
 
-BLENDS = (None, "bicubic")
-
-
 def check_blend(cfg) -> str | None:
-    """``blend``: null or bicubic, and only on conserved maps (the mean of two conserved maps is one)."""
+    """``blend``: null or a conserved interpolation, and only on conserved maps (the mean of two
+    conserved maps is one)."""
     blend = cfg.get("blend")
-    if blend not in BLENDS:
-        raise LSTError(f"blend={blend}: choose bicubic (the mean of the model's map and conserved bicubic "
-                       "interpolation) or null (the model alone)")
+    if blend is not None and blend not in CONSERVED_INTERPOLATIONS:
+        raise LSTError(f"blend={blend}: choose {' or '.join(CONSERVED_INTERPOLATIONS)} (the mean of the model's map "
+                       "and that conserved interpolation of the archive's LST) or null (the model alone)")
     if blend and cfg.conserve is not None and not cfg.conserve:
-        raise LSTError("blend=bicubic: the mean is of two conserved maps; it needs conserve=true (the default "
+        raise LSTError(f"blend={blend}: the mean is of two conserved maps; it needs conserve=true (the default "
                        "with fine_dem), not conserve=false")
     return blend
 
@@ -129,14 +127,14 @@ def _panel(path: Path, nc: Path, t: int, grid, truth, title: str, level: float |
 
 def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str, blend: str | None = None) -> None:
     """Predict every tile into ``ds`` (with the smooth residual a second pass spreads the coarse
-    residuals; with ``blend`` the final map is its mean with conserved bicubic), under a progress bar
+    residuals; with ``blend`` the final map is its mean with that conserved interpolation), under a progress bar
     of tiles; no fine pixel predicted at all is an error."""
     nesting = inputs.nesting
 
-    def final(rows, cols, pred):  # the blend: the mean with conserved bicubic on the model's pixels
+    def final(rows, cols, pred):  # the blend: the mean with the interpolation on the model's pixels
         if blend is None:
             return pred
-        return 0.5 * (pred + bicubic_pair(inputs.coarse_lst, nesting, rows, cols, np.isfinite(pred))[1])
+        return 0.5 * (pred + CONSERVED_INTERPOLATIONS[blend](inputs.coarse_lst, nesting, rows, cols, np.isfinite(pred)))
 
     passes = 2 if spread is not None and spread.two_pass else 1
     one_pass = spread is not None and not spread.two_pass

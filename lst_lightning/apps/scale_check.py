@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 PROG = "lst-scale-check"
 DEFAULT_RESIDUAL, OTHER_RESIDUAL = "smooth", "block"  # how "model" spreads its coarse residuals
 DATA_FILE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir")
-BLEND = "model + conserved bicubic"  # the mean of the two, a method of its own
+# the mean of the model and a conserved interpolation, a method of its own: {name: the interpolation}
+BLENDS = {"model + conserved bicubic": "bicubic, conserved", "model + conserved spline": "spline, conserved"}
 
 
 # ---------------------------------------------------------------- runs
@@ -106,7 +107,8 @@ def fold_predictions(coarse_run, native_run, fine_cache, landcover_path) -> tupl
         preds["native-scale model"] = native.apply(*whole, native_raw)
     preds.update(coarse_field_methods(coarse_lst, nesting, [_covariates(cache, fine_cache, t) for t in picked]))
     # two ties need not make the same errors: their mean (conserved too: conservation is linear)
-    preds[BLEND] = 0.5 * (preds["model"] + preds["bicubic, conserved"])
+    for blend, interpolation in BLENDS.items():
+        preds[blend] = 0.5 * (preds["model"] + preds[interpolation])
     lst = np.asarray(fine_cache.array("lst")[fine_frames])
     qa = np.asarray(fine_cache.array("qa")[fine_frames])
     bands = [fine_cache.meta["frames"][f]["band"] for f in fine_frames]

@@ -20,6 +20,7 @@ LABELS = {"model": "model downscaled (smooth residual, conserved)",
           "model, raw": "model downscaled, raw (not conserved)",
           "native-scale model": "model trained at the native scale, applied the same way",
           "model + conserved bicubic": "mean of the model downscaled and conserved bicubic",
+          "model + conserved spline": "mean of the model downscaled and the conservative spline",
           **COARSE_METHODS}
 ORDER = tuple(LABELS)
 EXAMPLE_PX = 96  # the example maps' largest side (archive pixels)

@@ -16,14 +16,22 @@ from lst_lightning.data.io.archive import open_archive
 from lst_lightning.data.io.formats import observed, raw_to_kelvin
 from lst_lightning.downscale.atprk import atprk
 from lst_lightning.downscale.dms import dms_sharpen
-from lst_lightning.downscale.fine import Residuals
-from lst_lightning.downscale.sharpening import MIN_PIXELS, interpolate, regression_sharpen, repeat
+from lst_lightning.downscale.fine import Residuals, conserve_tile
+from lst_lightning.downscale.sharpening import (
+    MIN_PIXELS,
+    conservative_spline,
+    interpolate,
+    regression_sharpen,
+    repeat,
+    sample,
+)
 from lst_lightning.errors import LSTError
 
 # what the coarse field (and the fine covariates) alone give, in the order tables list them
 COARSE_METHODS = {"ATPRK": "ATPRK (regression + area-to-point kriging of its residuals)",
                   "DMS": "data-mining sharpener (pyDMS-style trees, residual-corrected)",
                   "regression": "TsHARP-style regression (residual-corrected)",
+                  "spline, conserved": "conservative spline (block means exact, no edge steps)",
                   "bicubic, conserved": "bicubic interpolation, block-conserved", "bicubic": "bicubic interpolation",
                   "bilinear": "bilinear interpolation", "repeat": "coarse value repeated"}
 METHODS = ("model", *COARSE_METHODS)
@@ -93,6 +101,7 @@ def coarse_field_methods(coarse: np.ndarray, nesting, covariates: list[tuple[lis
     out = {"ATPRK": np.stack([_sharpened(atprk, c, fc, nesting) for c, (_, fc) in pairs]),
            "DMS": np.stack([_sharpened(dms_sharpen, c, fc, nesting) for c, (_, fc) in pairs]),
            "regression": np.stack([regression_sharpen(c, cc, fc, nesting) for c, (cc, fc) in pairs])}
+    out["spline, conserved"] = spline_conserved(coarse, nesting, slice(0, hf), slice(0, wf))
     out["bicubic"], out["bicubic, conserved"] = bicubic_pair(coarse, nesting, slice(0, hf), slice(0, wf))
     out["bilinear"] = np.stack([interpolate(c, nesting, 1) for c in coarse])
     out["repeat"] = np.stack([repeat(c, nesting) for c in coarse])
@@ -108,6 +117,32 @@ def bicubic_pair(coarse: np.ndarray, nesting, rows: slice, cols: slice,
     if where is not None:
         bicubic = np.where(where, bicubic, np.nan)
     return bicubic, Residuals("block", coarse, nesting).apply(rows, cols, bicubic)
+
+
+def spline_conserved(coarse: np.ndarray, nesting, rows: slice, cols: slice,
+                     where: np.ndarray | None = None) -> np.ndarray:
+    """[T, rows, cols]: each frame of ``coarse`` [T, H, W] interpolated by its conservative spline
+    (sharpening.conservative_spline: the fine pixels of each coarse pixel average to it, with none of
+    the steps the block correction leaves at the edges of bicubic's), block-corrected only where
+    fill leaves a coarse pixel's fine pixels incomplete: the "spline, conserved" method; with
+    ``where``, only on those pixels (conserved over them)."""
+    out = []
+    for c in coarse:
+        surface = sample(conservative_spline(c, nesting.f), nesting, rows, cols)
+        if where is not None:
+            surface = np.where(where[len(out)], surface, np.nan)
+        out.append(conserve_tile(surface, c, nesting, rows, cols))
+    return np.stack(out).astype(np.float32)
+
+
+def bicubic_conserved(coarse: np.ndarray, nesting, rows: slice, cols: slice,
+                      where: np.ndarray | None = None) -> np.ndarray:
+    """The "bicubic, conserved" map of ``bicubic_pair``."""
+    return bicubic_pair(coarse, nesting, rows, cols, where)[1]
+
+
+# the conserved interpolations of the coarse LST a fine map can be averaged with (lst-predict blend=)
+CONSERVED_INTERPOLATIONS = {"bicubic": bicubic_conserved, "spline": spline_conserved}
 
 
 def _sharpened(method, coarse: np.ndarray, fine_cov: list, nesting) -> np.ndarray:

@@ -197,17 +197,18 @@ def test_a_run_without_intervals_writes_no_uncertainty_layer(fine_rasters, tmp_p
         assert "lst_halfwidth" not in ds.variables and np.ma.count(ds["lst_pred"][0]) > 1000
 
 
-def test_blend_bicubic_writes_the_mean_of_the_model_and_conserved_bicubic(fine_rasters, tmp_path):
-    """blend=bicubic: lst_pred = (the model's conserved map + conserved bicubic of the coarse LST) / 2 on
-    the model's pixels, itself conserved; the same tiled or not; refused with conserve=false."""
+@pytest.mark.parametrize("blend", ["bicubic", "spline"])
+def test_blend_writes_the_mean_of_the_model_and_a_conserved_interpolation(fine_rasters, tmp_path, blend):
+    """blend=bicubic|spline: lst_pred = (the model's conserved map + the conserved interpolation of
+    the coarse LST) / 2 on the model's pixels, itself conserved; the same tiled or not; refused with
+    conserve=false or an unknown name."""
     import xarray as xr
 
     from lst_lightning.apps.predict import predict_maps
     from lst_lightning.data.io.grid import Grid
     from lst_lightning.data.io.rasters import read_dem
-    from lst_lightning.downscale.fine import Residuals
     from lst_lightning.downscale.grids import nest
-    from lst_lightning.downscale.sharpening import interpolate
+    from lst_lightning.downscale.truth import bicubic_conserved, spline_conserved
 
     r = fine_rasters
     args = ("dates=[2020-01-13]", "bands=[day]", f"fine_dem={r['dem']}", f"fine_ndvi={r['ndvi']}")
@@ -218,25 +219,25 @@ def test_blend_bicubic_writes_the_mean_of_the_model_and_conserved_bicubic(fine_r
             return ds["lst_pred"].values, ds["lst_coarse"].values
 
     model, coarse_fine = fine_map("model", "tile=1000")
-    blended, _ = fine_map("blend", "tile=1000", "blend=bicubic")
-    np.testing.assert_allclose(fine_map("tiled", "tile=30", "blend=bicubic")[0], blended, atol=1e-4, equal_nan=True)
+    blended, _ = fine_map("blend", "tile=1000", f"blend={blend}")
+    np.testing.assert_allclose(fine_map("tiled", "tile=30", f"blend={blend}")[0], blended, atol=1e-4, equal_nan=True)
     coarse = coarse_fine[0, ::F, ::F][None]  # the archive pixels under the fine grid (it starts on an edge)
     _, grid = read_dem(r["dem"])
     sub = Grid.from_corner(grid.west, grid.north, grid.dlon * F, grid.dlat * F, coarse.shape[1:])
-    nesting = nest(grid, sub)
     whole = (slice(0, grid.shape[0]), slice(0, grid.shape[1]))
-    bicubic = np.where(np.isfinite(model), interpolate(coarse[0], nesting, 3)[None], np.nan)
-    bicubic = Residuals("block", coarse, nesting).apply(*whole, bicubic)
+    method = {"bicubic": bicubic_conserved, "spline": spline_conserved}[blend]
+    interpolated = method(coarse, nest(grid, sub), *whole, np.isfinite(model))
     np.testing.assert_array_equal(np.isnan(blended), np.isnan(model))
     inner = np.zeros(model.shape, bool)
-    inner[:, 2 * F:-2 * F, 2 * F:-2 * F] = True  # away from the crop's edge, where the bicubic sees other pixels
+    m = {"bicubic": 2, "spline": 4}[blend] * F  # away from the crop's edge, where lst-predict sees other pixels
+    inner[:, m:-m, m:-m] = True
     ok = inner & np.isfinite(model)
-    np.testing.assert_allclose(blended[ok], 0.5 * (model + bicubic)[ok], atol=0.05)
+    np.testing.assert_allclose(blended[ok], 0.5 * (model + interpolated)[ok], atol=0.05)
     assert np.nanmax(np.abs(blended - model)) > 0.01
     blocks = blended[0].reshape(40, F, 40, F)
     has = np.isfinite(blocks).any(axis=(1, 3)) & np.isfinite(coarse[0])
     np.testing.assert_allclose(np.nanmean(blocks, axis=(1, 3))[has], coarse[0][has], atol=2e-3)
-    with pytest.raises(LSTError, match="blend=bicubic: the mean is of two conserved maps"):
-        predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "x", *args, "blend=bicubic", "conserve=false"))
-    with pytest.raises(LSTError, match="blend=spline: choose bicubic"):
-        predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "y", *args, "blend=spline"))
+    with pytest.raises(LSTError, match=f"blend={blend}: the mean is of two conserved maps"):
+        predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "x", *args, f"blend={blend}", "conserve=false"))
+    with pytest.raises(LSTError, match="blend=kriging: choose bicubic or spline"):
+        predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "y", *args, "blend=kriging"))

@@ -28,8 +28,9 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
     result = json.loads((root / "scale_check.json").read_text())
     summary = result["summary"]["lightgbm"]
     assert set(summary["rmse"]) == {"model", "model, block residual", "model, raw", "native-scale model",
-                                    "model + conserved bicubic",
-                                    "ATPRK", "DMS", "regression", "bicubic", "bicubic, conserved", "bilinear",
+                                    "model + conserved bicubic", "model + conserved spline",
+                                    "ATPRK", "DMS", "regression", "spline, conserved", "bicubic",
+                                    "bicubic, conserved", "bilinear",
                                     "repeat"}
     assert all(n > 100 for n in summary["pixels"])
     rmse = {m: s["all"]["mean"] for m, s in summary["rmse"].items()}
@@ -38,6 +39,7 @@ def test_scale_check_scores_every_method_on_the_same_held_out_pixels(tmp_path):
     assert rmse["model"] < rmse["repeat"] and rmse["model"] < rmse["model, raw"]
     # the mean of two predictions: never worse than the worse of them (RMSE is convex)
     assert rmse["model + conserved bicubic"] <= max(rmse["model"], rmse["bicubic, conserved"]) + 1e-9
+    assert rmse["model + conserved spline"] <= max(rmse["model"], rmse["spline, conserved"]) + 1e-9
     # the sharpeners use the fine elevation: better than repeating the coarse value
     assert rmse["ATPRK"] < rmse["repeat"] and rmse["DMS"] < rmse["repeat"]
     assert "| ATPRK (regression + area-to-point kriging of its residuals) |" in report

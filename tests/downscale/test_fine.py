@@ -9,7 +9,7 @@ from lst_lightning.data.io.grid import Grid
 from lst_lightning.downscale.fine import Residuals, conserve_tile, downscale, predict_tile, predict_tile_width
 from lst_lightning.downscale.grids import nest
 from lst_lightning.downscale.tiles import FineInputs, tile_cache, tile_ranges
-from lst_lightning.downscale.truth import edge_step_ratio
+from lst_lightning.downscale.truth import bicubic_pair, edge_step_ratio, spline_conserved
 from lst_lightning.errors import LSTError
 from lst_lightning.features import FeatureLayout
 
@@ -201,6 +201,29 @@ def test_conserved_maps_average_to_the_coarse_pixels_and_smooth_ones_leave_no_st
     np.testing.assert_allclose(out[0].reshape(12, f, 14, f).mean(axis=(1, 3)), coarse[0], atol=1e-4)
     ratio = edge_step_ratio(out, n)
     assert (ratio < 1.1) if mode == "smooth" else (ratio > 3)
+
+
+def test_the_conservative_spline_method_conserves_without_steps_and_tiles_like_the_whole_grid():
+    """The "spline, conserved" method of the scale check (and of lst-predict blend=spline): each
+    coarse pixel's fine pixels average to it, a missing coarse pixel stays missing, no steps at the
+    coarse edges where block-conserved bicubic has them, and a tile equals its part of the whole."""
+    f = 9
+    n = nest(fine_grid(f, 0, 0, (12 * f, 14 * f)), COARSE)
+    y, x = np.mgrid[:12 * f, :14 * f] / (3.0 * f)
+    truth = (300 + 2 * np.sin(y) * np.cos(0.7 * x)).astype(np.float32)
+    coarse = np.stack([truth.reshape(12, f, 14, f).mean(axis=(1, 3))] * 2)
+    coarse[1, 5, 6] = np.nan
+    rows, cols = slice(0, 12 * f), slice(0, 14 * f)
+    out = spline_conserved(coarse, n, rows, cols)
+    assert out.shape == (2, 12 * f, 14 * f) and out.dtype == np.float32
+    means = out.reshape(2, 12, f, 14, f).mean(axis=(2, 4))
+    np.testing.assert_allclose(means[0], coarse[0], atol=1e-4)
+    assert np.isnan(means[1, 5, 6]) and np.isfinite(np.delete(means[1].ravel(), 5 * 14 + 6)).all()
+    steps = edge_step_ratio(out[:1], n), edge_step_ratio(bicubic_pair(coarse[:1], n, rows, cols)[1], n)
+    assert steps[0] < 1.08 < 1.15 < steps[1], steps
+    assert np.sqrt(np.mean((out[0] - truth) ** 2)) < 0.05  # a smooth field comes back nearly exactly
+    tile = spline_conserved(coarse, n, slice(3 * f, 8 * f), slice(2 * f, 9 * f))
+    np.testing.assert_allclose(tile, out[:, 3 * f:8 * f, 2 * f:9 * f], atol=1e-4)
 
 
 def test_fine_maps_can_conserve_radiance(rng):
