@@ -134,14 +134,18 @@ def rmse_by_group(table: dict[str, dict], path: Path, xlabel: str = "month", tit
 
 
 def _grouped_bars(ax, values: dict[str, dict[str, float]], ylabel: str, title: str = "",
-                  reference: tuple[str, float] | None = None) -> None:
+                  reference: tuple[str, float] | None = None, errors: dict | None = None) -> None:
+    """``errors[series][category]``: the half-width of each bar's interval (cross-validated figures),
+    drawn as an error bar; bars without one have none."""
     series = list(values)
     cats = list(dict.fromkeys(c for s in series for c in values[s]))
     x = np.arange(len(cats))
     width = 0.8 / max(len(series), 1)
     for i, s in enumerate(series):
         ys = [values[s].get(c, np.nan) for c in cats]
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, ys, width, label=s)
+        err = [(errors or {}).get(s, {}).get(c, np.nan) for c in cats]
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, ys, width, label=s,
+               yerr=err if np.isfinite(err).any() else None, capsize=3, error_kw={"lw": 1})
     if reference:
         ax.axhline(reference[1], color="grey", ls="--", label=reference[0])
     ax.axhline(0, color="black", lw=0.6)
@@ -152,17 +156,18 @@ def _grouped_bars(ax, values: dict[str, dict[str, float]], ylabel: str, title: s
 
 
 def bars(values: dict[str, dict[str, float]], path: Path, ylabel: str, title: str = "",
-         reference: tuple[str, float] | None = None) -> Path:
-    """Grouped bars: ``values[series][category]``; an optional horizontal reference line."""
+         reference: tuple[str, float] | None = None, errors: dict | None = None) -> Path:
+    """Grouped bars: ``values[series][category]``, with ``errors`` (same keys: 95 % half-widths) as
+    error bars; an optional horizontal reference line."""
     plt = _pyplot()
     n_cats = len({c for s in values.values() for c in s})
     fig, ax = plt.subplots(figsize=(max(5.5, 0.9 * n_cats + 2), 3.8))
-    _grouped_bars(ax, values, ylabel, title, reference)
+    _grouped_bars(ax, values, ylabel, title, reference, errors)
     return _save(fig, path)
 
 
 def importance_bars(permutation: dict[str, dict[str, float]], ablation: dict[str, dict[str, float]],
-                    path: Path) -> Path:
+                    path: Path, permutation_errors: dict | None = None) -> Path:
     """Feature-group importance, two panels: RMSE increase (K) when the group is shuffled on the
     test set (``permutation[model][group]``) and when the model is retrained without it
     (``ablation[model][group]``)."""
@@ -171,6 +176,8 @@ def importance_bars(permutation: dict[str, dict[str, float]], ablation: dict[str
                                   (ablation, "ablation: retrained without the group")) if v]
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(6 * max(len(panels), 1), 4), squeeze=False)
     for ax, (values, title) in zip(axes[0], panels):
-        _grouped_bars(ax, values, "test RMSE increase (K)", title)
-    fig.suptitle("feature-group importance")
+        _grouped_bars(ax, values, "test RMSE increase (K)", title,
+                      errors=permutation_errors if values is permutation else None)
+    crossed = any(np.isfinite(hw) for row in (permutation_errors or {}).values() for hw in row.values())
+    fig.suptitle("feature-group importance" + (" (error bars: 95 % interval over the folds)" if crossed else ""))
     return _save(fig, path)

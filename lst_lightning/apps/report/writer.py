@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -36,6 +37,15 @@ def _iv(job, key: str, digits: int = 3) -> str:
     if s is None:
         return _f(job.metrics.get(T + key), digits)
     return f"{_f(s['mean'], digits)} ± {_f(s['half_width'], digits)}"
+
+
+ERROR_BARS = "\n(error bars: 95 % interval of the mean over the folds)"
+
+
+def _half_width(job, key: str) -> float:
+    """The half-width of a cross-validated figure's 95 % interval (NaN for a single split)."""
+    s = job.cv.get(T + key) if job.cv else None
+    return float("nan") if s is None else s["half_width"]
 
 
 def _img(path: Path, out: Path, alt: str) -> str:
@@ -81,8 +91,10 @@ def q2(jobs, split: str, out: Path) -> list[str]:
     order = sorted(jobs.values(), key=lambda j: j.metrics[T + "rmse_k"])
     trivial = order[0].metrics[T + "trivial_rmse_k"]
     fig = plots.bars({"test RMSE (K)": {j.model: j.metrics[T + "rmse_k"] for j in order}},
-                     out / "figures" / "models.png", "test RMSE (K)", f"all models, split={split}",
-                     reference=("trivial (0)", trivial))
+                     out / "figures" / "models.png", "test RMSE (K)",
+                     f"all models, split={split}" + (ERROR_BARS if order[0].cv else ""),
+                     reference=("trivial (0)", trivial),
+                     errors={"test RMSE (K)": {j.model: _half_width(j, "rmse_k") for j in order}})
     rows = [[j.model, _iv(j, "rmse_k"), _iv(j, "rmse_improvement_pct", 1),
              _iv(j, "mse_improvement_pct", 1), _f(j.metrics.get(T + "bias_k"), sign=True),
              _f(j.metrics.get(T + "explained_fraction"), 2), _f(j.metrics.get(T + "all_rmse_k")),
@@ -154,12 +166,16 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
              ""]
     groups = list(dict.fromkeys(g for v in perm.values() for g in v))
     groups += [g for v in ablation.values() for g in v if g not in groups]
-    def perm_cell(model: str, group: str, prefix: str = "") -> str:
+    def perm_half_width(model: str, group: str, prefix: str = "") -> float:
         m = primary[model].metrics
         value = m.get(f"importance/{group}/{prefix}rmse_increase_k")
         high = m.get(f"importance/{group}/{prefix}rmse_increase_k/high")  # cross-validated: the folds' interval
-        cell = _f(value, 3, sign=True)
-        return cell if high is None or value is None else f"{cell} ± {_f(high - value, 3)}"
+        return float("nan") if high is None or value is None else high - value
+
+    def perm_cell(model: str, group: str, prefix: str = "") -> str:
+        cell = _f(primary[model].metrics.get(f"importance/{group}/{prefix}rmse_increase_k"), 3, sign=True)
+        hw = perm_half_width(model, group, prefix)
+        return cell if math.isnan(hw) else f"{cell} ± {_f(hw, 3)}"
 
     rows = [[g, *(perm_cell(m, g, p) for m in perm for p in ("", *(f"band/{b}/" for b in bands[m]))),
              *(_f(ablation[m][g]["rmse_increase_k"], 3, sign=True) if g in ablation[m] else "n/a" for m in ablation)]
@@ -175,7 +191,8 @@ def q3(jobs_all, split: str, out: Path) -> list[str]:
     lines.append("")
     if perm or ablation:
         fig = plots.importance_bars(perm, {m: {g: r["rmse_increase_k"] for g, r in t.items()}
-                                           for m, t in ablation.items()}, out / "figures" / "importance.png")
+                                           for m, t in ablation.items()}, out / "figures" / "importance.png",
+                                    {m: {g: perm_half_width(m, g) for g in v} for m, v in perm.items()})
         lines += [_img(fig, out, "feature importance"), ""]
     return lines
 
@@ -236,7 +253,9 @@ def split_contrast(jobs_all, splits: list[str], out: Path) -> list[str]:
                       f"percentage points of RMSE improvement over `split={honest}` (range "
                       f"{_f(min(gaps), 1, sign=True)} to {_f(max(gaps), 1, sign=True)}).", ""]
     fig = plots.bars({s: {m: j.metrics[T + "rmse_k"] for m, j in by_split[s].items()} for s in splits},
-                     out / "figures" / "split_contrast.png", "test RMSE (K)", "honest vs leaky split")
+                     out / "figures" / "split_contrast.png", "test RMSE (K)",
+                     "honest vs leaky split" + (ERROR_BARS if any(j.cv for j in by_split[honest].values()) else ""),
+                     errors={s: {m: _half_width(j, "rmse_k") for m, j in by_split[s].items()} for s in splits})
     return lines + [_img(fig, out, "split contrast"), ""]
 
 
