@@ -87,16 +87,18 @@ def bench_cache(tmp: Path, day_step: int, shape: tuple[int, int]):
                          cache_root=tmp / "cache", progress=False, quiet=True)
 
 
-def bench_datamodule(cache, batch_size: int, batches: int, groups: tuple[str, ...] | None = None):
+def bench_datamodule(cache, batch_size: int, batches: int, groups: tuple[str, ...] | None = None,
+                     prefetch: int = 0):
     """The training datamodule over ``cache`` (``groups``, default the original inputs; space_days
-    split), set up, with ``batches`` batches of ``batch_size`` per epoch."""
+    split), set up, with ``batches`` batches of ``batch_size`` per epoch (``prefetch`` made ahead)."""
     from lst_lightning.data.loading.datamodule import LSTDataModule
     from lst_lightning.data.loading.gatherer import layout_for
     from lst_lightning.features import FeatureLayout
 
     layout = FeatureLayout(k=cache.k, meta=cache.meta) if groups is None else layout_for(cache, groups)
     dm = LSTDataModule(cache, layout, {"kind": "space_days"}, batch_size=batch_size,
-                       samples_per_epoch=batch_size * batches, eval_samples=10_000, scaler_samples=20_000)
+                       samples_per_epoch=batch_size * batches, eval_samples=10_000, scaler_samples=20_000,
+                       prefetch=prefetch)
     dm.setup()
     return dm
 

@@ -28,7 +28,10 @@ def bench_training(args) -> list[dict]:
     sizes = dict(batch=BATCH, batches=args.train_batches, frames=res["frames"], shape=res["shape"],
                  model=args.train_model, groups=groups, cache=args.train_cache or "synthetic")
     cpu = res["cpu"]
-    out = [figure("train_pipeline", cpu["pipeline"], "samples/s", **sizes),
+    out = [figure("train_pipeline", cpu["pipeline"], "samples/s", note=f"data.loader.prefetch={res['prefetch']}",
+                  **sizes),
+           figure("train_pipeline_no_prefetch", cpu["no_prefetch"], "samples/s", note="data.loader.prefetch=0",
+                  **sizes),
            figure("train_in_memory", cpu["memory"], "samples/s", **sizes),
            figure("train_pipeline_ratio", cpu["pipeline"] / cpu["memory"], "ratio", **sizes)]
     if "cuda" in res:
@@ -59,13 +62,14 @@ def training_child(cache_path: str, batch_size: str, batches: str, model: str = 
     batch_size, batches = int(batch_size), int(batches)
     # the archive was generated and prepared by the parent: this RSS is the run's own
     cache = open_cache(cache_path)
-    dm = bench_datamodule(cache, batch_size, batches, tuple(filter(None, groups.split(","))) or None)
+    prefetch = int(OmegaConf.load(CONF_DIR / "data" / "loader" / "default.yaml").prefetch)  # the default
+    dm = bench_datamodule(cache, batch_size, batches, tuple(filter(None, groups.split(","))) or None, prefetch)
     # the model config file itself (not a composed train config): the network, its ensemble, its optimizer
     conf = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "model" / f"{model}.yaml"))
     module = LSTRegressor(net=conf["net"], layout=dm.layout.to_json(), optimizer=conf.get("optimizer"),
                           ensemble=conf.get("ensemble", 1), clip=conf.get("clip_inputs"))
     module.scaler.fit(*dm.scaler_arrays())
-    out = {"frames": len(cache.meta["frames"]), "shape": list(cache.grid.shape),
+    out = {"frames": len(cache.meta["frames"]), "shape": list(cache.grid.shape), "prefetch": prefetch,
            "cpu": train_rates(module, dm, torch.device("cpu"))}
     if torch.cuda.is_available():
         out["cuda"] = train_rates(module, dm, torch.device("cuda"), resident=True)
@@ -100,6 +104,9 @@ def train_rates(module, dm, device, resident: bool = False) -> dict:
     n = sum(len(b["target"]) for b in in_memory)
     rates = {"pipeline": n / best_time(lambda: epoch(dm.train_dataloader()), 2),
              "memory": n / best_time(lambda: epoch(in_memory), 2)}
+    prefetch, dm.prefetch = dm.prefetch, 0
+    rates["no_prefetch"] = n / best_time(lambda: epoch(dm.train_dataloader()), 2)
+    dm.prefetch = prefetch
     if resident:
         dm_resident = resident_datamodule(dm.cache, dm.batch_size, len(in_memory), device)
         rates["resident"] = n / best_time(lambda: epoch(dm_resident.train_dataloader()), 2)

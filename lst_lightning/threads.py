@@ -14,8 +14,9 @@ docs/performance.md). The results do not change: it is how threads wait, not wha
 
 Thread counts are left to the libraries (torch intra-op and LightGBM ``n_jobs: 0``: the cores this
 process may use; ``cv_jobs`` workers get their share), and the DataLoader runs in the main process
-(``data.loader.num_workers: 0``): the stream is not the bottleneck, and more processes would only
-compete for the same cores.
+(``data.loader.num_workers: 0``), with one thread making the next training batches while the step
+runs (``data.loader.prefetch``, data/loading/prefetch.py): more processes would only compete for the
+same cores.
 
 A variable the user has set wins (``OMP_WAIT_POLICY=ACTIVE python train.py ...``: the old
 behaviour, which can be faster on cores nothing else uses).

@@ -103,8 +103,9 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
         files.append(geotiff_from_netcdf(nc, t, grid, out / f"lst_fine_{stem}.tif"))
         if level is not None:
             files.append(geotiff_from_netcdf(nc, t, grid, out / f"lst_halfwidth_fine_{stem}.tif", HALFWIDTH))
+        what = name if blend is None else f"mean of {name} and conserved {blend}"
         files.append(_panel(out / f"panel_fine_{stem}.png", nc, t, grid, truth,
-                            f"{name} at 1/{nesting.f} of the LST pixel: {stem}", level))
+                            f"{what} at 1/{nesting.f} of the LST pixel: {stem}", level))
     print(f"written: {', '.join(str(p) for p in files)}")
     return files
 

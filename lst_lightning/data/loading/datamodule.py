@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from lst_lightning.data.cache import Cache
 from lst_lightning.data.loading.gatherer import FeatureGatherer, Gatherer, to_torch
+from lst_lightning.data.loading.prefetch import check_prefetch, prefetched
 from lst_lightning.data.loading.sampling import count_samples, draw_samples, drawn_part, eval_indices
 from lst_lightning.data.loading.splits import PARTS, SplitPlan, check_guarantees, make_split
 from lst_lightning.errors import LSTError
@@ -37,9 +38,9 @@ class TrainStream(IterableDataset):
     step on one rank would wait forever for the others' gradients); its workers share them out."""
 
     def __init__(self, gatherer: Gatherer, plan: SplitPlan, batch_size: int, batches: int,
-                 seed: int, observed_only: bool = False, epoch: int = 0):
+                 seed: int, observed_only: bool = False, epoch: int = 0, prefetch: int = 0):
         self.gatherer, self.plan, self.batch_size, self.batches = gatherer, plan, batch_size, batches
-        self.seed, self.observed_only, self.epoch = seed, observed_only, epoch
+        self.seed, self.observed_only, self.epoch, self.prefetch = seed, observed_only, epoch, prefetch
 
     def __len__(self) -> int:
         return math.ceil(self.batches / _readers()[1])
@@ -56,6 +57,12 @@ class TrainStream(IterableDataset):
         return rng, shard, world * workers, range(worker, math.ceil(self.batches / world), workers)
 
     def __iter__(self):
+        """This epoch's batches; in the main process made ``prefetch`` batches ahead by a thread
+        (data/loading/prefetch.py: the same batches; DataLoader workers already run ahead)."""
+        batches = self._batches()
+        return prefetched(batches, self.prefetch) if self.prefetch and get_worker_info() is None else batches
+
+    def _batches(self):
         rng, shard, shards, steps = self._epoch()
         part = drawn_part(self.gatherer, self.plan["train"], shard, shards)
         for _ in steps:
@@ -185,13 +192,14 @@ class LSTDataModule(SampleData):
                  batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 100_000,
                  eval_samples: int = 100_000, num_workers: int = 0, pin_memory: bool = False,
                  train_observed_only: bool = False, scaler_samples: int = 50_000, seed: int = 0,
-                 device_resident: bool = False, epoch_passes: float | None = None):
+                 device_resident: bool = False, epoch_passes: float | None = None, prefetch: int = 0):
         super().__init__()
         self.cache, self.layout, self.split_cfg, self.bands = cache, layout, dict(split), tuple(bands)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.samples_per_epoch, self.eval_samples = int(samples_per_epoch), int(eval_samples)
         self.epoch_passes = epoch_passes
         self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
+        self.prefetch = check_prefetch(prefetch)
         self.train_observed_only, self.scaler_samples, self.seed = train_observed_only, scaler_samples, seed
         self.plan: SplitPlan | None = None
         self.gatherer = FeatureGatherer(cache, layout)  # checks the cache gives every group
@@ -249,7 +257,8 @@ class LSTDataModule(SampleData):
         batches = epoch_batches(self.samples_per_epoch, self.batch_size, self.summary.samples["train"],
                                 self.epoch_passes)
         self._train_stream = TrainStream(self.batch_gatherer(), self.plan, self.batch_size, batches, self.seed,
-                                         self.train_observed_only, epoch=self._train_epoch)
+                                         self.train_observed_only, epoch=self._train_epoch,
+                                         prefetch=0 if self.device_resident else self.prefetch)
         return self._loader(self._train_stream)
 
     # Saved in checkpoints: a run resumed with ckpt_path=last draws the batches the uninterrupted

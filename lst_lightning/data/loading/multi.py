@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from lst_lightning.data.loading.datamodule import EvalStream, SampleData, SplitSummary, TrainStream, epoch_batches
 from lst_lightning.data.loading.gatherer import FeatureGatherer, Gatherer, to_torch
+from lst_lightning.data.loading.prefetch import check_prefetch
 from lst_lightning.data.loading.sampling import draw_samples, drawn_part, proportional
 from lst_lightning.data.loading.scaling import input_bounds
 from lst_lightning.data.loading.splits import PARTS, SplitPart, SplitPlan, fully_inside
@@ -91,11 +92,11 @@ class MultiTrainStream(TrainStream):
     """TrainStream over several archives: every batch holds ``quota[a]`` samples of archive a."""
 
     def __init__(self, modules: list, gatherer: MultiGatherer, quota: np.ndarray, batches: int, seed: int,
-                 epoch: int = 0):
-        super().__init__(gatherer, None, int(quota.sum()), batches, seed, epoch=epoch)
+                 epoch: int = 0, prefetch: int = 0):
+        super().__init__(gatherer, None, int(quota.sum()), batches, seed, epoch=epoch, prefetch=prefetch)
         self.modules, self.quota = modules, quota
 
-    def __iter__(self):
+    def _batches(self):
         rng, shard, shards, steps = self._epoch()
         live = [a for a, q in enumerate(self.quota) if q > 0]
         parts = {a: drawn_part(self.modules[a].gatherer, self.modules[a].plan["train"], shard, shards)
@@ -137,7 +138,7 @@ class MultiDataModule(SampleData):
     def __init__(self, modules: dict, balance: str = "samples", held_out: str | None = None,
                  batch_size: int = 1024, eval_batch_size: int = 8192, samples_per_epoch: int = 100_000,
                  scaler_samples: int = 50_000, seed: int = 0, epoch_passes: float | None = None,
-                 clip: float | None = None):
+                 clip: float | None = None, prefetch: int = 0):
         super().__init__()
         if balance not in BALANCES:
             raise LSTError(f"data.balance: unknown {balance!r}; choose from {list(BALANCES)}")
@@ -147,7 +148,7 @@ class MultiDataModule(SampleData):
         self.balance, self.held_out = balance, held_out
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.samples_per_epoch, self.scaler_samples, self.seed = int(samples_per_epoch), int(scaler_samples), seed
-        self.epoch_passes, self.clip = epoch_passes, clip
+        self.epoch_passes, self.clip, self.prefetch = epoch_passes, clip, check_prefetch(prefetch)
         self.layout = next(iter(modules.values())).layout
         self.gatherer: MultiGatherer | None = None
         self.summary: SplitSummary | None = None
@@ -218,7 +219,7 @@ class MultiDataModule(SampleData):
         batches = epoch_batches(self.samples_per_epoch, self.batch_size, self.summary.samples["train"],
                                 self.epoch_passes)
         self._train_stream = MultiTrainStream(list(self.modules.values()), self.gatherer, self.quota(self.batch_size),
-                                              batches, self.seed, self._train_epoch)
+                                              batches, self.seed, self._train_epoch, self.prefetch)
         return self._loader(self._train_stream)
 
     def val_dataloader(self) -> DataLoader:

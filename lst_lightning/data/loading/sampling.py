@@ -16,7 +16,7 @@ COUNT_FRAMES_MAX = 2000  # beyond this many frames, sample counts are estimated 
 
 def drawn_part(gatherer: FeatureGatherer, part: SplitPart, shard: int = 0, shards: int = 1) -> SplitPart:
     """The part as one reader draws from it: without the pixels that hold a sample in no frame
-    (open sea, a tile's empty corners: on the real year h18v04 more than half the grid), which
+    (sea, windows never complete: on the real year h18v04 half the grid), which
     rejection sampling would only ever reject, and dealt out over the readers, so that each
     (frame, pixel) sample belongs to exactly one rank x worker and together they cover the part.
     The samples it holds, and the chance of each being drawn, are the part's."""

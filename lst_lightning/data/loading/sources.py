@@ -23,6 +23,7 @@ from lst_lightning.data.io.formats import OVERPASS_HOUR
 from lst_lightning.data.loading.datamodule import LSTDataModule, SampleData, held_out_samples
 from lst_lightning.data.loading.gatherer import layout_for, pool_layout
 from lst_lightning.data.loading.multi import MultiDataModule
+from lst_lightning.data.loading.prefetch import check_prefetch
 from lst_lightning.errors import LSTError
 from lst_lightning.features import optional_inputs
 from lst_lightning.targets import target_class
@@ -66,6 +67,9 @@ class DataSource(ABC):
     # data; only data=synthetic reads them
     synthetic: dict = field(default_factory=dict)
     archive_dir: str = "data/synthetic"
+
+    def __post_init__(self):
+        check_prefetch(self.loader.get("prefetch", 0))  # before any cache exists
 
     @property
     def sites(self) -> list[str]:
@@ -288,7 +292,7 @@ class Pool(DataSource):
             except LSTError as err:
                 raise LSTError(f"data.archives.{name}: {err}") from None
         sizes = {k: self.loader[k] for k in ("batch_size", "eval_batch_size", "samples_per_epoch", "scaler_samples",
-                                            "epoch_passes") if k in self.loader}
+                                            "epoch_passes", "prefetch") if k in self.loader}
         return MultiDataModule(modules, balance=self.balance, held_out=held_out, seed=seed, clip=clip, **sizes)
 
 
