@@ -18,6 +18,11 @@ process may use; ``cv_jobs`` workers get their share), and the DataLoader runs i
 runs (``data.loader.prefetch``, data/loading/prefetch.py): more processes would only compete for the
 same cores.
 
+With a batch thread, training steps leave it a core: ``step_threads`` gives torch the cores less one
+(at least one). On the 2-core machine the gated network's step is faster on one thread than on
+two anyway (23,300 against 19,800 samples/s on batches in memory), and the batch thread then has
+the other core to itself (docs/performance.md).
+
 A variable the user has set wins (``OMP_WAIT_POLICY=ACTIVE python train.py ...``: the old
 behaviour, which can be faster on cores nothing else uses).
 """
@@ -29,6 +34,20 @@ import os
 THREAD_ENV: dict[str, str] = {
     "OMP_WAIT_POLICY": "PASSIVE",
 }
+
+
+def process_cores() -> int:
+    """The cores this process may run on (its affinity: a ``cv_jobs`` worker's share)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def step_threads(batch_thread: bool) -> int | None:
+    """torch's intra-op threads for training steps: with a thread making the batches, the cores
+    less one (at least one); None = leave torch's own count (no batch thread, or the user's
+    ``OMP_NUM_THREADS``)."""
+    if not batch_thread or "OMP_NUM_THREADS" in os.environ:
+        return None
+    return max(1, process_cores() - 1)
 
 
 def configure_threads() -> dict[str, str]:

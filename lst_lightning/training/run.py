@@ -26,6 +26,7 @@ from lst_lightning.features import resolve_groups
 from lst_lightning.models.baselines import Baseline
 from lst_lightning.models.network import Network
 from lst_lightning.targets import build, check
+from lst_lightning.threads import step_threads
 from lst_lightning.training import tracking
 from lst_lightning.training.baseline_run import run_baseline
 from lst_lightning.training.callbacks import ConsoleProgress, RandomState
@@ -170,6 +171,9 @@ def _train_network(cfg: DictConfig, dm, loggers: list, out: Path) -> tuple[dict,
     module.scaler.fit(batch["scalars"], batch["patch"])
     module.fit_band_weights(batch["target"], batch["band"])
     trainer = build_trainer(cfg, loggers, [RandomState()])
+    threads = step_threads(dm.batch_thread)
+    if threads is not None:  # the batch thread gets a core of its own (lst_lightning/threads.py)
+        torch.set_num_threads(threads)
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(cfg, out))
     except SystemExit:  # Lightning turns Ctrl-C into exit(1) after its own clean-up: an interrupt it is

@@ -167,6 +167,11 @@ class SampleData(L.LightningDataModule, ABC):
     def sites(self) -> dict[str, "SplitSummary"]:
         return {}
 
+    @property
+    def batch_thread(self) -> bool:
+        """Whether a background thread makes the training batches (data.loader.prefetch)."""
+        return False
+
     @abstractmethod
     def eval_index(self, part: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The fixed evaluation samples (frame, row, col) of ``part`` (val or test)."""
@@ -230,6 +235,10 @@ class LSTDataModule(SampleData):
             pixels={p: int(plan[p].pixels.size) for p in PARTS},
             samples={p: counts[p][0] for p in PARTS}, estimated={p: counts[p][1] for p in PARTS},
             eval_samples={p: int(self._eval[p][0].size) for p in ("val", "test")})
+
+    @property
+    def batch_thread(self) -> bool:
+        return bool(self.prefetch) and self.num_workers == 0 and not self.device_resident
 
     def draw_train(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n`` random training samples (frame, row, col): the scaler's and the baselines' draws."""

@@ -212,6 +212,10 @@ class MultiDataModule(SampleData):
         return (np.concatenate([i[0] + self.offsets[a] for a, i in enumerate(index)]),
                 np.concatenate([i[1] for i in index]), np.concatenate([i[2] for i in index]))
 
+    @property
+    def batch_thread(self) -> bool:
+        return bool(self.prefetch)
+
     def _loader(self, dataset) -> DataLoader:
         return DataLoader(dataset, batch_size=None, num_workers=0)
 
