@@ -4,9 +4,9 @@ With the DataLoader in the main process (``data.loader.num_workers: 0``, the def
 gathering a batch and the training step on it take turns; a thread that draws and gathers the
 next batches while the step runs overlaps the two (numpy's array work and torch's kernels release
 the GIL). The batches, and their order, are those of the stream without it: the same generator
-draws them, one after the other. On the 2-core machine (gated, the real year h18v04, batch 1024,
-torch on one thread) it took the training rate from 17,800 to 24,000 samples/s, that of batches
-already in memory (docs/performance.md)."""
+draws them, one after the other. Training gives the thread a core of its own (threads.step_threads);
+on the 2-core machine a fold of the gated network on the real year h18v04 (experiment=report) ran
+in 26.2 s against 31.3 s without the thread (docs/performance.md)."""
 from __future__ import annotations
 
 import queue
