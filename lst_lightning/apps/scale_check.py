@@ -38,7 +38,7 @@ from lst_lightning.data.loading.splits import PARTS, save_plan
 from lst_lightning.downscale.fine import Residuals, predict_tile_width
 from lst_lightning.downscale.grids import nest
 from lst_lightning.downscale.tiles import fine_inputs_from, upsample
-from lst_lightning.downscale.truth import band_rmse, coarse_field_methods, common_pixels
+from lst_lightning.downscale.truth import CONSERVED_INTERPOLATIONS, band_rmse, coarse_field_methods, common_pixels
 from lst_lightning.evaluation.conformal import coverage_by
 from lst_lightning.evaluation.intervals import mean_interval, paired_difference
 from lst_lightning.training.jobs import compose_train, train_named
@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 PROG = "lst-scale-check"
 DEFAULT_RESIDUAL, OTHER_RESIDUAL = "smooth", "block"  # how "model" spreads its coarse residuals
 DATA_FILE_KEYS = ("lst_dir", "dem", "ndvi", "landcover", "oracle_dir")
-# the mean of the model and a conserved interpolation, a method of its own: {name: the interpolation}
-BLENDS = {"model + conserved bicubic": "bicubic, conserved", "model + conserved spline": "spline, conserved"}
+# the mean of the model and a conserved interpolation (lst-predict blend=<name>), a method of its own:
+# {its name: the interpolation's method name}
+BLENDS = {f"model + conserved {name}": f"{name}, conserved" for name in CONSERVED_INTERPOLATIONS}
 
 
 # ---------------------------------------------------------------- runs
