@@ -4,6 +4,7 @@ A plain function (tests call it); the ``@hydra.main`` decorator lives only in ``
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from pathlib import Path
@@ -129,6 +130,12 @@ def run_training(cfg: DictConfig) -> float | None:
         if isinstance(err, KeyboardInterrupt):
             log.warning(resume_hint(cfg, out))
         raise
+    finally:
+        # the run's trainer, module and data module hold each other in reference cycles, and with them
+        # the cache's memory maps: freed now, a process that runs many (folds, sweeps, reports) keeps
+        # one run's maps, not all (h18v04, 5 folds of experiment=report: 2.0 instead of 7.5 GB mapped)
+        del dm, cache, caches, loggers
+        gc.collect()
     _close_distributed()
     metric = results.get(cfg.get("optimized_metric", "val/rmse_k"))
     return float(metric) if metric is not None else None

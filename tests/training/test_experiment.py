@@ -272,3 +272,21 @@ def test_a_custom_archive_says_its_hours_and_warns_once_on_the_default(tmp_path,
     results = json.loads((Path(cfg.paths.output_dir) / "results.json").read_text())
     assert results["overpass_hours"] == expected
     assert all(r["overpass_hours"] == expected for r in results["per_fold"])
+
+
+def test_a_cross_validation_keeps_no_finished_folds_cache_open(tmp_path):
+    """Each fold's trainer, module and data module hold each other in reference cycles, and with
+    them the cache's memory maps: a run frees them when it ends, or a 5-fold run on the real year
+    keeps 7.5 GB of mapped pages instead of 2 GB."""
+    import gc
+
+    from lst_lightning.data.cache import Cache
+    from lst_lightning.training.experiment import run_experiment
+
+    gc.disable()  # no collection by chance: what the runs free is what they free themselves
+    try:
+        run_experiment(cv_cfg(tmp_path, "model=mlp", "logger=none", "intervals=null"))
+        alive = [o for o in gc.get_objects() if isinstance(o, Cache)]
+    finally:
+        gc.enable()
+    assert alive == []
