@@ -11,7 +11,6 @@ from benchmarks.common import best_time, child, figure, peak_rss_kb, run_child, 
 from benchmarks.inputs import bench_cache, bench_datamodule, resident_datamodule
 
 BATCH = 1024
-REPEAT = 3  # timed epochs of each kind, the best counts (the shared machine's rates vary by 10-20 %)
 
 
 @stage("training")
@@ -21,11 +20,12 @@ def bench_training(args) -> list[dict]:
     archive, or on a prepared cache (--train-cache, e.g. the real year's, with --train-groups)."""
     groups = ",".join(args.train_groups)
     if args.train_cache:
-        res = run_child("training", args.train_cache, BATCH, args.train_batches, args.train_model, groups)
+        res = run_child("training", args.train_cache, BATCH, args.train_batches, args.train_model, groups,
+                        args.repeat)
     else:
         with tempfile.TemporaryDirectory(prefix="lst-bench-") as tmp:
             res = run_child("training", bench_cache(Path(tmp), args.day_step, args.shape).path, BATCH,
-                            args.train_batches, args.train_model, groups)
+                            args.train_batches, args.train_model, groups, args.repeat)
     sizes = dict(batch=BATCH, batches=args.train_batches, frames=res["frames"], shape=res["shape"],
                  torch_threads=res["threads"],
                  model=args.train_model, groups=groups, cache=args.train_cache or "synthetic")
@@ -49,7 +49,8 @@ def bench_training(args) -> list[dict]:
 
 
 @child("training")
-def training_child(cache_path: str, batch_size: str, batches: str, model: str = "mlp", groups: str = "") -> dict:
+def training_child(cache_path: str, batch_size: str, batches: str, model: str = "mlp", groups: str = "",
+                   repeat: str = "2") -> dict:
     """A network (conf/model/<model>.yaml), one epoch of ``batches`` steps: from the real stream vs
     from tensors in memory, on the CPU, and on the GPU when there is one (there also with the
     device-resident stream)."""
@@ -76,14 +77,14 @@ def training_child(cache_path: str, batch_size: str, batches: str, model: str = 
     module.scaler.fit(*dm.scaler_arrays())
     out = {"frames": len(cache.meta["frames"]), "shape": list(cache.grid.shape), "prefetch": prefetch,
            "threads": torch.get_num_threads(),
-           "cpu": train_rates(module, dm, torch.device("cpu"))}
+           "cpu": train_rates(module, dm, torch.device("cpu"), repeat=int(repeat))}
     if torch.cuda.is_available():
-        out["cuda"] = train_rates(module, dm, torch.device("cuda"), resident=True)
+        out["cuda"] = train_rates(module, dm, torch.device("cuda"), resident=True, repeat=int(repeat))
     out["maxrss_kb"] = peak_rss_kb()
     return out
 
 
-def train_rates(module, dm, device, resident: bool = False) -> dict:
+def train_rates(module, dm, device, resident: bool = False, repeat: int = 2) -> dict:
     """Training samples/s of ``module`` on ``device``: fed by the host stream (batches copied to the
     device as Lightning does), by batches already on the device, and (``resident``) by the
     device-resident stream."""
@@ -108,13 +109,14 @@ def train_rates(module, dm, device, resident: bool = False) -> dict:
     in_memory = [on_device(b) for b in dm.train_dataloader()]
     epoch(in_memory)  # warm-up: allocator, kernels
     n = sum(len(b["target"]) for b in in_memory)
-    rates = {"pipeline": n / best_time(lambda: epoch(dm.train_dataloader()), REPEAT),
-             "memory": n / best_time(lambda: epoch(in_memory), REPEAT)}
+    # the best of ``repeat`` timed epochs of each kind: the shared machine's rates vary by 10-20 %
+    rates = {"pipeline": n / best_time(lambda: epoch(dm.train_dataloader()), repeat),
+             "memory": n / best_time(lambda: epoch(in_memory), repeat)}
     prefetch, dm.prefetch = dm.prefetch, 0
-    rates["no_prefetch"] = n / best_time(lambda: epoch(dm.train_dataloader()), REPEAT)
+    rates["no_prefetch"] = n / best_time(lambda: epoch(dm.train_dataloader()), repeat)
     dm.prefetch = prefetch
     if resident:
         dm_resident = resident_datamodule(dm.cache, dm.batch_size, len(in_memory), device)
-        rates["resident"] = n / best_time(lambda: epoch(dm_resident.train_dataloader()), 2)
+        rates["resident"] = n / best_time(lambda: epoch(dm_resident.train_dataloader()), repeat)
     module.to("cpu")
     return rates

@@ -20,6 +20,7 @@ FIGURES = {
     "prepare_build_only": "window-samples/s", "prepare_peak_rss": "MiB", "prepare_reuse": "s",
     "gather": "samples/s", "train_stream": "samples/s", "batch_assembly_peak_rss": "MiB",
     "device_gather": "samples/s", "device_stream": "samples/s", "train_pipeline": "samples/s",
+    "train_pipeline_no_prefetch": "samples/s",
     "train_in_memory": "samples/s", "train_pipeline_ratio": "ratio", "training_peak_rss": "MiB",
 }
 
@@ -81,7 +82,7 @@ def test_training_rates_with_the_device_resident_stream(random_cache):
     module = LSTRegressor(net=net, layout={"k": random_cache.k}, optimizer={"name": "adam", "lr": 1e-3})
     module.scaler.fit(*dm.scaler_arrays())
     rates = train_rates(module, dm, torch.device("cpu"), resident=True)
-    assert set(rates) == {"pipeline", "memory", "resident"}
+    assert set(rates) == {"pipeline", "no_prefetch", "memory", "resident"}
     assert all(math.isfinite(v) and v > 0 for v in rates.values())
     assert next(module.parameters()).device.type == "cpu"
 
