@@ -44,6 +44,7 @@ def test_the_mean_of_two_cross_validations_is_scored_on_their_folds(tmp_path, ca
 def test_runs_on_other_folds_are_refused_in_one_line(tmp_path, capsys):
     a = _cv(tmp_path, "a", "model=ridge", "model.train_samples=2000")
     b = _cv(tmp_path, "b", "model=ridge", "model.train_samples=2000", "split.seed=7")
+    capsys.readouterr()  # the runs' own output
     assert load_script("cv_ensemble").main([str(a), str(b)]) == 2
     err = capsys.readouterr().err
     assert "the runs are not the same folds" in err and err.count("\n") == 1
