@@ -108,7 +108,7 @@ def test_ddp_over_several_archives_counts_every_held_out_sample_once(sites, tmp_
     from tests.data.inputs import SITES, archives_override
 
     pooled = ["data=multi", archives_override(sites), "split.space.block_px=10", "data.k=5",
-              "trainer.max_epochs=2", "data.loader.samples_per_epoch=4096"]
+              "trainer.max_epochs=2", "data.loader.samples_per_epoch=8192"]
     single = run_train(tmp_path, tmp_path / "data", "single", *pooled, "data.loader.batch_size=256")
     ddp = run_train(tmp_path, tmp_path / "data", "ddp", *pooled, "trainer=ddp", "trainer.accelerator=cpu",
                     "trainer.devices=2", "data.loader.batch_size=128")
