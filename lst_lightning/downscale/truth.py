@@ -127,10 +127,10 @@ def spline_conserved(coarse: np.ndarray, nesting, rows: slice, cols: slice,
     fill leaves a coarse pixel's fine pixels incomplete: the "spline, conserved" method; with
     ``where``, only on those pixels (conserved over them)."""
     out = []
-    for c in coarse:
+    for t, c in enumerate(coarse):
         surface = sample(conservative_spline(c, nesting.f), nesting, rows, cols)
         if where is not None:
-            surface = np.where(where[len(out)], surface, np.nan)
+            surface = np.where(where[t], surface, np.nan)
         out.append(conserve_tile(surface, c, nesting, rows, cols))
     return np.stack(out).astype(np.float32)
 

@@ -267,7 +267,7 @@ class LSTDataModule(SampleData):
                                 self.epoch_passes)
         self._train_stream = TrainStream(self.batch_gatherer(), self.plan, self.batch_size, batches, self.seed,
                                          self.train_observed_only, epoch=self._train_epoch,
-                                         prefetch=0 if self.device_resident else self.prefetch)
+                                         prefetch=self.prefetch if self.batch_thread else 0)
         return self._loader(self._train_stream)
 
     # Saved in checkpoints: a run resumed with ckpt_path=last draws the batches the uninterrupted
