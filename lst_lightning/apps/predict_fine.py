@@ -66,11 +66,15 @@ def fine_inputs(cfg, run, picked: list[int]):
 
 def check_blend(cfg) -> str | None:
     """``blend``: null or a conserved interpolation, and only on conserved maps (the mean of two
-    conserved maps is one)."""
+    conserved maps is one); ``auto``: the spline when the maps conserve the linear mean (the
+    interpolations do), else none."""
     blend = cfg.get("blend")
+    if blend == "auto":
+        linear = (cfg.conserve is None or bool(cfg.conserve)) and cfg.get("conservation", "linear") == "linear"
+        return "spline" if linear else None
     if blend is not None and blend not in CONSERVED_INTERPOLATIONS:
         raise LSTError(f"blend={blend}: choose {' or '.join(CONSERVED_INTERPOLATIONS)} (the mean of the model's map "
-                       "and that conserved interpolation of the archive's LST) or null (the model alone)")
+                       "and that conserved interpolation of the archive's LST), auto or null (the model alone)")
     if blend and cfg.conserve is not None and not cfg.conserve:
         raise LSTError(f"blend={blend}: the mean is of two conserved maps; it needs conserve=true (the default "
                        "with fine_dem), not conserve=false")
@@ -96,8 +100,9 @@ def predict_fine_maps(cfg, run, picked: list[int]) -> list[Path]:
     with fine_netcdf(nc, grid, inputs.frames, inputs.dem, history, level) as ds:
         _write_maps(ds, inputs, run, spread, int(cfg.tile), n_tiles, f"fine_dem {cfg.fine_dem}", blend)
     files = [nc]
-    truth = _score_truth(cfg, nc, inputs, run, out, files) if cfg.get("fine_truth") else None
     name = run.cfg.model.get("name", "")
+    label = "model" if blend is None else f"model + conserved {blend}"
+    truth = _score_truth(cfg, nc, inputs, run, out, files, label) if cfg.get("fine_truth") else None
     for t, frame in enumerate(inputs.frames):
         stem = f"{frame['date']}_{frame['band']}"
         files.append(geotiff_from_netcdf(nc, t, grid, out / f"lst_fine_{stem}.tif"))
@@ -163,14 +168,15 @@ def _write_maps(ds, inputs, run, spread, tile: int, n_tiles: int, what: str, ble
                 bar.update(1)
 
 
-def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-    """Score the written maps against ``cfg.fine_truth`` (downscale/truth.py): print the table,
-    write fine_metrics.json; returns the truth [T, Hf, Wf] and where it was observed, for the panels."""
+def _score_truth(cfg, nc: Path, inputs, run, out: Path, files: list[Path], label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Score the written maps (``label``: what they are, the model or its blend) against
+    ``cfg.fine_truth`` (downscale/truth.py): print the table, write fine_metrics.json; returns the
+    truth [T, Hf, Wf] and where it was observed, for the panels."""
     truth, seen = truth_frames(str(cfg.fine_truth), inputs.nesting.fine, inputs.frames)
     with netCDF4.Dataset(nc) as ds:
         pred = np.ma.filled(ds["lst_pred"][:].astype(np.float32), np.nan)
     scores = score(pred, truth, seen, inputs, np.asarray(run.dm.cache.array("dem")),
-                   [f["band"] for f in inputs.frames])
+                   [f["band"] for f in inputs.frames], label)
     print(format_scores(scores))
     write_json(out / "fine_metrics.json", {"fine_truth": str(cfg.fine_truth), **scores})
     files.append(out / "fine_metrics.json")

@@ -60,9 +60,11 @@ def truth_frames(truth_dir: str | Path, grid, frames: list[dict]) -> tuple[np.nd
 
 
 def score(pred: np.ndarray, truth: np.ndarray, seen: np.ndarray, inputs, coarse_dem: np.ndarray,
-          bands: list[str]) -> dict:
-    """{"rmse": {method: {"all": K, "<band>": K}}, "pixels": n}: the model's ``pred`` [T, Hf, Wf] and
-    the coarse-field methods of the same frames, on the pixels every one of them covers."""
+          bands: list[str], label: str = "model") -> dict:
+    """{"rmse": {method: {"all": K, "<band>": K}}, "pixels": n, "map": label}: the written maps
+    ``pred`` [T, Hf, Wf] (method "model"; ``label`` says what they are: the model, or its blend with
+    an interpolation) and the coarse-field methods of the same frames, on the pixels every one of
+    them covers."""
     covariates = [([coarse_dem], [inputs.dem])] * len(bands)
     methods = {"model": pred, **coarse_field_methods(inputs.coarse_lst, inputs.nesting, covariates)}
     mask = common_pixels(methods, truth, seen)
@@ -70,7 +72,7 @@ def score(pred: np.ndarray, truth: np.ndarray, seen: np.ndarray, inputs, coarse_
              for name in ("model", "bicubic, conserved", "bicubic")}
     steps["truth"] = edge_step_ratio(np.where(mask, truth, np.nan), inputs.nesting)
     return {"rmse": band_rmse({m: methods[m] for m in METHODS}, truth, mask, bands), "pixels": int(mask.sum()),
-            "edge_step_ratio": steps}
+            "map": label, "edge_step_ratio": steps}
 
 
 def edge_step_ratio(maps: np.ndarray, nesting) -> float:
@@ -179,7 +181,8 @@ def format_scores(scores: dict) -> str:
     lines = [f"fine truth: RMSE (K) on {scores['pixels']:,} fine pixels observed and predicted by every method",
              "  " + f"{'method':22s}" + "".join(f"{k:>9s}" for k in keys)]
     for name in METHODS:
-        lines.append("  " + f"{name:22s}" + "".join(f"{scores['rmse'][name][k]:9.4f}" for k in keys))
+        shown = scores.get("map", name) if name == "model" else name
+        lines.append("  " + f"{shown:22s}" + "".join(f"{scores['rmse'][name][k]:9.4f}" for k in keys))
     steps = scores.get("edge_step_ratio") or {}
     if steps:
         lines.append("  steps across coarse pixel edges / steps inside a coarse pixel: "

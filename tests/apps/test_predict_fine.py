@@ -48,7 +48,8 @@ def test_fine_maps_are_conserved_filled_at_voids_and_tiled_like_untiled(fine_ras
     from lst_lightning.data.io.geotiff import read_geotiff
 
     r = fine_rasters
-    args = ("dates=[2020-01-13]", "bands=[day]", f"fine_dem={r['dem']}", f"fine_ndvi={r['ndvi']}")
+    # the model's own conserved maps (blend=null): how the residuals are spread, tiles, voids
+    args = ("dates=[2020-01-13]", "bands=[day]", f"fine_dem={r['dem']}", f"fine_ndvi={r['ndvi']}", "blend=null")
     files = predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "a", *args, "tile=30"))
     bar = capsys.readouterr().err  # a bar of tiles, also when stderr is no terminal (here: captured)
     assert "fine tiles:" in bar and "/40 [" in bar  # 20 tiles, two passes
@@ -179,6 +180,7 @@ def test_a_model_trained_on_the_aggregated_synthetic_archive_beats_the_coarse_fi
     rmse = {m: s["all"] for m, s in scores["rmse"].items()}
     assert scores["pixels"] > 500
     assert rmse["model"] < rmse["repeat"] and rmse["model"] < rmse["regression"]
+    assert scores["map"] == "model + conserved spline"  # the default blend, named where it is scored
 
 
 def test_a_run_without_intervals_writes_no_uncertainty_layer(fine_rasters, tmp_path, monkeypatch):
@@ -200,8 +202,8 @@ def test_a_run_without_intervals_writes_no_uncertainty_layer(fine_rasters, tmp_p
 @pytest.mark.parametrize("blend", ["bicubic", "spline"])
 def test_blend_writes_the_mean_of_the_model_and_a_conserved_interpolation(fine_rasters, tmp_path, blend):
     """blend=bicubic|spline: lst_pred = (the model's conserved map + the conserved interpolation of
-    the coarse LST) / 2 on the model's pixels, itself conserved; the same tiled or not; refused with
-    conserve=false or an unknown name."""
+    the coarse LST) / 2 on the model's pixels, itself conserved; the same tiled or not; spline is the
+    default; refused with conserve=false or an unknown name."""
     import xarray as xr
 
     from lst_lightning.apps.predict import predict_maps
@@ -218,8 +220,10 @@ def test_blend_writes_the_mean_of_the_model_and_a_conserved_interpolation(fine_r
         with xr.open_dataset(tmp_path / name / "lst_fine.nc") as ds:
             return ds["lst_pred"].values, ds["lst_coarse"].values
 
-    model, coarse_fine = fine_map("model", "tile=1000")
+    model, coarse_fine = fine_map("model", "tile=1000", "blend=null")
     blended, _ = fine_map("blend", "tile=1000", f"blend={blend}")
+    if blend == "spline":  # the default (blend=auto) on maps conserved in the linear mean
+        np.testing.assert_array_equal(fine_map("default", "tile=1000")[0], blended)
     np.testing.assert_allclose(fine_map("tiled", "tile=30", f"blend={blend}")[0], blended, atol=1e-4, equal_nan=True)
     coarse = coarse_fine[0, ::F, ::F][None]  # the archive pixels under the fine grid (it starts on an edge)
     _, grid = read_dem(r["dem"])
@@ -239,5 +243,7 @@ def test_blend_writes_the_mean_of_the_model_and_a_conserved_interpolation(fine_r
     np.testing.assert_allclose(np.nanmean(blocks, axis=(1, 3))[has], coarse[0][has], atol=2e-3)
     with pytest.raises(LSTError, match=f"blend={blend}: the mean is of two conserved maps"):
         predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "x", *args, f"blend={blend}", "conserve=false"))
+    if blend == "spline":  # conserve=false alone: the default blend steps aside (the raw model's maps)
+        np.testing.assert_array_equal(np.isnan(fine_map("raw", "tile=1000", "conserve=false")[0]), np.isnan(model))
     with pytest.raises(LSTError, match="blend=kriging: choose bicubic or spline"):
         predict_maps(predict_cfg(r["root"], r["checkpoint"], tmp_path / "y", *args, "blend=kriging"))
