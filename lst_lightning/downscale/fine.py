@@ -36,7 +36,7 @@ def predict_tile_width(inputs: FineInputs, layout: FeatureLayout, predictor, row
     (evaluation/conformal.py) the half-width (K) of each fine pixel's interval, from the same inputs
     the model saw, else None)."""
     hf, wf = inputs.nesting.fine.shape
-    pad = halo(inputs.k)
+    pad = halo(inputs.layout)
     big_r = slice(max(0, rows.start - pad), min(hf, rows.stop + pad))
     big_c = slice(max(0, cols.start - pad), min(wf, cols.stop + pad))
     cache = tile_cache(inputs, big_r, big_c)

@@ -137,8 +137,9 @@ def tile_ranges(nesting: Nesting, size: int) -> list[tuple[slice, slice]]:
     return [(r, c) for r in cuts(hf, nesting.row0) for c in cuts(wf, nesting.col0)]
 
 
-def halo(k: int) -> int:
-    """Fine pixels a tile needs around it: a neighbouring window's centre is k away and its window
-    reaches k // 2 further; one more for the slope's finite differences; k // 2 more for filling a
-    void there from its own window."""
-    return k + 2 * (k // 2) + 1
+def halo(layout: FeatureLayout) -> int:
+    """Fine pixels a tile needs around it: the farthest window a group reads is ``reach`` window
+    sides away (at least one: the context's neighbours) and reaches k // 2 further; one more for the
+    slope's finite differences; k // 2 more for filling a void there from its own window."""
+    k, reach = layout.k, max([1, *(group(name).reach for name in layout.groups)])
+    return reach * k + 2 * (k // 2) + 1

@@ -20,6 +20,8 @@ illumination  cos of the sun's incidence on the slope (centre,    scalar
 illum_diff the window's cos i minus its mean, k*k                 patch
 position   topographic position at 3, 9, 27 px (m)                scalar
 water      the window's water fraction, distance to water (km)    scalar
+local_fit  LST on elevation and NDVI over the 5 x 5 windows       scalar
+           around: the slopes, and what they give the centre
 =========  =====================================================  =======
 
 Adding a group: a module with a ``FeatureGroup`` subclass, registered (``register``) when
@@ -35,6 +37,7 @@ from lst_lightning.features import (
     illumination,
     landcover,
     latlon,
+    local_fit,
     lst_mean,
     ndvi,
     position,
@@ -48,7 +51,8 @@ from lst_lightning.features.registry import GROUPS, array_builders, group, optio
 
 BUILT_IN = (lst_mean.LSTMean(), elev_mean.ElevMean(), elev_diff.ElevDiff(), doy.DayOfYear(), tod.TimeOfDay(),
             latlon.LatLon(), ndvi.NDVI(), terrain.Terrain(), landcover.LandCover(), context.Context(),
-            illumination.Illumination(), illumination.IlluminationDiff(), position.Position(), water.Water())
+            illumination.Illumination(), illumination.IlluminationDiff(), position.Position(), water.Water(),
+            local_fit.LocalFit())
 for _group in BUILT_IN:
     register(_group)
 ALL_GROUPS = tuple(g.name for g in BUILT_IN)  # the built-in groups, in registry order

@@ -47,6 +47,7 @@ class FeatureGroup:
     scaling: str = "standardize"        # default scaling method (data/loading/scaling.py)
     needs: tuple[str, str] | None = None  # (data.<key>, what it is) of the optional input it requires
     version: int = 1                    # bump when ``build`` writes other values: caches are rebuilt
+    reach: int = 0                      # how many window sides away from its window it reads (a tile's halo)
 
     def column_names(self, meta: dict) -> tuple[str, ...]:
         """The group's scalar columns on a cache with metadata ``meta`` (none for a patch group)."""

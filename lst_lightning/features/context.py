@@ -17,6 +17,7 @@ class Context(FeatureGroup):
                + ("ctx_lapse",))
     reads = ("window_mean", "elev_mean", "frame_lapse")
     scaling = "standardize"
+    reach = 1
 
     def compute(self, s, state):
         xp, k, h, w = s.xp, s.k, s.height, s.width

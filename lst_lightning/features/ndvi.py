@@ -26,6 +26,11 @@ def fill_voids(layers: np.ndarray) -> np.ndarray:
     return out
 
 
+def frame_layer(s, flat):
+    """Each sample's layer of a [M, H*W] NDVI array: its frame's month (M = 12) or the static one."""
+    return s.table("month") if flat.shape[0] == 12 else s.xp.zeros_like(s.f)
+
+
 class NDVI(FeatureGroup):
     name = "ndvi"
     patch = True
@@ -37,7 +42,7 @@ class NDVI(FeatureGroup):
 
     def compute(self, s, state):
         flat = s.array("ndvi")  # [M, H*W]
-        layer = s.table("month") if flat.shape[0] == 12 else s.xp.zeros_like(s.f)
+        layer = frame_layer(s, flat)
         return flat[layer[:, None], s.pix[:, None] + s.source.offsets].reshape(s.n, s.k, s.k)
 
     def build(self, inputs):

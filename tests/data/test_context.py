@@ -94,3 +94,36 @@ def test_frame_lapse_recovers_a_constant_lapse_rate():
     assert frame_lapse(np.full((1, 4, 4), np.nan, np.float32), elev[:4, :4])[0] == 0.0  # no windows
     flat = rng.uniform(0, 10, (30, 30)).astype(np.float32)  # 10 m of relief: the slope is mostly prior
     assert abs(frame_lapse((300 - 6.5e-3 * flat)[None], flat)[0]) < 0.3
+
+
+def ridge_by_augmented_rows(y, e, v, prior_e_km, prior_v):
+    """The local fit's slopes as an augmented least-squares problem: rows [1, e, v] -> y, plus two
+    prior rows sqrt(n) * prior -> 0 on the two slopes (ridge with n times the prior variance)."""
+    n = y.size
+    design = np.column_stack([np.ones(n), e, v])
+    prior = np.sqrt(n) * np.array([[0, prior_e_km, 0], [0, 0, prior_v]])
+    coef = np.linalg.lstsq(np.vstack([design, prior]), np.concatenate([y, [0, 0]]), rcond=None)[0]
+    return coef[1], coef[2]
+
+
+def test_local_fit_equals_ridge_least_squares_and_recovers_a_planted_relation():
+    from lst_lightning.data.facts.context import MIN_WINDOWS_FOR_LOCAL, NDVI_PRIOR, local_fit
+
+    rng = np.random.default_rng(5)
+    n, m = 40, 25
+    e, v = rng.normal(0.8, 0.6, (n, m)), rng.uniform(0.1, 0.8, (n, m))
+    y = 290 - 6.5 * e + rng.normal(0, 1, (n, 1)) * 8 * v + rng.normal(0, 0.3, (n, m))
+    ok = rng.random((n, m)) > 0.2
+    ok[0, :MIN_WINDOWS_FOR_LOCAL - 1], ok[0, MIN_WINDOWS_FOR_LOCAL - 1:] = True, False  # too few windows
+    lapse, slope = local_fit(np, y.astype(np.float32), e.astype(np.float32), v.astype(np.float32), ok)
+    assert lapse.dtype == slope.dtype == np.float32 and lapse.shape == (n,)
+    assert lapse[0] == slope[0] == 0
+    for i in range(1, n):
+        sel = ok[i]
+        want = ridge_by_augmented_rows(y[i, sel], e[i, sel], v[i, sel], LAPSE_PRIOR_M / 1000, NDVI_PRIOR)
+        np.testing.assert_allclose([lapse[i], slope[i]], want, rtol=1e-4, atol=1e-3)
+    # a relation that holds exactly, with spreads far above the priors: its slopes come back
+    e, v = rng.normal(1.0, 1.5, (n, m)), rng.uniform(-0.3, 1.0, (n, m))
+    lapse, slope = local_fit(np, 300 + 4.0 * e - 15.0 * v, e, v, np.ones((n, m), dtype=bool))
+    np.testing.assert_allclose(lapse, 4.0, rtol=0.03)
+    np.testing.assert_allclose(slope, -15.0, rtol=0.03)

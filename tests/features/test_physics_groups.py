@@ -1,5 +1,5 @@
-"""The groups physics says matter (illumination, illum_diff, position, water): their values against
-the facts functions, and the same values from the host gather, the device gather and a fine-scale
+"""The groups physics says matter (illumination, illum_diff, position, water, local_fit): their values
+against the facts functions or a loop, and the same values from the host gather, the device gather and a fine-scale
 tile (here at the archive's own scale, f = 1, where a tile must reproduce the cache)."""
 from __future__ import annotations
 
@@ -74,9 +74,9 @@ def test_values_equal_the_facts_functions(coastal):
     np.testing.assert_allclose(col["cos_i_mean"][i], window.mean(), atol=1e-5)
 
 
-def gathers_agree(cache, dem, grid, layout, f, r, c) -> dict:
+def gathers_agree(cache, dem, grid, layout, f, r, c, ndvi=None) -> dict:
     """The host gather of samples (f, r, c), checked equal to the device gather and to a fine tile
-    at the archive's own scale (f = 1); returns the host batch."""
+    at the archive's own scale (f = 1, with the NDVI layers ``ndvi``); returns the host batch."""
     host = FeatureGatherer(cache, layout)
     batch = host.gather(f, r, c)
     device = host.on("cpu").gather(f, r, c)
@@ -84,7 +84,7 @@ def gathers_agree(cache, dem, grid, layout, f, r, c) -> dict:
         torch.testing.assert_close(device[key], torch.as_tensor(batch[key]), rtol=0, atol=1e-6, equal_nan=True,
                                    msg=key)
     frames = sorted(set(f.tolist()))
-    inputs = fine_inputs_from(cache, frames, nest(grid, grid, "the archive's own grid"), dem, layout)
+    inputs = fine_inputs_from(cache, frames, nest(grid, grid, "the archive's own grid"), dem, layout, ndvi=ndvi)
     tile = FeatureGatherer(tile_cache(inputs, slice(0, grid.shape[0]), slice(0, grid.shape[1])), layout)
     fine = tile.gather(np.searchsorted(frames, f), r, c)
     np.testing.assert_allclose(fine["scalars"], batch["scalars"], rtol=1e-6, atol=1e-5)
@@ -154,3 +154,49 @@ def test_ndvi_voids_take_the_nearest_valid_value():
     assert filled[0, 1, 2] in {layers[0, 0, 2], layers[0, 2, 2], layers[0, 1, 1], layers[0, 1, 3]}
     np.testing.assert_array_equal(np.delete(filled[0].ravel(), 7), np.delete(layers[0].ravel(), 7))
     assert np.isnan(filled[1]).all() and np.isnan(layers[0, 1, 2])  # the input is left alone
+
+
+def test_local_fit_on_the_real_crop_equals_a_loop_and_the_three_gathers(basque_coast):
+    """local_fit on real terrain: each sample's slopes equal a per-sample fit over the 5 x 5 windows
+    around it (off-grid or invalid windows left out), its parts equal slope x the centre's departure,
+    and the host, device and fine-tile gathers agree (the tile's halo reaches the farthest window)."""
+    from lst_lightning.data.facts.context import LOCAL_REACH, local_fit
+    from lst_lightning.downscale.tiles import halo
+
+    cache, dem, grid = basque_coast
+    layout = layout_for(cache, ("lst_mean", "local_fit"))
+    assert halo(layout) == LOCAL_REACH * 9 + 2 * 4 + 1
+    f, r, c = sample(cache, n=300, seed=4)
+    elev_mean, mean = np.asarray(cache.array("elev_mean")), np.asarray(cache.window_mean)
+    h, w = grid.shape
+    # a fine tile takes a window reaching into a gap as the mean of what it holds (downscale/tiles.py),
+    # the cache leaves it out: the three gathers are compared where every window around is whole or off-grid
+    steps = np.arange(-LOCAL_REACH, LOCAL_REACH + 1) * 9
+    rr, cc = r[:, None, None] + steps[:, None], c[:, None, None] + steps
+    inside = (rr >= 4) & (rr < h - 4) & (cc >= 4) & (cc < w - 4)
+    whole = np.isfinite(mean[f[:, None, None], np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)]) | ~inside
+    keep = whole.all(axis=(1, 2))
+    assert keep.sum() > 50
+    ndvi = np.asarray(cache.array("ndvi"))  # the cache's, voids filled: the tile fills nothing more
+    gathers_agree(cache, dem, grid, layout, f[keep], r[keep], c[keep], ndvi=ndvi)
+    batch = FeatureGatherer(cache, layout).gather(f, r, c)
+    col = {name: batch["scalars"][:, j] for j, name in enumerate(layout.scalar_names)}
+    for i in range(f.size):
+        month = int(cache.frame_meta[f[i]]["date"][5:7]) - 1
+        lst, elev, veg = [], [], []
+        for dr in range(-LOCAL_REACH, LOCAL_REACH + 1):
+            for dc in range(-LOCAL_REACH, LOCAL_REACH + 1):
+                rr, cc = r[i] + 9 * dr, c[i] + 9 * dc
+                if 4 <= rr < h - 4 and 4 <= cc < w - 4 and np.isfinite(mean[f[i], rr, cc]):
+                    lst.append(mean[f[i], rr, cc])
+                    elev.append(elev_mean[rr, cc] / 1000)
+                    veg.append(ndvi[month, rr - 4:rr + 5, cc - 4:cc + 5].astype(np.float64).mean())
+        lapse, slope = local_fit(np, np.array([lst]), np.array([elev]), np.array([veg]), np.ones((1, len(lst)), bool))
+        np.testing.assert_allclose([col["local_lapse"][i], col["local_ndvi_slope"][i]], [lapse[0], slope[0]],
+                                   rtol=1e-4, atol=1e-3)
+        ndvi_mean = ndvi[month, r[i] - 4:r[i] + 5, c[i] - 4:c[i] + 5].astype(np.float64).mean()
+        np.testing.assert_allclose(col["local_ndvi_part"][i], slope[0] * (ndvi[month, r[i], c[i]] - ndvi_mean),
+                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(col["local_elev_part"][i], lapse[0] * (dem[r[i], c[i]] - elev_mean[r[i], c[i]]) / 1000,
+                                   rtol=1e-4, atol=1e-4)
+    assert np.abs(col["local_ndvi_slope"]).max() > 1  # real slopes, not the 0 of too few windows

@@ -7,6 +7,11 @@ window mean on its window-mean elevation: the frame's lapse rate, which changes 
 The fit is shrunk toward 0 where the windows' elevations barely vary (ridge with a prior spread of
 ``LAPSE_PRIOR_M``): on flat land a slope is noise (hundreds of K/km on St Petersburg's 70 m).
 Both use only window means, never the fine (centre) pixels the model predicts.
+
+A third kind, local and per frame (the ``local_fit`` feature group): LST regressed on elevation and
+NDVI together over the coarse pixels around a window (``local_fit``): the TsHARP / DisTrad
+relation of that place on that day (the NDVI slope follows the soil's moisture; the lapse rate
+flips in a valley's inversion), which one slope for the whole frame cannot carry.
 """
 from __future__ import annotations
 
@@ -14,6 +19,9 @@ import numpy as np
 
 MIN_WINDOWS_FOR_LAPSE = 10  # fewer valid windows in a frame: slope 0 (no information)
 LAPSE_PRIOR_M = 50.0  # elevation spread (m) at which the slope is shrunk by half
+LOCAL_REACH = 2  # the local fit's coarse pixels: the (2R+1)^2 windows one window side apart around a window
+NDVI_PRIOR = 0.05  # NDVI spread at which the local NDVI slope is shrunk by half
+MIN_WINDOWS_FOR_LOCAL = 5  # fewer valid windows around a window: slopes 0
 
 
 def frame_lapse(window_mean: np.ndarray, elev_mean: np.ndarray) -> np.ndarray:
@@ -28,3 +36,32 @@ def frame_lapse(window_mean: np.ndarray, elev_mean: np.ndarray) -> np.ndarray:
         x -= x.mean()
         out[t] = np.dot(x, y - y.mean()) / (np.dot(x, x) + x.size * LAPSE_PRIOR_M ** 2) * 1000.0
     return out
+
+
+def local_fit(xp, lst, elev_km, ndvi, ok):
+    """The local slopes of LST on elevation (K/km) and on NDVI (K per NDVI unit), fitted together by
+    least squares over each row of ``lst``, ``elev_km``, ``ndvi`` [n, m] (the window means of the
+    m coarse pixels around a sample; ``ok`` where all three are valid): each shrunk toward 0 like
+    ``frame_lapse`` (ridge on the centred moments with the prior spreads LAPSE_PRIOR_M and
+    NDVI_PRIOR); 0 with fewer than MIN_WINDOWS_FOR_LOCAL valid windows. ``xp``: the arrays'
+    namespace (numpy or torch); float64 inside, so host and device agree to float32's last bit."""
+    f64 = xp.float64
+    w = xp.astype(ok, f64)
+    n = xp.sum(w, axis=1)
+    count = xp.where(n > 0, n, xp.ones_like(n))
+
+    def centred(values):
+        values = xp.where(ok, xp.astype(values, f64), xp.zeros_like(w))
+        return (values - (xp.sum(values, axis=1) / count)[:, None]) * w
+
+    y, e, v = centred(lst), centred(elev_km), centred(ndvi)
+    moment = lambda a, b: xp.sum(a * b, axis=1) / count  # noqa: E731
+    vee = moment(e, e) + (LAPSE_PRIOR_M / 1000.0) ** 2
+    vvv = moment(v, v) + NDVI_PRIOR ** 2
+    cev, cey, cvy = moment(e, v), moment(e, y), moment(v, y)
+    det = vee * vvv - cev * cev  # > 0: the priors make the 2 x 2 system positive definite
+    enough = n >= MIN_WINDOWS_FOR_LOCAL
+    zero = xp.zeros_like(det)
+    lapse = xp.where(enough, (cey * vvv - cvy * cev) / det, zero)
+    slope = xp.where(enough, (cvy * vee - cey * cev) / det, zero)
+    return xp.astype(lapse, xp.float32), xp.astype(slope, xp.float32)
