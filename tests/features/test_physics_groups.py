@@ -197,6 +197,6 @@ def test_local_fit_on_the_real_crop_equals_a_loop_and_the_three_gathers(basque_c
         ndvi_mean = ndvi[month, r[i] - 4:r[i] + 5, c[i] - 4:c[i] + 5].astype(np.float64).mean()
         np.testing.assert_allclose(col["local_ndvi_part"][i], slope[0] * (ndvi[month, r[i], c[i]] - ndvi_mean),
                                    rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(col["local_elev_part"][i], lapse[0] * (dem[r[i], c[i]] - elev_mean[r[i], c[i]]) / 1000,
-                                   rtol=1e-4, atol=1e-4)
+        dz_km = (dem[r[i], c[i]] - elev_mean[r[i], c[i]]) / 1000
+        np.testing.assert_allclose(col["local_elev_part"][i], lapse[0] * dz_km, rtol=1e-4, atol=1e-4)
     assert np.abs(col["local_ndvi_slope"]).max() > 1  # real slopes, not the 0 of too few windows
