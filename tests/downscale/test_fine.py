@@ -28,12 +28,13 @@ def inputs_for(fine: Grid, rng, groups=("lst_mean", "elev_mean", "elev_diff", "d
     raw = rng.integers(14000, 16000, (n_frames, *COARSE.shape)).astype(np.uint16)
     frames = [{"date": f"2020-07-{10 + t}", "band": "day", "hour": 10.5, "doy": 192 + t} for t in range(n_frames)]
     codes = rng.integers(0, 3, fine.shape).astype(np.int32) if landcover else None
+    ndvi = rng.uniform(0.1, 0.8, (12, *fine.shape)).astype(np.float32) if "local_fit" in groups else None
     return FineInputs(nesting=nesting, dem=rng.normal(500, 80, fine.shape).astype(np.float32), lst_raw=raw,
                       qa=np.full(raw.shape, 2, np.uint8), frames=frames, lapse=np.array([-6.5, -3.0][:n_frames],
                                                                                           np.float32),
                       layout=FeatureLayout(k=k, groups=tuple(groups),
                                            meta={"landcover_classes": ["0", "1", "2", "other"] if landcover else []}),
-                      landcover=codes)
+                      landcover=codes, ndvi=ndvi)
 
 
 class LinearModel:
@@ -120,7 +121,8 @@ def test_conservation_makes_each_coarse_pixel_average_to_its_value_to_float_prec
 
 
 @pytest.mark.parametrize("groups", [("lst_mean", "elev_mean", "elev_diff", "doy", "tod", "latlon"),
-                                    ("lst_mean", "elev_mean", "elev_diff", "terrain", "landcover", "context")])
+                                    ("lst_mean", "elev_mean", "elev_diff", "terrain", "landcover", "context"),
+                                    ("lst_mean", "context", "local_fit")])  # reads windows 2 window sides away
 def test_tiled_prediction_equals_untiled(rng, groups):
     fine = fine_grid(3, 1, 2, (31, 29))
     inputs = inputs_for(fine, rng, groups=groups, landcover="landcover" in groups)
