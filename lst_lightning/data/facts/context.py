@@ -8,10 +8,10 @@ The fit is shrunk toward 0 where the windows' elevations barely vary (ridge with
 ``LAPSE_PRIOR_M``): on flat land a slope is noise (hundreds of K/km on St Petersburg's 70 m).
 Both use only window means, never the fine (centre) pixels the model predicts.
 
-A third kind, local and per frame (the ``local_fit`` feature group): LST regressed on elevation and
-NDVI together over the coarse pixels around a window (``local_fit``): the TsHARP / DisTrad
-relation of that place on that day (the NDVI slope follows the soil's moisture; the lapse rate
-flips in a valley's inversion), which one slope for the whole frame cannot carry.
+A third kind, local and per frame (``local_fit``, for the feature group of that name): LST regressed
+on elevation and NDVI together over the coarse pixels around a window, the TsHARP / DisTrad
+relation of that place on that day (the NDVI slope follows the soil's moisture), which one slope
+for the whole frame cannot carry.
 """
 from __future__ import annotations
 
