@@ -104,6 +104,7 @@ def test_the_large_archive_recipe_is_the_gated_network_with_the_physics_inputs(t
     cfg = compose_cfg(["experiment=large_archive"], tmp_path)
     assert cfg.model.net._target_.endswith("GatedMLP") and cfg.data.loader.batch_size == 2048
     assert {"illumination", "illum_diff", "position", "water"} <= set(cfg.features.groups)
+    assert "local_fit" in cfg.features.when_available  # with NDVI: the coarse field's local regression
     trees = compose_cfg(["experiment=large_archive", "model=lightgbm"], tmp_path)
     assert list(trees.features.groups) == list(cfg.features.groups) and trees.model.baseline is not None
 
