@@ -37,6 +37,7 @@ from lst_lightning.downscale.tiles import fine_inputs_from, tile_ranges, upsampl
 from lst_lightning.downscale.truth import CONSERVED_INTERPOLATIONS, format_scores, score, truth_frames
 from lst_lightning.errors import LSTError
 from lst_lightning.evaluation.maps import detail_window, fine_panel
+from lst_lightning.features import scale_bound
 from lst_lightning.progress import progress_bar
 from lst_lightning.training.rundir import write_json
 
@@ -45,6 +46,9 @@ def fine_inputs(cfg, run, picked: list[int]):
     """FineInputs of the chosen frames on the fine grid of ``cfg.fine_dem`` (checked: nesting,
     the covariates the model needs, each on the fine grid)."""
     cache, layout = run.dm.cache, run.dm.gatherer.layout
+    for name in scale_bound(layout.groups):
+        print(f"note: the model uses feature group {name}, measured not to carry one scale down "
+              f"(lst_lightning/features/{name}.py); for maps below the archive's scale, train without it")
     dem, grid = read_dem(str(cfg.fine_dem))
     nesting = nest(grid, cache.grid, f"fine_dem {cfg.fine_dem}")
     covariates = {}

@@ -47,7 +47,15 @@ from lst_lightning.features import (
 )
 from lst_lightning.features.base import FeatureGroup, Samples, StaticInputs
 from lst_lightning.features.layout import ORIGINAL_GROUPS, FeatureLayout, resolve_groups
-from lst_lightning.features.registry import GROUPS, array_builders, group, optional_inputs, register, unregister
+from lst_lightning.features.registry import (
+    GROUPS,
+    array_builders,
+    group,
+    optional_inputs,
+    register,
+    scale_bound,
+    unregister,
+)
 
 BUILT_IN = (lst_mean.LSTMean(), elev_mean.ElevMean(), elev_diff.ElevDiff(), doy.DayOfYear(), tod.TimeOfDay(),
             latlon.LatLon(), ndvi.NDVI(), terrain.Terrain(), landcover.LandCover(), context.Context(),
@@ -58,4 +66,5 @@ for _group in BUILT_IN:
 ALL_GROUPS = tuple(g.name for g in BUILT_IN)  # the built-in groups, in registry order
 
 __all__ = ["ALL_GROUPS", "BUILT_IN", "FeatureGroup", "FeatureLayout", "GROUPS", "ORIGINAL_GROUPS", "Samples",
-           "StaticInputs", "array_builders", "group", "optional_inputs", "register", "resolve_groups", "unregister"]
+           "StaticInputs", "array_builders", "group", "optional_inputs", "register", "resolve_groups", "scale_bound",
+           "unregister"]

@@ -48,6 +48,7 @@ class FeatureGroup:
     needs: tuple[str, str] | None = None  # (data.<key>, what it is) of the optional input it requires
     version: int = 1                    # bump when ``build`` writes other values: caches are rebuilt
     reach: int = 0                      # how many window sides away from its window it reads (a tile's halo)
+    transfers: bool = True              # False: measured not to carry one scale down (lst-predict fine_dem warns)
 
     def column_names(self, meta: dict) -> tuple[str, ...]:
         """The group's scalar columns on a cache with metadata ``meta`` (none for a patch group)."""

@@ -33,6 +33,11 @@ def group(name: str, setting: str = "features.groups") -> FeatureGroup:
     return GROUPS[name]
 
 
+def scale_bound(groups) -> list[str]:
+    """Those of ``groups`` measured not to carry one scale down (``FeatureGroup.transfers`` False)."""
+    return [name for name in groups if not group(name).transfers]
+
+
 def optional_inputs() -> tuple[str, ...]:
     """The optional inputs (data.<key>) some group needs: ndvi, landcover, ..."""
     return tuple(dict.fromkeys(g.needs[0] for g in GROUPS.values() if g.needs))

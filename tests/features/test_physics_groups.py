@@ -200,3 +200,11 @@ def test_local_fit_on_the_real_crop_equals_a_loop_and_the_three_gathers(basque_c
         dz_km = (dem[r[i], c[i]] - elev_mean[r[i], c[i]]) / 1000
         np.testing.assert_allclose(col["local_elev_part"][i], lapse[0] * dz_km, rtol=1e-4, atol=1e-4)
     assert np.abs(col["local_ndvi_slope"]).max() > 1  # real slopes, not the 0 of too few windows
+
+
+def test_local_fit_is_marked_as_not_carrying_one_scale_down():
+    """lst-scale-check on h18v04 found local_fit worse one scale down: lst-predict fine_dem names it."""
+    from lst_lightning.features import scale_bound
+
+    assert scale_bound(("lst_mean", "context", "local_fit", "position", "ndvi")) == ["local_fit"]
+    assert scale_bound(("lst_mean", "elev_diff", "illumination")) == []
