@@ -142,6 +142,16 @@ class Samples:
         """A per-frame-and-row table [T, H] at the samples' frames and rows, [n]."""
         return self.source.array(name)[self.f, self.r]
 
+    def windows_away(self, dr, dc):
+        """The centres of the windows ``dr``, ``dc`` window sides away from each sample's (ints, or
+        [m] arrays giving [n, m]): (rows, cols) clipped to the grid, and whether each lies on it."""
+        rows, cols = self.r[..., None] + dr * self.k, self.c[..., None] + dc * self.k
+        if not hasattr(dr, "shape"):  # one window for every sample: [n]
+            rows, cols = rows[..., 0], cols[..., 0]
+        h, w, xp = self.height, self.width, self.xp
+        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        return xp.clip(rows, 0, h - 1), xp.clip(cols, 0, w - 1), inside
+
     def window(self, flat):
         """The k x k window around each sample of a flattened static layer ``flat`` [H*W], [n, k, k]."""
         return flat[self.pix[:, None] + self.source.offsets].reshape(self.n, self.k, self.k)

@@ -20,14 +20,12 @@ class Context(FeatureGroup):
     reach = 1
 
     def compute(self, s, state):
-        xp, k, h, w = s.xp, s.k, s.height, s.width
+        xp, w = s.xp, s.width
         window_mean, elev = s.array("window_mean"), s.array("elev_mean")
         mean, elev_mean = s.at("window_mean"), s.pixel("elev_mean")
         out = {"ctx_lapse": s.float32(s.table("frame_lapse"))}
         for name, dr, dc in NEIGHBOURS:
-            rr, cc = s.r + dr * k, s.c + dc * k
-            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-            rr, cc = xp.clip(rr, 0, h - 1), xp.clip(cc, 0, w - 1)
+            rr, cc, inside = s.windows_away(dr, dc)
             lst = s.float32(window_mean[s.f, rr, cc]) - mean
             height = elev[rr * w + cc] - elev_mean
             out[f"ctx_lst_{name}"] = xp.where(inside & xp.isfinite(lst), lst, s.zero)

@@ -37,13 +37,11 @@ class LocalFit(FeatureGroup):
     transfers = False
 
     def compute(self, s, state):
-        xp, k, h, w = s.xp, s.k, s.height, s.width
-        steps = np.arange(-self.reach, self.reach + 1) * k
+        xp = s.xp
+        steps = np.arange(-self.reach, self.reach + 1)
         dr, dc = (s.put(a.ravel()) for a in np.meshgrid(steps, steps, indexing="ij"))
-        rows, cols = s.r[:, None] + dr[None, :], s.c[:, None] + dc[None, :]  # [n, m] window centres
-        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
-        rows, cols = xp.clip(rows, 0, h - 1), xp.clip(cols, 0, w - 1)
-        pix = rows * w + cols
+        rows, cols, inside = s.windows_away(dr, dc)  # [n, m] window centres
+        pix = rows * s.width + cols
         ndvi_mean = s.array("ndvi_mean")
         layer = frame_layer(s, ndvi_mean)
         lst = s.array("window_mean")[s.f[:, None], rows, cols]
