@@ -86,6 +86,22 @@ def test_sweep_configs_compose(search, model, tmp_path):
     OmegaConf.to_container(sweeper, resolve=True, throw_on_missing=True)  # what the sweeper is built from
 
 
+def test_large_archive_search_runs_the_recipe_at_a_proxy_budget(tmp_path):
+    """hparams_search=large_archive_optuna after experiment=large_archive: the recipe's network and
+    inputs, its own study, a short budget in place of the recipe's (which it must override), and
+    every searched key a setting of the run."""
+    from omegaconf import OmegaConf
+
+    cfg = compose_sweep("experiment=large_archive", "hparams_search=large_archive_optuna", log_dir=tmp_path / "logs")
+    assert cfg.model.name == "gated" and "local_fit" in cfg.features.when_available
+    assert cfg.hydra.sweeper.study_name == "gated_large_archive" and cfg.optimized_metric == "val/rmse_k"
+    assert cfg.data.loader.samples_per_epoch == 250_000 and cfg.trainer.max_epochs == 6
+    assert cfg.data.loader.batch_size == 2048  # the recipe's, unless a trial draws another
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params)
+    assert {"model.band_balance", "model.net.responses", "model.clip_inputs"} <= set(params)
+    assert [k for k in params if OmegaConf.select(cfg, k, default=None) is None] == []
+
+
 def test_three_trial_sweep_then_resume_adds_trials(tmp_path, data_dir):
     logs = tmp_path / "logs"
     common = ["-m", "hparams_search=mlp_optuna", *TRIAL, f"paths.log_dir={logs}", f"paths.data_dir={data_dir}"]
