@@ -22,7 +22,7 @@ from lst_lightning.data.facts.context import LOCAL_REACH, local_fit
 from lst_lightning.data.facts.windows import window_mean
 from lst_lightning.features.arrays import ArraySpec
 from lst_lightning.features.base import FeatureGroup
-from lst_lightning.features.ndvi import at_date, date_tables, fill_voids
+from lst_lightning.features.ndvi import fill_voids, frame_layer
 
 
 class LocalFit(FeatureGroup):
@@ -36,9 +36,6 @@ class LocalFit(FeatureGroup):
     reach = LOCAL_REACH
     transfers = False
 
-    def frame_tables(self, frames, grid):
-        return date_tables(frames)
-
     def compute(self, s, state):
         xp = s.xp
         steps = np.arange(-self.reach, self.reach + 1)
@@ -46,12 +43,13 @@ class LocalFit(FeatureGroup):
         rows, cols, inside = s.windows_away(dr, dc)  # [n, m] window centres
         pix = rows * s.width + cols
         ndvi_mean = s.array("ndvi_mean")
+        layer = frame_layer(s, ndvi_mean)
         lst = s.array("window_mean")[s.f[:, None], rows, cols]
-        elev, ndvi = s.array("elev_mean")[pix], at_date(s, ndvi_mean, pix)
+        elev, ndvi = s.array("elev_mean")[pix], ndvi_mean[layer[:, None], pix]
         ok = inside & xp.isfinite(lst) & xp.isfinite(elev) & xp.isfinite(ndvi)
         lapse, slope = local_fit(xp, lst, elev / 1000.0, ndvi, ok)
         dz = (s.pixel("dem") - s.pixel("elev_mean")) / 1000.0
-        dn = at_date(s, s.array("ndvi"), s.pix) - at_date(s, ndvi_mean, s.pix)
+        dn = s.array("ndvi")[layer, s.pix] - ndvi_mean[layer, s.pix]
         part = lambda a, b: xp.where(xp.isfinite(b), a * b, s.zero)  # noqa: E731
         return {"local_lapse": lapse, "local_ndvi_slope": slope,
                 "local_elev_part": s.float32(part(lapse, dz)), "local_ndvi_part": s.float32(part(slope, dn))}

@@ -156,56 +156,6 @@ def test_ndvi_voids_take_the_nearest_valid_value():
     assert np.isnan(filled[1]).all() and np.isnan(layers[0, 1, 2])  # the input is left alone
 
 
-def ndvi_of_the_date(layers, doy):
-    """Reference for 12 monthly NDVI layers at a day of year: each month's layer stands for its
-    middle (calendar of a non-leap year); the date's middle lies between two of them, blended
-    linearly, December and January next to each other across the new year."""
-    import calendar
-    import datetime
-
-    middles = [(datetime.date(2021, m, 1) - datetime.date(2021, 1, 1)).days + calendar.monthrange(2021, m)[1] / 2
-               for m in range(1, 13)]
-    t = doy - 0.5
-    for m in range(12):
-        start, end = middles[m - 1] - (365 if m == 0 else 0), middles[m]  # month m-1's middle to month m's
-        if start <= t < end:
-            w = (t - start) / (end - start)
-            return (1 - w) * layers[m - 1].astype(np.float64) + w * layers[m].astype(np.float64)
-    w = (t - middles[11]) / (middles[0] + 365 - middles[11])  # after December's middle
-    return (1 - w) * layers[11].astype(np.float64) + w * layers[0].astype(np.float64)
-
-
-def test_monthly_ndvi_is_taken_at_the_frame_date():
-    """A month's middle gives its layer; a date between two middles blends them by nearness; the
-    new year wraps from December to January; a static layer is the same on every date."""
-    from lst_lightning.features.ndvi import date_layers
-
-    before, after, weight = date_layers([16, 46, 1, 366, 350, 31])
-    np.testing.assert_array_equal(before, [0, 1, 11, 11, 11, 0])
-    np.testing.assert_array_equal(after, [1, 2, 0, 0, 0, 1])
-    np.testing.assert_allclose(weight, [0.0, 0.5 / 29.5, 16 / 31, 16 / 31, 0.0, 15 / 29.5])
-    layers = np.arange(12, dtype=np.float64)[:, None, None] * np.ones((12, 2, 2))
-    for day in (1, 16, 46, 100, 200, 340, 350, 365):
-        b, a, w = (x[0] for x in date_layers([day]))
-        np.testing.assert_allclose((1 - w) * layers[b] + w * layers[a], ndvi_of_the_date(layers, day))
-
-
-def test_the_ndvi_patch_follows_the_date_in_all_three_gathers(basque_coast):
-    """The ndvi patch of a sample is its window of the date's NDVI (between two monthly layers),
-    from the host, device and fine-tile gathers alike."""
-    cache, dem, grid = basque_coast
-    layout = layout_for(cache, ("lst_mean", "ndvi"))
-    f, r, c = sample(cache, n=200, seed=5)
-    ndvi = np.asarray(cache.array("ndvi"))
-    batch = gathers_agree(cache, dem, grid, layout, f, r, c, ndvi=ndvi)
-    ch = layout.patch_channels.index("ndvi")
-    doys = {cache.frame_meta[i]["doy"] for i in f}
-    assert len(doys) > 3  # several dates, most between two middles
-    for i in range(f.size):
-        layer = ndvi_of_the_date(ndvi, cache.frame_meta[f[i]]["doy"])
-        np.testing.assert_allclose(batch["patch"][i, ch], layer[r[i] - 4:r[i] + 5, c[i] - 4:c[i] + 5], atol=1e-6)
-
-
 def test_local_fit_on_the_real_crop_equals_a_loop_and_the_three_gathers(basque_coast):
     """local_fit on real terrain: each sample's slopes equal a per-sample fit over the 5 x 5 windows
     around it (off-grid or invalid windows left out), its parts equal slope x the centre's departure,
@@ -232,7 +182,7 @@ def test_local_fit_on_the_real_crop_equals_a_loop_and_the_three_gathers(basque_c
     batch = FeatureGatherer(cache, layout).gather(f, r, c)
     col = {name: batch["scalars"][:, j] for j, name in enumerate(layout.scalar_names)}
     for i in range(f.size):
-        layer = ndvi_of_the_date(ndvi, cache.frame_meta[f[i]]["doy"])
+        month = int(cache.frame_meta[f[i]]["date"][5:7]) - 1
         lst, elev, veg = [], [], []
         for dr in range(-LOCAL_REACH, LOCAL_REACH + 1):
             for dc in range(-LOCAL_REACH, LOCAL_REACH + 1):
@@ -240,12 +190,12 @@ def test_local_fit_on_the_real_crop_equals_a_loop_and_the_three_gathers(basque_c
                 if 4 <= rr < h - 4 and 4 <= cc < w - 4 and np.isfinite(mean[f[i], rr, cc]):
                     lst.append(mean[f[i], rr, cc])
                     elev.append(elev_mean[rr, cc] / 1000)
-                    veg.append(layer[rr - 4:rr + 5, cc - 4:cc + 5].mean())
+                    veg.append(ndvi[month, rr - 4:rr + 5, cc - 4:cc + 5].astype(np.float64).mean())
         lapse, slope = local_fit(np, np.array([lst]), np.array([elev]), np.array([veg]), np.ones((1, len(lst)), bool))
         np.testing.assert_allclose([col["local_lapse"][i], col["local_ndvi_slope"][i]], [lapse[0], slope[0]],
                                    rtol=1e-4, atol=1e-3)
-        ndvi_mean = layer[r[i] - 4:r[i] + 5, c[i] - 4:c[i] + 5].mean()
-        np.testing.assert_allclose(col["local_ndvi_part"][i], slope[0] * (layer[r[i], c[i]] - ndvi_mean),
+        ndvi_mean = ndvi[month, r[i] - 4:r[i] + 5, c[i] - 4:c[i] + 5].astype(np.float64).mean()
+        np.testing.assert_allclose(col["local_ndvi_part"][i], slope[0] * (ndvi[month, r[i], c[i]] - ndvi_mean),
                                    rtol=1e-4, atol=1e-4)
         dz_km = (dem[r[i], c[i]] - elev_mean[r[i], c[i]]) / 1000
         np.testing.assert_allclose(col["local_elev_part"][i], lapse[0] * dz_km, rtol=1e-4, atol=1e-4)
