@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DEM = REPO.parent / "shared" / "data" / "israel_dem_1km.tif"
@@ -17,6 +18,13 @@ REAL_DEV = REPO.parent / "shared" / "data" / "real_dev"
 FINE_DEM = REPO.parent / "shared" / "data" / "fine_dem" / "srtm3_N42E001.tif"
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# A submission lands or not on one CI run: there the property tests draw the same examples every run
+# (a fresh random draw once failed CI on a case no change had touched). HYPOTHESIS_PROFILE=explore
+# draws new examples each run, to look for cases the fixed ones miss.
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 
 @pytest.fixture(scope="session")
